@@ -1,0 +1,127 @@
+"""writeup.toml as dataclasses. Torch-free: the site builder reads it too.
+
+Every table of writeup.toml maps to one dataclass below; unknown keys and wrong types are a
+UserError naming the key, so a typo never silently falls back to a default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.errors import UserError
+
+PRESETS = ("smoke", "quick", "course")  # each part's settings module holds its own values
+BACKENDS = ("local", "deepfloyd")
+PART_B_VARIANTS = ("fm", "ddpm")  # fa25 flow matching (default), fa24 DDPM
+
+
+@dataclass
+class DataConfig:
+    mnist_dir: str = ""        # a folder with the four MNIST IDX files (.gz or not); "" = not set
+    cache_dir: str = ".cache"  # downloads, checkpoints, prompt embeddings; never published
+    download: bool = True      # try the standard MNIST mirrors (with SHA-256 checks) before the fallback
+
+
+@dataclass
+class DeepFloydConfig:
+    stage1: str = "DeepFloyd/IF-I-L-v1.0"   # IF-I-M/L/XL-v1.0 all fit the same code
+    stage2: str = "DeepFloyd/IF-II-L-v1.0"  # 64 -> 256 px upsampler
+    prompt_embeds: str = ""   # a {prompt: tensor [1,77,4096]} .pth like the course's; "" = encode with T5
+    cpu_offload: bool = False  # model CPU offload: slower, fits GPUs with less memory
+    dtype: str = "float16"     # float16 on a GPU; float32 is forced on the CPU
+
+
+@dataclass
+class PartAConfig:
+    """User images and prompts for Part A. Paths are relative to writeup.toml; "" = backend default."""
+    test_image: str = ""                                 # the "Campanile": local default is an MNIST test digit
+    own_images: list[str] = field(default_factory=list)  # two extra SDEdit / inpainting / translation sources
+    web_image: str = ""                                  # a1.7.1: local default is a typeset digit
+    drawings: list[str] = field(default_factory=list)    # a1.7.1: local default is two stroke drawings
+    masks: list[str] = field(default_factory=list)       # a1.7.2 masks for own_images (white = new content)
+    prompts: dict[str, str] = field(default_factory=dict)  # overrides of the backend's default prompts, by role
+
+
+@dataclass
+class WriteupConfig:
+    title: str = "Fun with Diffusion Models"
+    author: str = ""
+    seed: int = 180            # one seed, reported on the page and reused by every section
+    preset: str = "quick"      # smoke (tests), quick (2-core CPU, ~15 min), course (GPU, course values)
+    backend: str = "local"     # Part A denoiser: the project's own MNIST model, or DeepFloyd IF
+    part_b: str = "fm"         # Part B objective: flow matching (fa25) or DDPM (fa24)
+    artifacts_dir: str = "artifacts"
+    site_dir: str = "site"
+    data: DataConfig = field(default_factory=DataConfig)
+    deepfloyd: DeepFloydConfig = field(default_factory=DeepFloydConfig)
+    part_a: PartAConfig = field(default_factory=PartAConfig)
+    root: Path = field(default=Path("."), compare=False, metadata={"toml": False})  # folder of writeup.toml
+
+    def path(self, p: str) -> Path:
+        """A path from writeup.toml, relative to the file's folder."""
+        return (self.root / p) if p else self.root
+
+    @property
+    def artifacts(self) -> Path:
+        return self.path(self.artifacts_dir)
+
+    @property
+    def cache(self) -> Path:
+        return self.path(self.data.cache_dir)
+
+    @property
+    def site(self) -> Path:
+        return self.path(self.site_dir)
+
+    def validate(self) -> "WriteupConfig":
+        for name, value, allowed in (("preset", self.preset, PRESETS), ("backend", self.backend, BACKENDS),
+                                     ("part_b", self.part_b, PART_B_VARIANTS)):
+            if value not in allowed:
+                raise UserError(f"writeup.toml: unknown {name} {value!r} (choose from {', '.join(allowed)})")
+        return self
+
+
+def _build(cls, data: dict, where: str):
+    """Make dataclass `cls` from a TOML table, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise UserError(f"writeup.toml: [{where}] must be a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("toml", True)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise UserError(f"writeup.toml: unknown key {where + '.' if where else ''}{key!r} "
+                            f"(known: {', '.join(fields)})")
+        hint = hints[key]
+        name = f"{where + '.' if where else ''}{key}"
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = _build(hint, value, name)
+            continue
+        origin = typing.get_origin(hint) or hint
+        ok = isinstance(value, origin) and not (origin is int and isinstance(value, bool))
+        if ok and origin is list:
+            ok = all(isinstance(v, str) for v in value)
+        if ok and origin is dict:
+            ok = all(isinstance(v, str) for v in value.values())
+        if not ok:
+            raise UserError(f"writeup.toml: {name} must be {getattr(origin, '__name__', origin)}, got {value!r}")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path = "writeup.toml", **overrides) -> WriteupConfig:
+    """Read writeup.toml (missing file = all defaults); `overrides` (e.g. preset=) win over the file."""
+    path = Path(path)
+    data: dict = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise UserError(f"{path}: not valid TOML ({e})") from None
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = _build(WriteupConfig, data, "")
+    cfg.root = path.parent
+    return cfg.validate()

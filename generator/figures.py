@@ -1,0 +1,144 @@
+"""Saving what runners make: labelled image grids (PNG), animations (GIF), loss curves, raw pixels.
+
+Images come in as arrays or tensors shaped (C, H, W) or (H, W) with values in [0, 1]. Small
+images are enlarged by an integer factor with nearest-neighbour, so pixels stay sharp and the
+labels stay legible. Output bytes depend only on the inputs (no timestamps in PNG or GIF).
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+BG = (255, 255, 255)
+INK = (20, 20, 20)
+
+
+def to_uint8(img) -> np.ndarray:
+    """(C,H,W) / (H,W) in [0,1], array or tensor -> (H,W,3) uint8."""
+    if hasattr(img, "detach"):
+        img = img.detach().float().cpu().numpy()
+    a = np.asarray(img, dtype=np.float32)
+    if a.ndim == 3:
+        a = a.transpose(1, 2, 0)             # (C,H,W) -> (H,W,C)
+        if a.shape[2] == 1:
+            a = a[:, :, 0]
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)  # grey -> RGB so grids can mix both
+    return (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def enlarge(img, scale: int) -> Image.Image:
+    im = Image.fromarray(to_uint8(img))
+    return im.resize((im.width * scale, im.height * scale), Image.NEAREST) if scale > 1 else im
+
+
+def _font(size: int):
+    return ImageFont.load_default(size=size)
+
+
+def _text_size(draw: ImageDraw.ImageDraw, text: str, font) -> tuple[int, int]:
+    l, t, r, b = draw.multiline_textbbox((0, 0), text, font=font, align="center")
+    return r - l, b - t
+
+
+def grid(rows: Sequence[Sequence], scale: int = 1, row_labels: Sequence[str] | None = None,
+         col_labels: Sequence[str] | None = None, pad: int = 4, font_size: int = 14) -> Image.Image:
+    """A grid of images (rows of equal-size images, None = blank cell) with optional labels."""
+    tiles = [[None if im is None else enlarge(im, scale) for im in row] for row in rows]
+    first = next(t for row in tiles for t in row if t is not None)
+    w, h = first.size
+    ncol = max(len(r) for r in tiles)
+    font = _font(font_size)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    left = max((_text_size(probe, s, font)[0] for s in row_labels or []), default=0)
+    left = left + 2 * pad if row_labels else 0
+    col_h = [_text_size(probe, s, font)[1] for s in col_labels or []]
+    top = max(col_h, default=0) + 2 * pad if col_labels else 0
+    W = left + ncol * w + (ncol + 1) * pad
+    H = top + len(tiles) * h + (len(tiles) + 1) * pad
+    canvas = Image.new("RGB", (W, H), BG)
+    draw = ImageDraw.Draw(canvas)
+    for j, label in enumerate(col_labels or []):
+        tw, th = _text_size(draw, label, font)
+        x = left + pad + j * (w + pad) + (w - tw) // 2
+        draw.multiline_text((x, pad), label, fill=INK, font=font, align="center")
+    for i, row in enumerate(tiles):
+        y = top + pad + i * (h + pad)
+        if row_labels:
+            tw, th = _text_size(draw, row_labels[i], font)
+            draw.multiline_text((pad, y + (h - th) // 2), row_labels[i], fill=INK, font=font, align="left")
+        for j, tile in enumerate(row):
+            if tile is not None:
+                canvas.paste(tile, (left + pad + j * (w + pad), y))
+    return canvas
+
+
+def save_png(path: Path, image: Image.Image) -> Path:
+    image.save(path, format="PNG", optimize=True)
+    return path
+
+
+def save_grid(path: Path, rows: Sequence[Sequence], **kw) -> Path:
+    return save_png(path, grid(rows, **kw))
+
+
+def save_gif(path: Path, frames: Sequence[Image.Image], ms: int = 80, hold_ms: int = 1000,
+             boomerang: bool = False) -> Path:
+    """Animated GIF looping forever; the last frame is held, `boomerang` plays back in reverse too."""
+    frames = list(frames)
+    durations = [ms] * (len(frames) - 1) + [hold_ms]
+    if boomerang and len(frames) > 2:
+        frames += frames[-2:0:-1]
+        durations += [ms] * (len(frames) - len(durations))
+    pal = [f.convert("P", palette=Image.ADAPTIVE, colors=256) for f in frames]
+    pal[0].save(path, format="GIF", save_all=True, append_images=pal[1:], duration=durations,
+                loop=0, optimize=False, disposal=1)
+    return path
+
+
+def plot_losses(path: Path, curves: dict[str, Sequence[float]], title: str, xlabel: str = "training step",
+                ylabel: str = "loss", log: bool = True, smooth: int = 0) -> Path:
+    """Loss per step for each named run, log-scale y; `smooth` adds a moving average on top."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
+    for i, (name, ys) in enumerate(curves.items()):
+        ys = np.asarray(ys, dtype=np.float64)
+        color = f"C{i}"
+        ax.plot(np.arange(1, len(ys) + 1), ys, lw=0.6, alpha=0.35 if smooth else 1.0, color=color,
+                label=None if smooth else name)
+        if smooth and len(ys) > smooth:
+            k = np.ones(smooth) / smooth
+            ax.plot(np.arange(smooth, len(ys) + 1), np.convolve(ys, k, mode="valid"), lw=1.4,
+                    color=color, label=f"{name} (mean of {smooth})")
+    if log:
+        ax.set_yscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(True, which="both", alpha=0.25)
+    if len(curves) > 1 or smooth:
+        ax.legend(frameon=False)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})  # no version string: same bytes
+    plt.close(fig)
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def save_npz(path: Path, images, labels=None) -> Path:
+    """Raw sample pixels for re-analysis: `images` (N,1,28,28) float32 in [0,1], `labels` (N,)."""
+    if hasattr(images, "detach"):
+        images = images.detach().float().cpu().numpy()
+    arrays = {"images": np.clip(np.asarray(images, dtype=np.float32), 0, 1)}
+    if labels is not None:
+        arrays["labels"] = np.asarray(labels.cpu() if hasattr(labels, "cpu") else labels, dtype=np.int64)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    path.write_bytes(buf.getvalue())
+    return path

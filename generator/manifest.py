@@ -1,0 +1,138 @@
+"""The manifest: the one contract between a section's runner and the site builder.
+
+Torch-free. A manifest is `artifacts/<section>/manifest.json`: what ran (parameters, seed,
+backend, model, code version, input hash, device, timings) and what it made (figures with
+file, caption and alt text, tables, metrics). Files it names are relative to its folder and
+may not leave it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from pathlib import Path, PurePosixPath
+
+SCHEMA = 1
+FIGURE_KINDS = ("image", "plot", "animation")
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+REQUIRED = {  # key -> type(s); a manifest with anything else at the top level is invalid
+    "schema": int, "section": str, "title": str, "part": str, "params": dict, "seed": int,
+    "preset": str, "backend": (str, type(None)), "model": (str, type(None)), "code_version": str,
+    "input_hash": str, "created": str, "duration_s": (int, float), "device": str,
+    "data": dict, "figures": list, "tables": list, "metrics": dict,
+}
+FIGURE_REQUIRED = {"id": str, "file": str, "kind": str, "caption": str, "alt": str, "params": dict}
+FIGURE_OPTIONAL = {"video": str, "poster": str, "data": str}  # extra files: mp4, still frame, raw .npz
+
+
+class ManifestError(ValueError):
+    """A manifest that does not follow the schema; the message names the file and the field."""
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temp file beside `path`, then rename over it: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dumps(obj) -> bytes:
+    """Stable JSON: sorted keys, no NaN (JSON has none), trailing newline."""
+    return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def safe_relpath(rel: str) -> bool:
+    """True for a plain relative path that stays inside its folder."""
+    p = PurePosixPath(rel)
+    return bool(rel) and "\\" not in rel and not p.is_absolute() and ".." not in p.parts
+
+
+def _check_json_value(v, where: str) -> None:
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ManifestError(f"{where}: {v} is not a finite number")
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if not isinstance(k, str):
+                raise ManifestError(f"{where}: key {k!r} is not a string")
+            _check_json_value(x, f"{where}.{k}")
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            _check_json_value(x, f"{where}[{i}]")
+    elif not isinstance(v, (str, int, float, bool, type(None))):
+        raise ManifestError(f"{where}: {type(v).__name__} is not JSON")
+
+
+def validate(m: dict, where: str = "manifest", folder: Path | None = None) -> dict:
+    """Check `m` against the schema (and, given its folder, that every file it names exists)."""
+    if not isinstance(m, dict):
+        raise ManifestError(f"{where}: not a JSON object")
+    for key, typ in REQUIRED.items():
+        if key not in m:
+            raise ManifestError(f"{where}: missing {key!r}")
+        if not isinstance(m[key], typ) or (typ is int and isinstance(m[key], bool)):
+            raise ManifestError(f"{where}: {key!r} has the wrong type ({type(m[key]).__name__})")
+    extra = set(m) - set(REQUIRED)
+    if extra:
+        raise ManifestError(f"{where}: unknown keys {sorted(extra)}")
+    if m["schema"] != SCHEMA:
+        raise ManifestError(f"{where}: schema {m['schema']} is not {SCHEMA}; re-run the section")
+    if m["part"] not in ("a", "b"):
+        raise ManifestError(f"{where}: part must be 'a' or 'b'")
+    _check_json_value(m, where)
+    seen = set()
+    for i, fig in enumerate(m["figures"]):
+        fw = f"{where}: figures[{i}]"
+        if not isinstance(fig, dict):
+            raise ManifestError(f"{fw}: not an object")
+        for key, typ in FIGURE_REQUIRED.items():
+            if not isinstance(fig.get(key), typ):
+                raise ManifestError(f"{fw}: missing or bad {key!r}")
+        unknown = set(fig) - set(FIGURE_REQUIRED) - set(FIGURE_OPTIONAL)
+        if unknown:
+            raise ManifestError(f"{fw}: unknown keys {sorted(unknown)}")
+        if not _ID.match(fig["id"]) or fig["id"] in seen:
+            raise ManifestError(f"{fw}: id {fig['id']!r} is not a fresh [a-z0-9._-] name")
+        seen.add(fig["id"])
+        if fig["kind"] not in FIGURE_KINDS:
+            raise ManifestError(f"{fw}: kind must be one of {FIGURE_KINDS}")
+        if not fig["alt"].strip():
+            raise ManifestError(f"{fw}: empty alt text")
+        for key in ("file", *FIGURE_OPTIONAL):
+            if key in fig:
+                if not isinstance(fig[key], str) or not safe_relpath(fig[key]):
+                    raise ManifestError(f"{fw}: {key} {fig[key]!r} leaves the section folder")
+                if folder is not None and not (folder / fig[key]).is_file():
+                    raise ManifestError(f"{fw}: figure {fig['id']!r}: file {fig[key]!r} is missing")
+    for i, t in enumerate(m["tables"]):
+        tw = f"{where}: tables[{i}]"
+        if not (isinstance(t, dict) and set(t) == {"id", "caption", "columns", "rows"}):
+            raise ManifestError(f"{tw}: needs exactly id, caption, columns, rows")
+        if not all(isinstance(r, list) and len(r) == len(t["columns"]) for r in t["rows"]):
+            raise ManifestError(f"{tw}: every row needs {len(t['columns'])} cells")
+    return m
+
+
+def read(folder: Path) -> dict:
+    """Read and validate `folder/manifest.json`."""
+    path = folder / "manifest.json"
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ManifestError(f"{path}: not JSON ({e})") from None
+    return validate(m, str(path), folder)
+
+
+def write(folder: Path, m: dict) -> None:
+    validate(m, str(folder / "manifest.json"), folder)
+    write_atomic(folder / "manifest.json", dumps(m))
