@@ -1,0 +1,168 @@
+"""Config loading, the manifest schema, and the pipeline's staged, atomic, skip-if-fresh runs."""
+import json
+import sys
+import textwrap
+
+import pytest
+
+from generator import manifest, pipeline
+from generator.cli import main
+from generator.config import load_config
+from generator.errors import UserError
+from generator.sections import SECTIONS, Section, select
+
+
+# ---- config ----------------------------------------------------------------------------------
+
+def test_config_defaults_without_file(tmp_path):
+    cfg = load_config(tmp_path / "writeup.toml")
+    assert (cfg.preset, cfg.backend, cfg.part_b, cfg.seed) == ("quick", "local", "fm", 180)
+    assert cfg.artifacts == tmp_path / "artifacts"
+
+
+def test_config_reads_nested_tables_and_overrides(tmp_path):
+    p = tmp_path / "w.toml"
+    p.write_text('seed = 7\npreset = "smoke"\n[data]\nmnist_dir = "m"\n[part_a]\nown_images = ["a.png"]\n')
+    cfg = load_config(p, preset="course")
+    assert (cfg.seed, cfg.preset, cfg.data.mnist_dir, cfg.part_a.own_images) == (7, "course", "m", ["a.png"])
+
+
+@pytest.mark.parametrize("text, message", [
+    ('presett = "quick"', "unknown key 'presett'"),
+    ('preset = "fast"', "unknown preset 'fast'"),
+    ('seed = "one"', "seed must be int"),
+    ('seed = true', "seed must be int"),
+    ('[data]\nmnist = "x"', "unknown key data.'mnist'"),
+    ('[part_a]\nown_images = [1]', "part_a.own_images must be list"),
+    ('title = ', "not valid TOML"),
+])
+def test_config_errors_name_the_problem(tmp_path, text, message):
+    p = tmp_path / "w.toml"
+    p.write_text(text)
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_config(p)
+
+
+def test_select_targets():
+    assert [s.id for s in select("part-b")] == [s for s in SECTIONS if s.startswith("b")]
+    assert select("a1.8") == [SECTIONS["a1.8"]]
+    with pytest.raises(UserError, match="unknown section 'z9'"):
+        select("z9")
+
+
+# ---- manifest --------------------------------------------------------------------------------
+
+def _manifest(**kw):
+    m = {"schema": 1, "section": "x", "title": "X", "part": "b", "params": {}, "seed": 1,
+         "preset": "smoke", "backend": None, "model": None, "code_version": "0", "input_hash": "h",
+         "created": "2026-01-01T00:00:00+00:00", "duration_s": 1.0, "device": "cpu", "data": {},
+         "figures": [{"id": "f", "file": "f.png", "kind": "image", "caption": "c", "alt": "a", "params": {}}],
+         "tables": [], "metrics": {}}
+    m.update(kw)
+    return m
+
+
+def test_manifest_roundtrip(tmp_path):
+    (tmp_path / "f.png").write_bytes(b"png")
+    manifest.write(tmp_path, _manifest())
+    assert manifest.read(tmp_path)["figures"][0]["file"] == "f.png"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"figures": [{"id": "f", "file": "../x.png", "kind": "image", "caption": "", "alt": "a", "params": {}}]}, "leaves"),
+    ({"figures": [{"id": "f", "file": "/etc/passwd", "kind": "image", "caption": "", "alt": "a", "params": {}}]}, "leaves"),
+    ({"figures": [{"id": "f", "file": "f.png", "kind": "video", "caption": "", "alt": "a", "params": {}}]}, "kind"),
+    ({"figures": [{"id": "f", "file": "f.png", "kind": "image", "caption": "", "alt": " ", "params": {}}]}, "alt"),
+    ({"figures": [{"id": "f", "file": "f.png", "kind": "image", "caption": "", "alt": "a", "params": {}}] * 2}, "fresh"),
+    ({"metrics": {"fd": float("nan")}}, "finite"),
+    ({"schema": 99}, "schema 99"),
+    ({"extra": 1}, "unknown keys"),
+    ({"tables": [{"id": "t", "caption": "", "columns": ["a", "b"], "rows": [[1]]}]}, "2 cells"),
+])
+def test_manifest_rejects(change, message):
+    with pytest.raises(manifest.ManifestError, match=message):
+        manifest.validate(_manifest(**change))
+
+
+def test_manifest_missing_file_is_named(tmp_path):
+    with pytest.raises(manifest.ManifestError, match="'f.png' is missing"):
+        manifest.write(tmp_path, _manifest())
+
+
+# ---- pipeline --------------------------------------------------------------------------------
+
+RUNNER = """
+from generator import figures
+import numpy as np
+
+def ok(run):
+    run.params["n"] = 3
+    img = np.random.rand(3, 8, 8)  # seeded by the pipeline: same bytes every run
+    figures.save_grid(run.out / "g.png", [[img]], scale=2)
+    run.figure("g", "g.png", "a grid", "random pixels")
+
+def boom(run):
+    (run.out / "half.png").write_bytes(b"x")
+    raise RuntimeError("runner failed")
+"""
+
+
+@pytest.fixture
+def fake_sections(tmp_path, monkeypatch):
+    (tmp_path / "fake_runner.py").write_text(RUNNER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ok = Section("b9", "Fake", "b", "fake_runner:ok")
+    boom = Section("b9", "Fake", "b", "fake_runner:boom")
+    monkeypatch.setitem(SECTIONS, "b9", ok)
+    cfg = load_config(tmp_path / "writeup.toml")
+    yield cfg, ok, boom
+    sys.modules.pop("fake_runner", None)
+
+
+def test_run_writes_valid_manifest_then_skips_when_fresh(fake_sections):
+    cfg, ok, _ = fake_sections
+    assert pipeline.status(cfg, ok) == "missing"
+    assert pipeline.run(cfg, [ok], log=lambda *_: None) == [ok]
+    m = manifest.read(cfg.artifacts / "b9")
+    assert m["params"] == {"n": 3} and m["seed"] == 180 and m["input_hash"]
+    assert pipeline.status(cfg, ok) == "fresh"
+    assert pipeline.run(cfg, [ok], log=lambda *_: None) == []          # fresh: skipped
+    assert pipeline.run(cfg, [ok], force=True, log=lambda *_: None) == [ok]
+    cfg.seed = 181
+    assert pipeline.status(cfg, ok) == "stale"                        # an input changed
+
+
+def test_same_seed_same_bytes(fake_sections):
+    cfg, ok, _ = fake_sections
+    pipeline.run_section(cfg, ok)
+    first = (cfg.artifacts / "b9" / "g.png").read_bytes()
+    pipeline.run_section(cfg, ok)
+    assert (cfg.artifacts / "b9" / "g.png").read_bytes() == first
+
+
+def test_failed_run_keeps_previous_artifacts(fake_sections):
+    cfg, ok, boom = fake_sections
+    pipeline.run_section(cfg, ok)
+    before = (cfg.artifacts / "b9" / "manifest.json").read_text()
+    with pytest.raises(RuntimeError, match="runner failed"):
+        pipeline.run_section(cfg, boom)
+    assert (cfg.artifacts / "b9" / "manifest.json").read_text() == before
+    assert not (cfg.artifacts / "b9" / "half.png").exists()
+    assert sorted(p.name for p in cfg.artifacts.iterdir()) == ["b9"]   # no staging left behind
+
+
+def test_needs_run_first_when_not_fresh(tmp_path, monkeypatch):
+    cfg = load_config(tmp_path / "writeup.toml")
+    up, down = Section("b7", "Up", "b", "m:f"), Section("b8", "Down", "b", "m:f", ("b7",))
+    monkeypatch.setitem(SECTIONS, "b7", up)
+    monkeypatch.setitem(SECTIONS, "b8", down)
+    assert pipeline.plan(cfg, [down], force=False) == [up, down]
+
+
+def test_cli_one_line_errors(tmp_path, capsys):
+    (tmp_path / "w.toml").write_text('backend = "dall-e"')
+    assert main(["--config", str(tmp_path / "w.toml"), "list"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("writeup: error:") and "unknown backend 'dall-e'" in err and "\n" not in err
+    assert main(["--config", str(tmp_path / "none.toml"), "run", "nope"]) == 2
