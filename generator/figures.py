@@ -6,7 +6,9 @@ labels stay legible. Output bytes depend only on the inputs (no timestamps in PN
 """
 from __future__ import annotations
 
+import functools
 import io
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -36,13 +38,16 @@ def enlarge(img, scale: int) -> Image.Image:
     return im.resize((im.width * scale, im.height * scale), Image.NEAREST) if scale > 1 else im
 
 
+@functools.lru_cache(maxsize=None)
 def _font(size: int):
-    return ImageFont.load_default(size=size)
+    """DejaVu Sans from matplotlib's own files: it has the Greek (σ, γ, ε) that labels need."""
+    import matplotlib
+    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts/ttf/DejaVuSans.ttf"), size)
 
 
 def _text_size(draw: ImageDraw.ImageDraw, text: str, font) -> tuple[int, int]:
     l, t, r, b = draw.multiline_textbbox((0, 0), text, font=font, align="center")
-    return r - l, b - t
+    return int(math.ceil(r - l)), int(math.ceil(b - t))  # FreeType boxes can be fractional
 
 
 def grid(rows: Sequence[Sequence], scale: int = 1, row_labels: Sequence[str] | None = None,
