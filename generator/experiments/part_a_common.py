@@ -1,0 +1,92 @@
+"""What every Part A runner shares: the denoiser, settings, seeded generators, and figure helpers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from PIL import Image, ImageDraw
+from torch import Tensor
+
+from generator import figures
+from generator.diffusion import Denoiser, strided_timesteps
+from generator.errors import UserError
+from generator.experiments.part_a_settings import PRESETS, PartASettings
+
+
+@dataclass
+class Ctx:
+    den: Denoiser
+    s: PartASettings
+    ts: list[int]          # the strided timesteps [990, 960, ..., 0]
+    scale: int             # integer enlargement for figures (28 px -> 112 px)
+
+
+def setup(run) -> Ctx:
+    """Load the backend's denoiser (cached per process) and fill the run's common manifest fields."""
+    from generator.models.backends import load_denoiser
+    den = load_denoiser(run.cfg)
+    s = PRESETS[run.cfg.preset]
+    ts = strided_timesteps(s.start, s.stride)
+    run.model = den.name
+    info = getattr(den, "info", None)
+    if info:  # the local model: say what it was trained on
+        run.data.update({"train_source": info["data"]["source"], "train_images": info["data"]["train_images"]})
+    if run.cfg.backend == "local":
+        run.device = f"{run.device} (fp32 sampling)"
+    run.params.update({"T": len(den.alphas_cumprod), "image_size": f"{den.shape[1]}x{den.shape[2]}"})
+    return Ctx(den, s, ts, max(1, 128 // den.shape[1]))
+
+
+def gen(run, k: int) -> torch.Generator:
+    """A CPU generator for stream k of this section: results do not depend on the order of work."""
+    return torch.Generator().manual_seed(run.seed * 1000 + k)
+
+
+def check_i_start(i: int, ts: Sequence[int]) -> int:
+    if not 0 <= i < len(ts) - 1:
+        raise UserError(f"i_start {i} is out of range: 0..{len(ts) - 2} for the {len(ts)} strided timesteps")
+    return i
+
+
+def noise(ctx: Ctx, n: int, g: torch.Generator) -> Tensor:
+    """(n, C, H, W) of N(0, I): x_T for sampling from scratch."""
+    return torch.randn((n, *ctx.den.shape), generator=g)
+
+
+def show(x: Tensor) -> Tensor:
+    """[-1, 1] -> [0, 1] for display (the course's x/2 + 0.5)."""
+    return (x.detach().float().cpu() / 2 + 0.5).clamp(0, 1)
+
+
+def save(run, ctx: Ctx, name: str, rows, caption: str, alt: str, params: dict | None = None,
+         row_labels=None, col_labels=None) -> str:
+    """Save a grid of [-1, 1] images (rows of (C,H,W); None = blank) and register it."""
+    cells = [[None if x is None else show(x) for x in row] for row in rows]
+    figures.save_grid(run.out / f"{name}.png", cells, scale=ctx.scale, row_labels=row_labels,
+                      col_labels=col_labels)
+    run.figure(name, f"{name}.png", caption, alt, "image", params or {})
+    return name
+
+
+def frame(images: Sequence[Tensor], scale: int, label: str) -> Image.Image:
+    """One GIF frame: a row of [-1, 1] images with a label band of fixed height (frames stay equal size)."""
+    row = figures.grid([[show(x) for x in images]], scale=scale)
+    canvas = Image.new("RGB", (row.width, row.height + 22), figures.BG)
+    canvas.paste(row, (0, 22))
+    ImageDraw.Draw(canvas).text((6, 4), label, fill=figures.INK, font=figures._font(14))
+    return canvas
+
+
+def save_steps_gif(run, ctx: Ctx, name: str, x_T: Tensor, steps, caption: str, alt: str,
+                   params: dict) -> Tensor:
+    """Animate a loop's yielded steps (x_t of the whole batch, then x0_hat at the end); returns x_0."""
+    frames = [frame(list(x_T), ctx.scale, f"t = {ctx.ts[0]}")]
+    x = x_T
+    for st in steps:
+        x = st.x
+        frames.append(frame(list(x), ctx.scale, f"t = {max(st.t, 0)}"))
+    figures.save_gif(run.out / f"{name}.gif", frames, ms=90, hold_ms=1500)
+    frames[-1].save(run.out / f"{name}-poster.png", format="PNG")
+    run.figure(name, f"{name}.gif", caption, alt, "animation", params, poster=f"{name}-poster.png")
+    return x

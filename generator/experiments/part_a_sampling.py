@@ -1,0 +1,114 @@
+"""Sections 0, 1.5 and 1.6: sampling from pure noise, without and with classifier-free guidance."""
+from __future__ import annotations
+
+import torch
+
+from generator import figures
+from generator.diffusion import cfg as cfg_eps, conditional, iterative_denoise, last
+from generator.experiments.part_a_common import gen, noise, save, save_steps_gif, setup, show
+from generator.experiments.part_a_settings import fill, items, prompt
+
+
+def timesteps_for(n: int, T: int = 1000) -> list[int]:
+    """n model calls from near T down to 0 with an even stride: n = 33 gives [990, 960, ..., 0]."""
+    stride = (T - 10) // n
+    return list(range(stride * n, -1, -stride))
+
+
+def _sample_local(run, ctx, prompts: list[str]) -> list[list]:
+    """Rows = prompts, columns = step counts; our strided loop with CFG."""
+    den, s = ctx.den, ctx.s
+    cond, uncond = den.encode(prompts), den.encode([""])
+    x_T = noise(ctx, len(prompts), gen(run, 0))
+    cols = []
+    for k, n in enumerate(s.a0_steps):
+        ts = timesteps_for(n)
+        cols.append(last(iterative_denoise(cfg_eps(den, cond, uncond, s.gamma), x_T, ts, den.alphas_cumprod,
+                                           generator=gen(run, 1 + k))).x.clamp(-1, 1))
+    return [[col[j] for col in cols] for j in range(len(prompts))]   # (prompts x steps) of (C,H,W)
+
+
+def run_a0(run) -> None:
+    ctx = setup(run)
+    den, s = ctx.den, ctx.s
+    prompts = items(run.cfg, "a0", 3)
+    den.encode(prompts)  # unknown prompts fail before any work
+    run.params.update({"prompts": prompts, "num_inference_steps": list(s.a0_steps), "cfg_gamma": s.gamma})
+    steps_lbl = [f"{n} steps" for n in s.a0_steps]
+    if hasattr(den, "generate"):   # DeepFloyd: the pipeline's own sampler, then stage II to 256 px
+        cols = [den.generate(prompts, num_inference_steps=n, guidance_scale=s.gamma, generator=gen(run, 1 + k))
+                for k, n in enumerate(s.a0_steps)]                          # steps x (N,3,64,64)
+        rows = [[c[j] for c in cols] for j in range(len(prompts))]
+        big = den.upsample(cols[-1], prompts, num_inference_steps=s.a0_stage2_steps, generator=gen(run, 99))
+        figures.save_grid(run.out / "stage2.png", [[show(x) for x in big]], col_labels=prompts, font_size=12)
+        run.figure("stage2", "stage2.png",
+                   f"Stage II ({run.cfg.deepfloyd.stage2}, {s.a0_stage2_steps} steps) upsampling the "
+                   f"{s.a0_steps[-1]}-step stage I images to 256 px; prompts {prompts}, seed {run.seed}.",
+                   "Three 256-pixel images, one per prompt.", "image",
+                   {"prompts": prompts, "stage2_steps": s.a0_stage2_steps, "seed": run.seed})
+        run.params["stage2_steps"] = s.a0_stage2_steps
+        where = f"stage I ({den.name}) through its own pipeline"
+    else:
+        rows = _sample_local(run, ctx, prompts)
+        where = "the local model with the strided loop (A.3) from t near 990; stage II exists only for IF"
+        info = den.info
+        figures.plot_losses(run.out / "training-loss.png", {"local DDPM": info["losses"]},
+                            "Training the local model: ||ε − ε_θ(x_t, t, c)||²", smooth=25 if len(info["losses"]) > 100 else 0)
+        run.figure("training-loss", "training-loss.png",
+                   f"Loss of every training step of the local model ({info['epochs']} epochs, "
+                   f"{len(info['losses'])} steps, batch {info['settings']['batch_size']}, "
+                   f"lr {info['settings']['lr']}, D = {info['settings']['D']}).",
+                   "A training loss curve falling quickly, then slowly.", "plot",
+                   {"epochs": info["epochs"], "steps": len(info["losses"])})
+        run.metrics.update({"train_seconds": round(info["seconds"], 1), "train_steps": len(info["losses"]),
+                            "final_loss_mean100": round(sum(info["losses"][-100:]) / len(info["losses"][-100:]), 4)})
+    save(run, ctx, "samples", rows,
+         f"Samples from {where}, CFG γ = {s.gamma}, for num_inference_steps = "
+         f"{', '.join(map(str, s.a0_steps))}; prompts {prompts}, seed {run.seed}.",
+         "A grid: one row per prompt, one column per number of denoising steps.",
+         {"prompts": prompts, "num_inference_steps": list(s.a0_steps), "gamma": s.gamma, "seed": run.seed},
+         row_labels=prompts, col_labels=steps_lbl)
+
+
+def _samples(run, guided: bool) -> None:
+    ctx = setup(run)
+    den, s = ctx.den, ctx.s
+    prompts = [fill(prompt(run.cfg, "sample"), k) for k in range(s.samples)]
+    cond = den.encode(prompts)
+    eps_fn = cfg_eps(den, cond, den.encode([""]), s.gamma) if guided else conditional(den, cond)
+    x_T = noise(ctx, s.samples, gen(run, 0))   # the same x_T in 1.5 and 1.6
+    steps = iterative_denoise(eps_fn, x_T, ctx.ts, den.alphas_cumprod, generator=gen(run, 1))
+    how = f"CFG γ = {s.gamma} (unconditional prompt '')" if guided else "no CFG"
+    params = {"i_start": 0, "stride": s.stride, "prompts": prompts, "seed": run.seed,
+              **({"gamma": s.gamma} if guided else {})}
+    x0 = save_steps_gif(run, ctx, "sampling", x_T, steps,
+                        f"Sampling from pure noise (i_start = 0, t = {ctx.ts[0]} to 0, stride {s.stride}), {how}; "
+                        f"prompts {sorted(set(prompts))}, seed {run.seed}.",
+                        "Noise turning into images over the denoising steps.", params)
+    save(run, ctx, "samples", [list(x0.clamp(-1, 1))],
+         f"{s.samples} samples, {how}; prompts {prompts}, seed {run.seed}.",
+         f"{s.samples} generated images in a row.", params)
+    run.params.update({"i_start": 0, "stride": s.stride, "prompts": prompts, "cfg": how})
+    _score(run, den, x0, prompts)
+
+
+def _score(run, den, x0: torch.Tensor, prompts: list[str]) -> None:
+    """On the local model: how many samples the project's MNIST classifier reads as their prompt's digit."""
+    from generator.models.local import digit_of
+    if run.cfg.backend != "local":
+        return
+    from generator.models.classifier import classify, load_classifier
+    pred = classify(load_classifier(run.cfg), show(x0))
+    want = [digit_of(p) for p in prompts]
+    ok = [int(p) == w for p, w in zip(pred.tolist(), want) if w is not None]
+    if ok:
+        run.metrics["classifier_agrees"] = f"{sum(ok)}/{len(ok)}"
+    run.metrics["classifier_reads"] = " ".join(map(str, pred.tolist()))
+
+
+def run_a1_5(run) -> None:
+    _samples(run, guided=False)
+
+
+def run_a1_6(run) -> None:
+    _samples(run, guided=True)

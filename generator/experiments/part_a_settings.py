@@ -1,0 +1,102 @@
+"""Part A's settings per preset, and the default prompts per backend (writeup.toml can override them)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from generator.errors import UserError
+
+
+@dataclass(frozen=True)
+class PartASettings:
+    noise_ts: tuple[int, ...] = (250, 500, 750)          # 1.1-1.3: the course's t values
+    blur_sigmas: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)  # 1.2: tried; the best PSNR wins
+    start: int = 990                                     # strided schedule: 990, 960, ..., 0
+    stride: int = 30
+    i_start_iterative: int = 10                          # 1.4: t = 690
+    every: int = 5                                       # 1.4: show every 5th loop image
+    samples: int = 5                                     # 1.5, 1.6
+    gamma: float = 7.0                                   # CFG scale from 1.6 on
+    i_starts: tuple[int, ...] = (1, 3, 5, 7, 10, 20)     # 1.7-1.7.3: t = 960, 900, 840, 780, 690, 390
+    a0_steps: tuple[int, ...] = (5, 10, 33, 99)          # a0: num_inference_steps (33 = stride 30 from 990)
+    a0_stage2_steps: int = 20                            # a0 on deepfloyd: stage II steps
+    anagram_seeds: int = 12                              # 1.8: seeds per illusion for the success rate
+    inpaint_resample: int = 1                            # 1.7.2: RePaint jumps per step (1 = the course's)
+    inpaint_tries: int = 4                               # 1.7.2: seeds tried per image (course hint); all shown
+
+
+PRESETS = {
+    "smoke": PartASettings(blur_sigmas=(1.0, 2.0), start=990, stride=330, i_start_iterative=1, every=1,
+                           samples=2, i_starts=(1, 2), a0_steps=(2, 3), a0_stage2_steps=2, anagram_seeds=2,
+                           inpaint_tries=1),   # t = 990, 660, 330, 0: every code path, few model calls
+    "quick": PartASettings(),
+    "course": PartASettings(anagram_seeds=4, inpaint_tries=2),  # the course's values; fewer seeds on IF
+}
+
+# Hybrid low-pass (kernel, sigma) per backend; None = the course's 33 and 2 at 64 px scaled to the
+# image size. On 28 px MNIST that scaled blur (kernel 15, sigma 0.875) keeps whole strokes in the
+# low band, so the far prompt wins everywhere (measured: 0 of 72 samples read as the near prompt);
+# sigma = 2 px splits a digit's shape from its strokes. a1.9 shows both.
+HYBRID_BLUR = {"local": (15, 2.0), "deepfloyd": None}
+
+# Prompts by role. "{label}" is the digit an input image shows (the local model prompts with it;
+# "" = unconditional where the digit is unknown) or the sample's index for 1.5/1.6. Several items
+# are separated by " | ": a0's prompts, an anagram's "prompt 1 | prompt 2 | view", a hybrid's
+# "far (low-pass) prompt | near (high-pass) prompt".
+DEFAULT_PROMPTS = {
+    "local": {
+        "a0": "a handwritten 2 | a handwritten 5 | a handwritten 8",
+        "denoise": "",                                   # the unconditional model: no hint of the digit
+        "sample": "a handwritten {label}",               # sample k shows digit k
+        "sdedit": "a handwritten {label}",               # "a high quality photo" of that digit
+        "inpaint": "a handwritten {label}",
+        "translate": "a handwritten 9",
+        "anagram1": "a handwritten 6 | a handwritten 9 | rot180",
+        "anagram2": "a handwritten 9 | a handwritten 6 | rot180",
+        "anagram3": "a handwritten 2 | a handwritten 5 | flip",
+        "anagram4": "a handwritten 7 | a handwritten 1 | rot90cw",
+        "hybrid1": "a handwritten 1 | a handwritten 7",
+        "hybrid2": "a handwritten 6 | a handwritten 0",
+    },
+    "deepfloyd": {
+        "a0": "an oil painting of a snowy mountain village | a man wearing a hat | a rocket ship",
+        "denoise": "a high quality photo",
+        "sample": "a high quality photo",
+        "sdedit": "a high quality photo",
+        "inpaint": "a high quality photo",
+        "translate": "a rocket ship",
+        "anagram1": "an oil painting of an old man | an oil painting of people around a campfire | flip",
+        "anagram2": "a photo of a dog | a photo of a man | rot90cw",
+        "anagram3": "a lithograph of a skull | a lithograph of waterfalls | negate",
+        "hybrid1": "a lithograph of a skull | a lithograph of waterfalls",
+        "hybrid2": "an oil painting of an old man | a photo of the amalfi coast",
+    },
+}
+
+
+def prompt(cfg, role: str) -> str:
+    """The prompt (template) for a role: writeup.toml [part_a.prompts] first, else the backend default."""
+    if role in cfg.part_a.prompts:
+        return cfg.part_a.prompts[role]
+    return DEFAULT_PROMPTS[cfg.backend].get(role, "")
+
+
+def fill(template: str, label: int | None) -> str:
+    """A template with {label} filled in; an unknown label gives the unconditional prompt ""."""
+    if "{label}" not in template:
+        return template
+    return "" if label is None else template.replace("{label}", str(label))
+
+
+def items(cfg, role: str, n: int) -> list[str]:
+    """The n " | "-separated parts of a role's prompt, or a UserError naming the role."""
+    parts = [p.strip() for p in prompt(cfg, role).split("|")]
+    if len(parts) != n:
+        raise UserError(f"prompt {role!r} = {prompt(cfg, role)!r}: expected {n} parts separated by ' | '")
+    return parts
+
+
+def numbered(cfg, stem: str) -> list[str]:
+    """Roles stem1, stem2, ... set for this backend or in writeup.toml (anagram1.., hybrid1..)."""
+    roles = set(DEFAULT_PROMPTS[cfg.backend]) | set(cfg.part_a.prompts)
+    return sorted((r for r in roles if r.startswith(stem) and r[len(stem):].isdigit()),
+                  key=lambda r: int(r[len(stem):]))

@@ -1,0 +1,107 @@
+"""Every Part A section end to end on the smoke preset: local backend (tiny training) and tiny IF."""
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from generator import manifest, pipeline
+from generator.config import WriteupConfig
+from generator.errors import UserError
+from generator.experiments import part_a_settings
+from generator.sections import SECTIONS, select
+
+PART_A = [s.id for s in SECTIONS.values() if s.part == "a"]
+
+
+def _local_cfg(root: Path, mnist_dir: Path, cache: Path) -> WriteupConfig:
+    cfg = WriteupConfig(preset="smoke", backend="local", root=root)
+    cfg.data.mnist_dir, cfg.data.download, cfg.data.cache_dir = str(mnist_dir), False, str(cache)
+    return cfg.validate()
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory, tiny_mnist_dir):
+    root = tmp_path_factory.mktemp("part_a_local")
+    cfg = _local_cfg(root, tiny_mnist_dir, root / ".cache")
+    pipeline.run(cfg, select("part-a"), log=lambda *_: None)
+    return cfg
+
+
+def _check_manifests(cfg: WriteupConfig) -> dict[str, dict]:
+    out = {}
+    for sid in PART_A:
+        m = manifest.read(cfg.artifacts / sid)          # validates, and checks every file exists
+        assert m["figures"], sid
+        assert m["backend"] == cfg.backend and m["model"]
+        for fig in m["figures"]:
+            assert f"seed {cfg.seed}" in fig["caption"] or fig["kind"] == "plot", (sid, fig["caption"])
+        out[sid] = m
+    return out
+
+
+def test_local_part_a_end_to_end(local_run):
+    ms = _check_manifests(local_run)
+    assert {f["id"] for f in ms["a0"]["figures"]} == {"samples", "training-loss"}
+    assert ms["a1.1"]["params"]["t"] == [250, 500, 750]
+    anim = [f for f in ms["a1.6"]["figures"] if f["kind"] == "animation"]
+    assert anim and anim[0]["file"].endswith(".gif") and "poster" in anim[0]
+    assert "γ = 7.0" in anim[0]["caption"]
+    sd = ms["a1.7"]["params"]
+    assert sd["i_start"] == list(part_a_settings.PRESETS["smoke"].i_starts) and "a handwritten" in sd["prompts"][0]
+    (table,) = ms["a1.8"]["tables"]
+    assert table["columns"][-1] == "both ok" and len(table["rows"]) == 4
+    assert 0 <= ms["a1.8"]["metrics"]["anagram_success_rate"] <= 1
+    assert ms["a1.9"]["params"]["sigma"] == 2.0 and "hybrids-scaled" in {f["id"] for f in ms["a1.9"]["figures"]}
+    assert ms["a1.4"]["params"]["t_start"] == 660
+
+
+def test_same_seed_same_bytes(local_run, tmp_path):
+    again = dataclasses.replace(local_run, artifacts_dir=str(tmp_path / "again"))
+    again.root = local_run.root
+    chosen = [SECTIONS[s] for s in ("a1.4", "a1.6", "a1.7.2", "a1.8")]
+    pipeline.run(again, chosen, log=lambda *_: None)
+    for s in chosen:
+        assert _digests(again.artifacts / s.id) == _digests(local_run.artifacts / s.id), s.id
+
+
+@pytest.mark.parametrize("role, value, section, match", [
+    ("anagram1", "a handwritten 6 | a dog | rot180", "a1.8", "unknown prompt 'a dog'"),
+    ("anagram2", "a handwritten 6 | a handwritten 9 | spin", "a1.8", "unknown view 'spin'"),
+    ("translate", "a rocket ship", "a1.7.3", "unknown prompt 'a rocket ship'"),
+])
+def test_bad_prompt_or_view_keeps_earlier_artifacts(local_run, role, value, section, match):
+    cfg = dataclasses.replace(local_run, part_a=dataclasses.replace(local_run.part_a, prompts={role: value}))
+    cfg.root = local_run.root
+    before = (cfg.artifacts / section / "manifest.json").read_bytes()
+    with pytest.raises(UserError, match=match):
+        pipeline.run(cfg, [SECTIONS[section]], force=True, log=lambda *_: None)
+    assert (cfg.artifacts / section / "manifest.json").read_bytes() == before
+
+
+def test_i_start_out_of_range_keeps_earlier_artifacts(local_run, monkeypatch):
+    bad = dataclasses.replace(part_a_settings.PRESETS["smoke"], i_starts=(1, 40))
+    monkeypatch.setitem(part_a_settings.PRESETS, "smoke", bad)
+    before = (local_run.artifacts / "a1.7" / "manifest.json").read_bytes()
+    with pytest.raises(UserError, match="i_start 40 is out of range"):
+        pipeline.run(local_run, [SECTIONS["a1.7"]], force=True, log=lambda *_: None)
+    assert (local_run.artifacts / "a1.7" / "manifest.json").read_bytes() == before
+
+
+def test_deepfloyd_tiny_pipeline_end_to_end(tmp_path, tiny_mnist_dir):
+    from tiny_if import tiny_if_config
+    cfg = tiny_if_config(tmp_path)
+    cfg.data.mnist_dir, cfg.data.download = str(tiny_mnist_dir), False
+    pipeline.run(cfg, select("part-a"), log=lambda *_: None)
+    ms = _check_manifests(cfg)
+    assert "stage2" in {f["id"] for f in ms["a0"]["figures"]}
+    assert ms["a1.3"]["params"]["prompt"] == "a high quality photo"
+    assert ms["a1.7.3"]["params"]["prompts"][0] == "a rocket ship"
+    assert ms["a1.8"]["tables"][0]["columns"] == ["illusion", "view", "seeds"]
+    assert json.dumps(ms["a1.9"]["params"]["hybrids"][0]) == '["a lithograph of a skull", "a lithograph of waterfalls"]'

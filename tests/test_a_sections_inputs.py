@@ -1,0 +1,113 @@
+"""Part A inputs and the local backend's prompts: parsing, defaults, and one-line errors for bad input."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from generator.config import WriteupConfig
+from generator.data import images
+from generator.errors import UserError
+from generator.experiments.part_a_common import check_i_start
+from generator.experiments.part_a_settings import fill, items, numbered
+from generator.models.local import LocalDenoiser, digit_of, digit_prompt
+
+
+@pytest.mark.parametrize("prompt, digit", [
+    ("a handwritten 6", 6), ("six", 6), ("6", 6), ("the digit 6", 6), ("  A Handwritten Six. ", 6),
+    ("a 0", 0), ("nine", 9), ("", None), ("   ", None)])
+def test_digit_prompts_parse(prompt, digit):
+    assert digit_of(prompt) == digit
+
+
+@pytest.mark.parametrize("prompt", ["a high quality photo", "66", "a handwritten 10", "seven dwarfs", "ten"])
+def test_unknown_prompt_lists_what_the_model_knows(prompt):
+    with pytest.raises(UserError) as e:
+        digit_of(prompt)
+    msg = str(e.value)
+    assert repr(prompt) in msg and "a handwritten 6" in msg and "\n" not in msg
+
+
+def test_encode_is_one_hot_and_zero_for_unconditional():
+    den = LocalDenoiser(torch.nn.Identity(), "test", {})
+    c = den.encode(["a handwritten 3", "", "seven", digit_prompt(0)])
+    assert c.shape == (4, 10)
+    assert c[0].argmax() == 3 and c[2].argmax() == 7 and c[3].argmax() == 0
+    assert c.sum(1).tolist() == [1, 0, 1, 1]
+    with pytest.raises(UserError):
+        den.encode(["a photo of a dog"])
+
+
+def test_prompt_templates_and_roles():
+    cfg = WriteupConfig()
+    assert fill("a handwritten {label}", 4) == "a handwritten 4"
+    assert fill("a handwritten {label}", None) == ""
+    assert fill("a rocket ship", 4) == "a rocket ship"
+    assert numbered(cfg, "anagram")[:2] == ["anagram1", "anagram2"]
+    cfg.part_a.prompts["hybrid1"] = "a handwritten 1"
+    with pytest.raises(UserError, match="hybrid1"):
+        items(cfg, "hybrid1", 2)
+
+
+def test_i_start_range():
+    ts = list(range(990, -1, -30))
+    assert check_i_start(0, ts) == 0 and check_i_start(32, ts) == 32
+    for bad in (-1, 33, 40):
+        with pytest.raises(UserError, match="i_start"):
+            check_i_start(bad, ts)
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 64, 64)])
+def test_builtin_inputs_render_in_range(shape):
+    for im in (images.typeset_digit(shape), images.drawing(shape, 2, "d1"), images.drawing(shape, 4, "d2")):
+        assert im.image.shape == shape
+        assert im.image.min() >= -1 and im.image.max() <= 1
+        ink = (im.image > 0).float().mean()
+        assert 0.05 < ink < 0.4, f"{im.name}: {ink:.2f} of the pixels are ink"
+    m = images.course_mask(shape)
+    assert m.shape == shape[1:] and set(m.unique().tolist()) == {0.0, 1.0}
+    if shape[1] == 64:   # the staff mask exactly: mask[:, :, 2:20, 24:42] = 1
+        want = torch.zeros(64, 64)
+        want[2:20, 24:42] = 1
+        assert torch.equal(m, want)
+
+
+def _cfg(tmp_path: Path, **part_a) -> WriteupConfig:
+    cfg = WriteupConfig(root=tmp_path)
+    for k, v in part_a.items():
+        setattr(cfg.part_a, k, v)
+    return cfg
+
+
+def test_user_image_processed_like_process_pil_im(tmp_path):
+    a = np.zeros((300, 600, 3), np.uint8)
+    a[:, 150:450] = 255          # a white centre square survives the centre crop
+    Image.fromarray(a).save(tmp_path / "canvas.png")
+    cfg = _cfg(tmp_path, drawings=["canvas.png"])
+    (im,) = images.drawings(cfg, (3, 64, 64))
+    assert im.image.shape == (3, 64, 64)
+    assert im.image.min() >= -1 and im.image.max() <= 1
+    assert im.image.mean() > 0.9   # the crop kept only the white middle
+    (grey,) = images.drawings(cfg, (1, 28, 28))
+    assert grey.image.shape == (1, 28, 28) and grey.image.mean() < -0.9  # light page inverted for MNIST
+
+
+def test_missing_corrupt_and_wrong_size_files_name_the_file(tmp_path):
+    with pytest.raises(UserError, match="nope.png: image not found"):
+        images.test_image(_cfg(tmp_path, test_image="nope.png"), (1, 28, 28))
+    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg at all")
+    with pytest.raises(UserError, match="bad.jpg: not a readable image"):
+        images.web_image(_cfg(tmp_path, web_image="bad.jpg"), (3, 64, 64))
+    Image.new("RGB", (40, 30)).save(tmp_path / "own.png")
+    Image.new("L", (10, 10)).save(tmp_path / "mask.png")
+    cfg = _cfg(tmp_path, own_images=["own.png"], masks=["mask.png"])
+    own = images.own_images(cfg, (3, 64, 64))
+    with pytest.raises(UserError, match="mask.png: mask is 10x10, expected 40x30"):
+        images.own_masks(cfg, (3, 64, 64), own)
+    Image.new("L", (40, 30), 255).save(tmp_path / "mask.png")
+    (m,) = images.own_masks(cfg, (3, 64, 64), own)
+    assert m.shape == (64, 64) and m.min() == 1
+    cfg.part_a.masks = ["mask.png", "mask.png"]
+    with pytest.raises(UserError, match="2 given for 1"):
+        images.own_masks(cfg, (3, 64, 64), own)
