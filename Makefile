@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PRESET ?=
 
-.PHONY: site test test-all bench setup clean
+.PHONY: site test test-all test-tools bench setup clean
 
 setup: $(STAMP)
 
@@ -22,7 +22,15 @@ site: $(STAMP)
 	$(BIN)/writeup run all $(if $(PRESET),--preset $(PRESET))
 	$(BIN)/writeup build
 
-test: $(STAMP)
+# The browser and HTML-validator tests need chromium and java: installed where apt can (as root),
+# otherwise those tests skip and say why.
+test-tools:
+	@command -v chromium >/dev/null && command -v java >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium default-jre-headless >/dev/null; } || \
+	  echo "note: chromium or java missing; browser and HTML-validator tests will skip, saying why"
+
+test: $(STAMP) test-tools
 	$(BIN)/python -m pytest -q
 
 test-all: $(STAMP)

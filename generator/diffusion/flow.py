@@ -1,0 +1,52 @@
+"""Flow matching (fa25 Part B, SPEC section 4): x0 = noise, x1 = data, t in [0,1] from noise to data.
+
+Training regresses the velocity u = x1 - x0 of the straight path x_t = (1-t) x0 + t x1 (B.3-B.5);
+sampling integrates dx/dt = u_theta(x_t, t) with Euler steps (Algorithm B.2), optionally with
+classifier-free guidance (Algorithm B.4). The samplers yield every step, so animations are free.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import torch
+from torch import Tensor
+
+# u_theta(x_t (B,C,H,W), t (B,) in [0,1]) -> velocity (B,C,H,W)
+VelocityFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def interpolate(x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
+    """x_t = (1 - t) x0 + t x1 (B.3), t (B,) broadcast over (C,H,W)."""
+    t = t.reshape(-1, *([1] * (x1.dim() - 1)))  # (B,) -> (B,1,1,1)
+    return (1 - t) * x0 + t * x1
+
+
+def target_velocity(x0: Tensor, x1: Tensor) -> Tensor:
+    """u = d x_t / dt = x1 - x0 (B.4)."""
+    return x1 - x0
+
+
+def fm_loss(u_theta: VelocityFn, x1: Tensor) -> Tensor:
+    """L = E ||(x1 - x0) - u_theta(x_t, t)||^2 with x0 ~ N(0,I), t ~ U[0,1] (B.5, Algorithm B.1)."""
+    x0 = torch.randn_like(x1)
+    t = torch.rand(x1.shape[0], device=x1.device)  # (B,)
+    x_t = interpolate(x0, x1, t)
+    return torch.mean((target_velocity(x0, x1) - u_theta(x_t, t)) ** 2)
+
+
+def cfg_velocity(u_theta: Callable[[Tensor, Tensor, Tensor], Tensor], c: Tensor, gamma: float) -> VelocityFn:
+    """u = u(x,t,0) + gamma (u(x,t,c) - u(x,t,0)) (Algorithm B.4), both branches in one batched call."""
+    def u(x: Tensor, t: Tensor) -> Tensor:
+        both = u_theta(torch.cat([x, x]), torch.cat([t, t]), torch.cat([torch.zeros_like(c), c]))  # (2B,C,H,W)
+        u_uncond, u_cond = both.chunk(2)                                                       # 2 x (B,C,H,W)
+        return u_uncond + gamma * (u_cond - u_uncond)
+    return u
+
+
+def euler_sample(u_theta: VelocityFn, x0: Tensor, steps: int) -> Iterator[Tensor]:
+    """Algorithm B.2: x <- x + (1/T) u_theta(x, t) for t = 0, 1/T, ..., (T-1)/T; yields x after each step."""
+    x = x0.float()
+    for i in range(steps):
+        t = torch.full((x.shape[0],), i / steps, device=x.device)  # (B,)
+        x = x + u_theta(x, t).float() / steps
+        yield x

@@ -1,0 +1,148 @@
+"""Part B, part 2: time- and class-conditioned generators (b2.2/b2.3 and b2.5/b2.6).
+
+Flow matching (fa25) by default, DDPM (fa24) when cfg.part_b == "ddpm"; the sections, figures
+and checkpoints are the same, only the objective, the time injection and the sampler change.
+"""
+from __future__ import annotations
+
+import torch
+
+from generator.experiments.part_b_common import (frame_indices, save_animation, save_loss_curve, save_samples,
+                                                 snapshot, test_data, train_data, train_model)
+from generator.experiments.part_b_objectives import losses, sample
+from generator.experiments.part_b_settings import settings
+from generator.metrics import sample_quality
+from generator.models.unet import UNet
+
+VARIANTS = {  # cfg.part_b -> (time injection, name on the page, sampler name)
+    "fm": ("mul", "flow matching", "Euler steps"),
+    "ddpm": ("add", "DDPM", "DDPM steps"),
+}
+
+
+def _runs(run) -> dict:
+    """name -> (settings, model factory, loss) of the class-conditioned runs of this variant."""
+    s = settings(run.cfg)
+    mode = VARIANTS[run.cfg.part_b][0]
+    cls_loss = losses(run.cfg.part_b, s.ddpm_T)["cls"]
+    runs = {"scheduled": s.cls}
+    if s.cls_const is not None:
+        runs["constant-lr"] = s.cls_const
+    return {name: (g, (lambda g=g: UNet(1, g.D, time=mode, num_classes=10)), cls_loss(g.p_uncond))
+            for name, g in runs.items()}
+
+
+def _train_time(run):
+    s = settings(run.cfg)
+    g = s.time
+    make = lambda: UNet(1, g.D, time=VARIANTS[run.cfg.part_b][0])  # noqa: E731
+    train = train_data(run, g.train_images)
+    model, result, folder = train_model(run, f"time-{run.cfg.part_b}", make, losses(run.cfg.part_b, s.ddpm_T)["time"],
+                                        g, train, lr_decay=g.lr_decay, T=s.ddpm_T)
+    return g, make, result, folder
+
+
+def _train_params(run, g) -> dict:
+    p = {"objective": VARIANTS[run.cfg.part_b][1], "D": g.D, "epochs": g.epochs, "batch_size": g.batch_size,
+         "lr": g.lr, "optimizer": "Adam", "scheduler": f"ExponentialLR(γ = 0.1^(1/{g.epochs}))" if g.lr_decay
+         else "none (constant lr)"}
+    if run.cfg.part_b == "ddpm":
+        p.update(T=settings(run.cfg).ddpm_T, betas="linear 1e-4 to 0.02")
+    return p
+
+
+def run_b2_2(run) -> None:
+    """Train the time-conditioned UNet (Algorithm B.1)."""
+    g, _, result, _ = _train_time(run)
+    run.params = _train_params(run, g)
+    save_loss_curve(run, "loss", {"time-conditioned": result.losses}, f"Time-conditioned UNet ({run.params['objective']})",
+                    f"Training loss of every step over {g.epochs} epochs (batch {g.batch_size}, Adam lr {g.lr}, "
+                    f"{run.params['scheduler']}, D = {g.D}).", run.params)
+    run.metrics.update(train_seconds=round(result.seconds, 1), final_loss=round(sum(result.losses[-50:]) / len(result.losses[-50:]), 5))
+
+
+def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, quality=None) -> None:
+    """Sample every snapshot in g.sample_epochs (same noise each time); GIFs for the first and last."""
+    s = settings(run.cfg)
+    n = len(labels) if labels is not None else g.samples
+    sampler = VARIANTS[run.cfg.part_b][2]
+    steps = g.steps if run.cfg.part_b == "fm" else s.ddpm_T
+    keep = frame_indices(steps, g.gif_frames)
+    for epoch in g.sample_epochs:
+        model = snapshot(make, folder, epoch)
+        frames = []
+        for i, x in enumerate(sample(run.cfg.part_b, model, n, steps=steps, T=s.ddpm_T, labels=labels,
+                                     gamma=g.gamma, generator=torch.Generator().manual_seed(run.seed))):
+            if i in keep:
+                frames.append(x)
+        params = {"epoch": epoch, "steps": steps, "seed": run.seed, **({"gamma": g.gamma} if labels is not None else {})}
+        guided = f", CFG γ = {g.gamma}" if labels is not None else ""
+        save_samples(run, f"{fig_prefix}epoch{epoch}", frames[-1],
+                     f"{what} after epoch {epoch}: {n} samples, {steps} {sampler}{guided}; seed {run.seed}.",
+                     f"A {n // 10} by 10 grid of generated digits after epoch {epoch}.", params, labels=labels,
+                     col_labels=[str(d) for d in range(10)] if labels is not None else None)
+        if epoch in (g.sample_epochs[0], g.sample_epochs[-1]):
+            save_animation(run, f"{fig_prefix}epoch{epoch}-anim", frames,
+                           f"Sampling after epoch {epoch}: the {n} samples from noise to digits over {steps} "
+                           f"{sampler}{guided} ({len(frames)} frames, then played back); seed {run.seed}.",
+                           f"Animation of noise turning into digits after epoch {epoch}.", params)
+        if quality is not None:
+            quality(epoch, frames[-1].clamp(0, 1).cpu())
+
+
+def run_b2_3(run) -> None:
+    """Samples of the time-conditioned UNet at the course's epochs (Algorithm B.2), with animations."""
+    g, make, _, folder = _train_time(run)
+    run.params = _train_params(run, g) | {"sample_epochs": list(g.sample_epochs), "samples": g.samples}
+    _sample_epochs(run, g, make, folder, None, "samples-", "Time-conditioned UNet")
+
+
+def run_b2_5(run) -> None:
+    """Train the class-conditioned UNet (Algorithm B.3); fa25 also without the LR scheduler."""
+    train = train_data(run, settings(run.cfg).cls.train_images)
+    curves = {}
+    for name, (g, make, loss) in _runs(run).items():
+        _, result, _ = train_model(run, f"class-{run.cfg.part_b}", make, loss, g, train, lr_decay=g.lr_decay,
+                                   T=settings(run.cfg).ddpm_T)
+        curves[f"{name} (lr {g.lr})"] = result.losses
+        run.metrics[f"{name}_train_seconds"] = round(result.seconds, 1)
+        run.metrics[f"{name}_final_loss"] = round(sum(result.losses[-50:]) / len(result.losses[-50:]), 5)
+        run.params[name] = _train_params(run, g) | {"p_uncond": g.p_uncond}
+    g = settings(run.cfg).cls
+    save_loss_curve(run, "loss", curves, f"Class-conditioned UNet ({VARIANTS[run.cfg.part_b][1]})",
+                    f"Training loss of every step over {g.epochs} epochs (batch {g.batch_size}, p_uncond = "
+                    f"{g.p_uncond}, D = {g.D}) for: " + "; ".join(
+                        f"{n}: Adam lr {p['lr']}, {p['scheduler']}" for n, p in run.params.items()) + ".",
+                    {"runs": list(curves)})
+
+
+def run_b2_6(run) -> None:
+    """4 samples per digit at the course's epochs with CFG (Algorithm B.4), judged by a classifier."""
+    from generator.models.classifier import load_classifier
+
+    classifier = load_classifier(run.cfg)
+    real = test_data(run).images
+    train = train_data(run, settings(run.cfg).cls.train_images)
+    labels = torch.arange(10).repeat(4)  # (40,): 4 rows of 0..9
+    rows = []
+    for name, (g, make, loss) in _runs(run).items():
+        _, _, folder = train_model(run, f"class-{run.cfg.part_b}", make, loss, g, train, lr_decay=g.lr_decay,
+                                   T=settings(run.cfg).ddpm_T)
+        run.params[name] = _train_params(run, g) | {"gamma": g.gamma, "sample_epochs": list(g.sample_epochs)}
+
+        def quality(epoch, x, name=name):
+            q = sample_quality(classifier, x, labels, real, run.seed)
+            run.metrics[f"{name}_accuracy_epoch{epoch}"] = round(q["accuracy"], 4)
+            run.metrics[f"{name}_fd_epoch{epoch}"] = round(q["fd"], 3)
+            run.metrics["fd_real_vs_real"] = round(q["fd_real"], 3)
+            rows.append([name, epoch, q["n"], round(q["accuracy"], 3), round(q["fd"], 2), round(q["fd_real"], 2)]
+                        + [(round(q["per_class"][d], 2) if d in q["per_class"] else None) for d in range(10)])
+
+        what = "Class-conditioned UNet" + (" without LR scheduler" if name == "constant-lr" else "")
+        prefix = "samples-" if name == "scheduled" else "nosched-"
+        _sample_epochs(run, g, make, folder, labels, prefix, what, quality)
+    run.table("quality", "Generated digits judged by the project's MNIST classifier: accuracy (overall and per "
+              "digit) and Fréchet distance in its 64-d feature space, beside the distance between two disjoint "
+              "real test sets of the same size", ["run", "epoch", "samples", "accuracy", "FD", "FD real vs real"]
+              + [f"acc {d}" for d in range(10)], rows)
+    run.data["classifier"] = "small CNN trained on the same training split (generator/models/classifier.py)"

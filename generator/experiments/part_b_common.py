@@ -1,0 +1,94 @@
+"""What Part B's runners share: the data, cached training keyed by its settings, and sample figures."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from generator import figures
+from generator.data.mnist import Mnist, load_mnist
+from generator.train import TrainResult, fit, load_snapshot
+
+
+def train_data(run, limit: int = 0) -> Mnist:
+    """The training split (first `limit` digits if set), recorded in run.data."""
+    train = load_mnist(run.cfg, "train")
+    if limit and limit < train.count:  # a fixed random subset: some sources are sorted by digit
+        keep = torch.randperm(train.count, generator=torch.Generator().manual_seed(0))[:limit]
+        train = Mnist(train.images[keep], train.labels[keep], train.source)
+    run.data.update({"source": train.source, "train_images": train.count})
+    return train
+
+
+def test_data(run) -> Mnist:
+    test = load_mnist(run.cfg, "test")
+    run.data.update({"source": test.source, "test_images": test.count})
+    return test
+
+
+def ckpt_dir(run, name: str, settings, train: Mnist, **extra) -> Path:
+    """cache/partb/<name>-<hash of settings, data source and seed>: re-rendering never retrains."""
+    key = {"name": name, "settings": dataclasses.asdict(settings), "source": train.source,
+           "count": train.count, "seed": run.seed, **extra}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return run.cfg.cache / "partb" / f"{name}-{digest}"
+
+
+def train_model(run, name: str, make_model, loss_fn, s, train: Mnist, lr_decay: bool = False,
+                **key) -> tuple[torch.nn.Module, TrainResult, Path]:
+    """Build the model from run.seed and fit it (or resume / reuse its cached checkpoints)."""
+    folder = ckpt_dir(run, name, s, train, **key)
+    torch.manual_seed(run.seed)  # same init whichever section trains it first
+    model = make_model()
+    result = fit(model, loss_fn, train.images, train.labels, epochs=s.epochs, batch_size=s.batch_size,
+                 lr=s.lr, lr_decay=lr_decay, ckpt_dir=folder, seed=run.seed, desc=f"{run.section.id} {name}")
+    run.device = result.device
+    run.model = f"course UNet D={s.D} ({name})"
+    torch.manual_seed(run.seed)  # figures must not depend on whether training ran here or was cached
+    return model, result, folder
+
+
+def snapshot(make_model, folder: Path, epoch: int) -> torch.nn.Module:
+    """The model as it was after `epoch` (per-epoch snapshot written by train.fit)."""
+    return load_snapshot(make_model(), folder, epoch)
+
+
+def save_loss_curve(run, fig_id: str, curves: dict, title: str, caption: str, params: dict) -> None:
+    """Loss of every step on a log scale, registered as a plot."""
+    smooth = 25 if min(len(c) for c in curves.values()) > 100 else 0  # a moving average needs enough steps
+    figures.plot_losses(run.out / f"{fig_id}.png", curves, title=title, smooth=smooth)
+    run.figure(fig_id, f"{fig_id}.png", caption, f"Training loss per step on a log scale: {title}",
+               kind="plot", params=params)
+
+
+def save_samples(run, fig_id: str, images: torch.Tensor, caption: str, alt: str, params: dict,
+                 labels: torch.Tensor | None = None, ncol: int = 10, col_labels=None) -> None:
+    """A grid of samples (ncol per row) plus their raw pixels (.npz) beside it."""
+    x = images.detach().float().cpu().clamp(0, 1)  # (N,1,28,28)
+    rows = [list(x[i:i + ncol]) for i in range(0, len(x), ncol)]
+    figures.save_grid(run.out / f"{fig_id}.png", rows, scale=3, col_labels=col_labels)
+    figures.save_npz(run.out / f"{fig_id}.npz", x, labels)
+    run.figure(fig_id, f"{fig_id}.png", caption, alt, params=params, data=f"{fig_id}.npz")
+
+
+def save_animation(run, fig_id: str, frames: list[torch.Tensor], caption: str, alt: str, params: dict,
+                   ncol: int = 10) -> None:
+    """Sampling GIF (forward, then rewound as the course's videos) with its last frame as poster."""
+    images = []
+    for x in frames:
+        x = x.detach().float().cpu().clamp(0, 1)
+        images.append(figures.grid([list(x[i:i + ncol]) for i in range(0, len(x), ncol)], scale=2))
+    figures.save_gif(run.out / f"{fig_id}.gif", images, ms=80, hold_ms=1200, boomerang=True)
+    figures.save_png(run.out / f"{fig_id}-poster.png", images[-1])
+    run.figure(fig_id, f"{fig_id}.gif", caption, alt, kind="animation", params=params,
+               poster=f"{fig_id}-poster.png")
+
+
+def frame_indices(steps: int, frames: int) -> set[int]:
+    """`frames` step indices spread over 0..steps-1, always including the last."""
+    if frames >= steps:
+        return set(range(steps))
+    return {round(i * (steps - 1) / (frames - 1)) for i in range(frames)} if frames > 1 else {steps - 1}

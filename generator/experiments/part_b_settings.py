@@ -1,0 +1,90 @@
+"""Part B's settings: one dataclass per kind of training, and the presets as literal values.
+
+`course` holds the course's numbers (fa25 flow matching; fa24 DDPM); `quick` shrinks the nets
+(D = 32) so all of Part B runs in minutes on a 2-core CPU; `smoke` only checks the pipeline.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class DenoiserSettings:
+    """Part 1: a single-step denoiser D_theta(z) ~ x (B.1), trained at one sigma or on pure noise."""
+    D: int = 128                  # UNet width (course: 128)
+    epochs: int = 5               # course: 5; results shown after epoch 1 and the last
+    batch_size: int = 256         # course: 256
+    lr: float = 1e-4              # Adam, no scheduler (course)
+    sigma: float = 0.5            # training noise level (B.2: z = x + sigma eps)
+    train_images: int = 0         # 0 = the whole training split
+    shown: int = 8                # test digits per result figure
+    samples: int = 16             # b1.2.3: pure-noise "samples" shown per epoch
+
+
+@dataclass(frozen=True)
+class GenSettings:
+    """Part 2: a time- or class-conditioned generator (flow matching or DDPM)."""
+    D: int = 64                          # UNet width (course: 64)
+    epochs: int = 10                     # course fa25: 10; fa24: 20
+    batch_size: int = 64                 # course fa25: 64; fa24: 128
+    lr: float = 1e-2                     # Adam initial lr (fa25: 1e-2; fa24: 1e-3)
+    lr_decay: bool = True                # ExponentialLR(gamma=0.1**(1/epochs)), stepped per epoch
+    sample_epochs: tuple = (1, 5, 10)    # epochs whose snapshots are sampled (fa25: 1,5,10; fa24: 5,20)
+    steps: int = 50                      # sampler steps (FM Euler: 50 time-only, 300 class; DDPM: T=300)
+    p_uncond: float = 0.1                # class dropout to the zero vector (Algorithm B.3)
+    gamma: float = 5.0                   # CFG scale (Algorithm B.4)
+    samples: int = 40                    # time-only: samples per epoch; class: 4 per digit x 10
+    train_images: int = 0                # 0 = the whole training split
+    gif_frames: int = 25                 # frames of the sampling animation (last epoch)
+
+
+@dataclass(frozen=True)
+class PartBSettings:
+    denoise: DenoiserSettings            # b1.2.1 (sigma = 0.5) and b1.2.3 (pure noise)
+    time: GenSettings                    # b2.2 / b2.3
+    cls: GenSettings                     # b2.5 / b2.6
+    cls_const: GenSettings | None        # fa25: the same class-conditioned run without ExponentialLR
+    ddpm_T: int = 300                    # fa24 DDPM: timesteps, betas linear 1e-4..0.02
+    sigmas: tuple = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)  # b1.2 and b1.2.2 noise levels
+    noising_rows: int = 5                # b1.2: test digits shown (course figure: 5)
+
+
+_FM_COURSE = PartBSettings(
+    denoise=DenoiserSettings(),
+    time=GenSettings(steps=50),
+    cls=GenSettings(steps=300),
+    # no scheduler: a 10x lower constant lr (the scheduled run's final lr) and the same epochs
+    cls_const=GenSettings(steps=300, lr=1e-3, lr_decay=False),
+)
+_DDPM_COURSE = PartBSettings(
+    denoise=DenoiserSettings(),
+    time=GenSettings(epochs=20, batch_size=128, lr=1e-3, sample_epochs=(5, 20), steps=300),
+    cls=GenSettings(epochs=20, batch_size=128, lr=1e-3, sample_epochs=(5, 20), steps=300),
+    cls_const=None,
+)
+
+
+def _quick(s: PartBSettings, epochs: int, sample_epochs: tuple, steps: int) -> PartBSettings:
+    """The course settings at width 32 (about 4x cheaper per image), `steps` for class sampling."""
+    time = replace(s.time, D=32, epochs=epochs, sample_epochs=sample_epochs)
+    cls = replace(s.cls, D=32, epochs=epochs, sample_epochs=sample_epochs, steps=steps)
+    const = s.cls_const and replace(s.cls_const, D=32, epochs=epochs, sample_epochs=sample_epochs, steps=steps)
+    return replace(s, denoise=replace(s.denoise, D=32), time=time, cls=cls, cls_const=const)
+
+
+def _smoke(s: PartBSettings) -> PartBSettings:
+    gen = dict(D=8, epochs=2, sample_epochs=(1, 2), steps=6, train_images=256, gif_frames=4)
+    return replace(s, denoise=DenoiserSettings(D=8, epochs=2, batch_size=64, train_images=256, shown=3, samples=4),
+                   time=replace(s.time, samples=8, **gen), cls=replace(s.cls, **gen),
+                   cls_const=s.cls_const and replace(s.cls_const, **gen), ddpm_T=20, noising_rows=2)
+
+
+PRESETS = {  # preset -> Part B variant (cfg.part_b) -> settings
+    "smoke": {"fm": _smoke(_FM_COURSE), "ddpm": _smoke(_DDPM_COURSE)},
+    "quick": {"fm": _quick(_FM_COURSE, 10, (1, 5, 10), 100), "ddpm": _quick(_DDPM_COURSE, 12, (5, 12), 300)},
+    "course": {"fm": _FM_COURSE, "ddpm": _DDPM_COURSE},
+}
+
+
+def settings(cfg) -> PartBSettings:
+    return PRESETS[cfg.preset][cfg.part_b]

@@ -1,0 +1,1 @@
+"""Models: the course UNet, the MNIST classifier, and Part A's denoiser backends."""

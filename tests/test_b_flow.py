@@ -1,0 +1,85 @@
+"""Flow matching math (B.3-B.5), the Euler and CFG samplers on deterministic fake models, and
+the DDPM sampler through Part A's loop."""
+import pytest
+import torch
+
+from generator.diffusion import flow
+from generator.experiments.part_b_objectives import sample
+
+
+def test_interpolation_and_target():
+    x0, x1 = torch.randn(4, 1, 28, 28), torch.rand(4, 1, 28, 28)
+    t = torch.tensor([0.0, 0.25, 0.5, 1.0])
+    x_t = flow.interpolate(x0, x1, t)
+    assert torch.equal(x_t[0], x0[0]) and torch.equal(x_t[3], x1[3])
+    assert torch.allclose(x_t[1], 0.75 * x0[1] + 0.25 * x1[1])
+    # u = dx_t/dt: a finite difference along the path equals x1 - x0
+    h = 1e-3
+    fd = (flow.interpolate(x0, x1, t + h) - x_t) / h
+    assert torch.allclose(fd, flow.target_velocity(x0, x1), atol=1e-2)
+
+
+def test_perfect_velocity_has_zero_loss():
+    x1 = torch.rand(8, 1, 28, 28)
+    torch.manual_seed(0)
+    x0 = torch.randn_like(x1)
+    torch.manual_seed(0)  # fm_loss draws x0 first, then t: replay the same x0
+    loss = flow.fm_loss(lambda x_t, t: flow.target_velocity(x0, x1), x1)
+    assert float(loss) == 0.0
+
+
+def test_euler_is_exact_on_straight_paths():
+    """A model that points from x_t straight at a target x1 makes Euler land exactly on x1."""
+    x1, x0 = torch.rand(3, 1, 28, 28), torch.randn(3, 1, 28, 28)
+
+    def u(x, t):  # (x1 - x_t) / (1 - t) is constant (= x1 - x0) along the straight path
+        return (x1 - x) / (1 - t).reshape(-1, 1, 1, 1)
+
+    steps = list(flow.euler_sample(u, x0, 10))
+    assert len(steps) == 10
+    assert torch.allclose(steps[4], flow.interpolate(x0, x1, torch.full((3,), 0.5)), atol=1e-5)
+    assert torch.allclose(steps[-1], x1, atol=1e-5)
+
+
+def test_euler_time_grid():
+    seen = []
+    list(flow.euler_sample(lambda x, t: seen.append(float(t[0])) or torch.zeros_like(x), torch.zeros(1, 1, 2, 2), 4))
+    assert seen == [0.0, 0.25, 0.5, 0.75]  # t = 0, 1/T, ..., (T-1)/T (Algorithm B.2)
+
+
+def test_cfg_velocity_mixes_both_branches_in_one_call():
+    calls = []
+
+    def u_theta(x, t, c):  # unconditional (c = 0) -> 1, conditional -> 3 (as velocities)
+        calls.append(x.shape[0])
+        return torch.where(c.sum(1).reshape(-1, 1, 1, 1) > 0, 3.0, 1.0).expand_as(x)
+
+    c = torch.eye(10)[:2]
+    u = flow.cfg_velocity(u_theta, c, gamma=5.0)(torch.zeros(2, 1, 28, 28), torch.zeros(2))
+    assert calls == [4]                      # one batched call for 2 samples x 2 branches
+    assert torch.allclose(u, torch.full_like(u, 1 + 5 * (3 - 1)))  # u_u + gamma (u_c - u_u)
+
+
+class ConstantNet(torch.nn.Module):
+    """A fake UNet that always predicts the same value (velocity or noise)."""
+
+    def __init__(self, value: float):
+        super().__init__()
+        self.value = torch.nn.Parameter(torch.tensor(value))
+
+    def forward(self, x, t, c=None):
+        return self.value.expand_as(x)
+
+
+def test_fm_sampler_adds_the_integrated_velocity():
+    g = torch.Generator().manual_seed(3)
+    x0 = torch.randn(5, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    frames = list(sample("fm", ConstantNet(0.5), 5, steps=8, T=300, generator=g))
+    assert len(frames) == 8
+    assert torch.allclose(frames[-1], x0 + 0.5, atol=1e-2)  # bf16 model output where supported
+
+
+def test_ddpm_sampler_runs_every_step_of_algorithm_b2():
+    frames = list(sample("ddpm", ConstantNet(0.0), 2, steps=0, T=20, labels=torch.tensor([1, 2]),
+                         generator=torch.Generator().manual_seed(0)))
+    assert len(frames) == 20 and all(torch.isfinite(f).all() for f in frames)

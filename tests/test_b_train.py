@@ -1,0 +1,70 @@
+"""The training loop: a killed run resumes and ends where an uninterrupted one does."""
+import pytest
+import torch
+
+from generator.experiments.part_b_objectives import fm_time_loss
+from generator.models.unet import UNet
+from generator.train import LAST, fit, load_snapshot, snapshot_path
+
+
+class Killed(Exception):
+    pass
+
+
+def _data():
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(32, 1, 28, 28, generator=g), torch.randint(0, 10, (32,), generator=g)
+
+
+def _fit(folder, epochs=2, **kw):
+    torch.manual_seed(0)
+    model = UNet(1, 4, time="mul")
+    images, labels = _data()
+    result = fit(model, fm_time_loss, images, labels, epochs=epochs, batch_size=16, lr=1e-2, lr_decay=True,
+                 ckpt_dir=folder, seed=7, desc="test", bf16=False, quiet=True, **kw)
+    return model, result
+
+
+def test_resume_after_kill_matches_uninterrupted(tmp_path):
+    full, full_result = _fit(tmp_path / "full")
+    assert len(full_result.losses) == 2 * 2 and all(map(lambda v: v == v, full_result.losses))
+
+    def kill_after_one(epoch, model):
+        if epoch == 1:
+            raise Killed  # the epoch-1 checkpoint is already on disk, as after a real kill
+
+    with pytest.raises(Killed):
+        _fit(tmp_path / "killed", on_epoch_end=kill_after_one)
+    assert torch.load(tmp_path / "killed" / LAST, weights_only=False)["epoch"] == 1
+    resumed, resumed_result = _fit(tmp_path / "killed")
+    assert resumed_result.resumed_from == 1
+    assert resumed_result.losses == pytest.approx(full_result.losses, rel=1e-6, abs=1e-7)
+    for a, b in zip(full.state_dict().values(), resumed.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6)
+
+
+def test_snapshots_callback_and_lr_decay(tmp_path):
+    seen = []
+    model, result = _fit(tmp_path, on_epoch_end=lambda e, m: seen.append((e, m.training)))
+    assert seen == [(1, False), (2, False)]
+    assert result.epochs == 2 and result.device.startswith("cpu (fp32")
+    for e in (1, 2):
+        assert snapshot_path(tmp_path, e).exists()
+    last = torch.load(tmp_path / LAST, weights_only=False)
+    assert last["scheduler"]["_last_lr"][0] == pytest.approx(1e-2 * 0.1)  # ExponentialLR: lr/10 after all epochs
+    again = load_snapshot(UNet(1, 4, time="mul"), tmp_path, 2)
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+    calls = []  # a finished run is not retrained: same losses, no epoch callback
+    _, second = _fit(tmp_path, on_epoch_end=lambda e, m: calls.append(e))
+    assert calls == [] and second.losses == result.losses and second.resumed_from == 2
+
+
+def test_bf16_autocast_trains(tmp_path):
+    torch.manual_seed(0)
+    images, labels = _data()
+    result = fit(UNet(1, 4, time="mul"), fm_time_loss, images, labels, epochs=1, batch_size=16, lr=1e-2,
+                 lr_decay=False, ckpt_dir=tmp_path, seed=0, desc="bf16", bf16=True, quiet=True)
+    assert "bf16" in result.device and all(torch.isfinite(torch.tensor(result.losses)))
