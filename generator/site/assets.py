@@ -1,0 +1,95 @@
+"""Figure files for the site: where each goes, its pixel size, and GIF -> MP4 where a converter exists and it pays."""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+PIXEL_ART_WIDTH = 400  # narrower images (28 px digits, 64 px IF, small grids) are enlarged towards this
+                       # many CSS pixels by a whole factor, with sharp pixels
+
+
+@dataclass
+class Asset:
+    """One file the site serves: `rel` under site/, copied from `src` (or made from it)."""
+    rel: str
+    src: Path
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def site_path(section_id: str, rel: str) -> str:
+    """Relative URL of a section's file on the site: one flat folder (fewer folders, faster swaps)."""
+    return f"figures/{section_id}-{rel.replace('/', '-')}"
+
+
+def pixel_size(path: Path) -> tuple[int, int]:
+    """(width, height) read from the file header only."""
+    with Image.open(path) as im:
+        return im.size
+
+
+def display_width(width: int) -> int | None:
+    """CSS width for pixel art (a whole multiple of the file's), or None to show the file as it is."""
+    k = PIXEL_ART_WIDTH // width
+    return width * k if k >= 2 else None
+
+
+def _ffmpeg() -> str | None:
+    """The ffmpeg from imageio-ffmpeg's wheel, or one on PATH; None when there is neither."""
+    try:
+        import imageio_ffmpeg  # optional: the `video` extra
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception:  # not installed, or its binary is missing for this platform
+        return shutil.which("ffmpeg")
+
+
+def gif_to_mp4(gif: Path, cache: Path, digest=file_digest) -> Path | None:
+    """An H.264 MP4 of `gif` (cached by the GIF's hash), or None without a converter or on failure."""
+    out = cache / "site-video" / f"{digest(gif)[:24]}.mp4"
+    if out.is_file():
+        return out
+    exe = _ffmpeg()
+    if exe is None:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.mp4")  # unique: conversions run in parallel
+    # even sizes for yuv420p; nearest-neighbour keeps pixel art sharp; no metadata so bytes are stable
+    cmd = [exe, "-y", "-loglevel", "error", "-i", str(gif), "-vf",
+           "scale=trunc(iw/2)*2:trunc(ih/2)*2:flags=neighbor", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           "-crf", "20", "-preset", "veryfast", "-movflags", "+faststart", "-map_metadata", "-1",
+           "-fflags", "+bitexact", "-flags:v", "+bitexact", "-threads", "1", str(tmp)]
+    if subprocess.run(cmd, capture_output=True, timeout=120).returncode != 0:
+        tmp.unlink(missing_ok=True)
+        return None
+    tmp.replace(out)
+    return out
+
+
+def poster_from_gif(gif: Path, cache: Path, digest=file_digest) -> Path:
+    """The GIF's last frame as a PNG (the finished result is the useful still), cached by hash."""
+    out = cache / "site-video" / f"{digest(gif)[:24]}.poster.png"
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with Image.open(gif) as im:
+            im.seek(im.n_frames - 1)
+            im.convert("RGB").save(out.with_suffix(".tmp.png"), optimize=True)
+        out.with_suffix(".tmp.png").replace(out)
+    return out
+
+
+def convert_all(gifs: list[Path], cache: Path, digest=file_digest) -> None:
+    """Fill the MP4 cache for many GIFs at once, one ffmpeg per core (each runs single-threaded)."""
+    from concurrent.futures import ThreadPoolExecutor
+    todo = [g for g in dict.fromkeys(gifs) if not (cache / "site-video" / f"{digest(g)[:24]}.mp4").is_file()]
+    if todo and _ffmpeg() is not None:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
+            list(pool.map(lambda g: gif_to_mp4(g, cache, digest), todo))

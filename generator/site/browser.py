@@ -1,0 +1,216 @@
+"""Headless Chromium over the DevTools protocol on a pipe (no extra packages): open built pages,
+check that every image loads and the console stays clean, and take screenshots.
+
+    python -m generator.site.browser site/ shots/    # PNG per page, light and dark
+"""
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
+         "--hide-scrollbars", "--mute-audio", "--disable-dev-shm-usage", "--remote-debugging-pipe"]
+
+# Re-requests every image (lazy ones too) and reports those that do not decode.
+IMAGES_JS = """(async () => {
+  const urls = [...document.images].filter(i => !i.closest('dialog')).map(i => i.currentSrc || i.src)
+    .concat([...document.querySelectorAll('video[poster]')].map(v => v.poster));
+  const bad = [];
+  await Promise.all(urls.map(u => new Promise(done => {
+    const im = new Image();
+    im.onload = () => { if (!im.naturalWidth) bad.push(u); done(); };
+    im.onerror = () => { bad.push(u); done(); };
+    im.src = u;
+  })));
+  return JSON.stringify({count: urls.length, bad: bad});
+})()"""
+
+
+# Loads every <video> source afresh and reports those that do not decode.
+VIDEOS_JS = """(async () => {
+  const srcs = [...document.querySelectorAll('video source')].map(s => s.src);
+  const bad = [];
+  await Promise.all(srcs.map(u => new Promise(done => {
+    const v = document.createElement('video');
+    v.muted = true;
+    v.onloadeddata = () => done();
+    v.onerror = () => { bad.push(u); done(); };
+    v.src = u;
+    v.load();
+  })));
+  return JSON.stringify({count: srcs.length, bad: bad});
+})()"""
+
+EAGER_JS = """Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() => 0); }))
+  .then(() => document.images.length)"""
+
+
+def find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+def _pipe_fds(read_fd: int, write_fd: int) -> None:
+    """In the child: the protocol wants our pipes on fds 3 and 4 (moved above 10 first so neither clobbers the other)."""
+    r, w = fcntl.fcntl(read_fd, fcntl.F_DUPFD, 10), fcntl.fcntl(write_fd, fcntl.F_DUPFD, 10)
+    os.dup2(r, 3)
+    os.dup2(w, 4)
+
+
+class Browser:
+    """One headless Chromium; `open(url)` gives a page session. Use as a context manager."""
+
+    def __init__(self, exe: str | None = None, timeout: float = 30.0):
+        exe = exe or find_chromium()
+        if exe is None:
+            raise FileNotFoundError("no chromium on PATH (Debian: apt-get install chromium)")
+        self.timeout = timeout
+        self.profile = tempfile.mkdtemp(prefix="writeup-chromium-")
+        to_chrome_r, self._w = os.pipe()  # we write commands; Chromium reads fd 3
+        self._r, from_chrome_w = os.pipe()  # Chromium writes fd 4; we read
+        self.proc = subprocess.Popen(
+            [exe, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            close_fds=False, preexec_fn=lambda: _pipe_fds(to_chrome_r, from_chrome_w))
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._buf = b""
+        self._id = 0
+        self.events: list[dict] = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close")
+        except Exception:  # already gone
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for fd in (self._r, self._w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+    def _read(self) -> dict:
+        deadline = time.monotonic() + self.timeout
+        while b"\0" not in self._buf:
+            if time.monotonic() > deadline:
+                raise TimeoutError("chromium did not answer")
+            chunk = os.read(self._r, 1 << 16)
+            if not chunk:
+                raise ConnectionError("chromium closed the pipe")
+            self._buf += chunk
+        msg, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(msg)
+
+    def send(self, method: str, session: str | None = None, **params) -> dict:
+        """Send one command and wait for its answer, keeping the events that arrive meanwhile."""
+        self._id += 1
+        msg = {"id": self._id, "method": method, "params": params}
+        if session:
+            msg["sessionId"] = session
+        os.write(self._w, json.dumps(msg).encode() + b"\0")
+        while True:
+            reply = self._read()
+            if reply.get("id") == self._id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_for(self, method: str, session: str) -> dict:
+        for i, e in enumerate(self.events):
+            if e.get("method") == method and e.get("sessionId") == session:
+                return self.events.pop(i)
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            e = self._read()
+            if e.get("method") == method and e.get("sessionId") == session:
+                return e
+            self.events.append(e)
+        raise TimeoutError(f"no {method}")
+
+    def open(self, url: str, width: int = 1280, height: int = 900, dark: bool = False) -> str:
+        """A new tab at `url`, loaded; returns its session id."""
+        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+        session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        for domain in ("Page", "Runtime", "Log"):
+            self.send(f"{domain}.enable", session)
+        self.send("Emulation.setDeviceMetricsOverride", session, width=width, height=height,
+                  deviceScaleFactor=1, mobile=width < 700)
+        self.send("Emulation.setEmulatedMedia", session,
+                  features=[{"name": "prefers-color-scheme", "value": "dark" if dark else "light"}])
+        self.send("Page.navigate", session, url=url)
+        self.wait_for("Page.loadEventFired", session)
+        return session
+
+    def evaluate(self, session: str, js: str):
+        r = self.send("Runtime.evaluate", session, expression=js, awaitPromise=True, returnByValue=True)
+        if "exceptionDetails" in r:
+            raise RuntimeError(f"page script failed: {r['exceptionDetails']}")
+        return r["result"].get("value")
+
+    def console_problems(self, session: str) -> list[str]:
+        """Console errors and warnings, uncaught exceptions and failed loads seen in this tab."""
+        out = []
+        for e in self.events:
+            if e.get("sessionId") != session:
+                continue
+            p = e.get("params", {})
+            if e["method"] == "Runtime.consoleAPICalled" and p.get("type") in ("error", "warning", "assert"):
+                out.append("console." + p["type"] + ": " + " ".join(str(a.get("value", a.get("description")))
+                                                                     for a in p.get("args", [])))
+            elif e["method"] == "Runtime.exceptionThrown":
+                out.append("exception: " + p["exceptionDetails"].get("text", ""))
+            elif e["method"] == "Log.entryAdded" and p["entry"]["level"] in ("error", "warning"):
+                out.append(f"{p['entry']['source']}: {p['entry']['text']} {p['entry'].get('url', '')}".strip())
+        return out
+
+    def screenshot(self, session: str, path: Path, full: bool = True) -> Path:
+        data = self.send("Page.captureScreenshot", session, format="png", captureBeyondViewport=full)["data"]
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+    def print_pdf(self, session: str, path: Path) -> Path:
+        data = self.send("Page.printToPDF", session, printBackground=False)["data"]
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+
+def shots(site: Path, out: Path, width: int = 1280) -> list[Path]:
+    """Full-page screenshots of every page of `site`, light and dark."""
+    out.mkdir(parents=True, exist_ok=True)
+    made = []
+    with Browser() as b:
+        for page in sorted(site.glob("*.html")):
+            for dark in (False, True):
+                s = b.open(page.resolve().as_uri(), width=width, dark=dark)
+                b.evaluate(s, EAGER_JS)  # a full-page shot shows lazy images below the fold too
+                made.append(b.screenshot(s, out / f"{page.stem}-{'dark' if dark else 'light'}-{width}.png"))
+    return made
+
+
+if __name__ == "__main__":
+    import sys
+    for p in shots(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 1280):
+        print(p)

@@ -1,0 +1,201 @@
+"""`writeup build`: artifacts + content + templates -> site/, re-rendering only what changed.
+
+Two phases (read and validate everything, then write). The new site is written into a temp
+folder beside site/ (unchanged pages and files are hard-linked from the old site) and swapped in
+only when complete, so site/ is never half-written. Build state (what each output was made from)
+lives in the cache, not in the published folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.config import WriteupConfig
+from generator.errors import UserError
+from generator.manifest import ManifestError, dumps, write_atomic
+from generator.site import assets, checks, collect, prose, render
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+SITE_CODE = Path(__file__).resolve().parent
+SIZE_LIMIT = {"smoke": checks.MAX_BYTES, "quick": checks.MAX_BYTES, "course": 500 * 1024 * 1024}
+
+
+@dataclass
+class BuildReport:
+    rendered: list[str] = field(default_factory=list)  # pages written anew
+    reused: list[str] = field(default_factory=list)    # pages linked from the previous build
+    copied: int = 0                                    # asset files copied anew
+    linked: int = 0                                    # asset files linked from the previous build
+    missing: list[str] = field(default_factory=list)   # sections never run (placeholders on the page)
+    warnings: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # link / URL / size checks
+    bytes: int = 0
+    seconds: float = 0.0
+
+
+class _Digests:
+    """sha256 of files, remembered by (path, size, mtime) across builds so unchanged files are not re-read."""
+
+    def __init__(self, known: dict):
+        self.known, self.now = known, {}
+
+    def __call__(self, path: Path) -> str:
+        st = path.stat()
+        key = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
+        if key not in self.now:
+            self.now[key] = self.known.get(key) or hashlib.sha256(path.read_bytes()).hexdigest()
+        return self.now[key]
+
+
+def _tree_digest(folder: Path, pattern: str) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.glob(pattern)):
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _maker_digest() -> str:
+    """What makes HTML besides the inputs: templates, this package's code, the Markdown/math/template libraries."""
+    versions = " ".join(importlib.metadata.version(p) for p in ("jinja2", "markdown-it-py", "latex2mathml"))
+    return hashlib.sha256((_tree_digest(TEMPLATES, "*") + _tree_digest(SITE_CODE, "*.py") + versions).encode()
+                          ).hexdigest()
+
+
+def _state_path(cfg: WriteupConfig) -> Path:
+    return cfg.cache / "site-build" / (hashlib.sha256(str(cfg.site.resolve()).encode()).hexdigest()[:16] + ".json")
+
+
+def _load_state(cfg: WriteupConfig) -> dict:
+    try:
+        return json.loads(_state_path(cfg).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _put(tmp: Path, old: Path, rel: str, same: bool, make) -> bool:
+    """Place `rel` in the new site: hard-link the old copy when unchanged, else `make(path)`. True if linked."""
+    dst, prev = tmp / rel, old / rel
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if same and prev.is_file() and not prev.is_symlink():
+        try:
+            os.link(prev, dst)
+            return True
+        except OSError:  # another file system, or links not allowed: copy instead
+            shutil.copyfile(prev, dst)
+            return True
+    make(dst)
+    return False
+
+
+def _swap(tmp: Path, site: Path) -> None:
+    """Put the finished build in place of site/ with two renames."""
+    old = site.with_name(f".{site.name}.old-{os.getpid()}")
+    if site.exists():
+        site.rename(old)
+    tmp.rename(site)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_pages(tmp: Path, cfg: WriteupConfig, col: collect.Collected, state: dict, digest: _Digests,
+                 report: BuildReport) -> tuple[dict, dict[str, Path]]:
+    """Render the pages whose inputs changed, link the rest; returns their state and the files they need."""
+    old_pages, old_files = state.get("pages", {}), state.get("page_files", {})
+    changed = [p for p in col.pages if old_pages.get(p.file) != p.digest or p.file not in old_files]
+    assets.convert_all([f.src for p in changed for sv in p.sections for f in sv.figures  # in parallel, cached
+                        if f.kind == "animation" and f.src.suffix == ".gif" and "video" not in f.extra],
+                       cfg.cache, digest)
+    env = render.environment(TEMPLATES, cfg.cache / "site-jinja")
+    pages_state, files = {}, {}
+    for page in col.pages:
+        if page.file not in {p.file for p in changed} and (cfg.site / page.file).is_file():  # old HTML and its file list still hold
+            needed = {rel: Path(src) for rel, src in old_files[page.file].items()}
+            _put(tmp, cfg.site, page.file, True, None)
+            report.reused.append(page.file)
+        else:
+            html, needed = render.render_page(env, page, cfg, digest)
+            (tmp / page.file).write_text(html, encoding="utf-8")
+            report.rendered.append(page.file)
+        for rel, src in needed.items():  # like pelican's writer: never the same output from two sources
+            if files.setdefault(rel, src) != src:
+                raise UserError(f"two files would both be published as {rel}: {files[rel]} and {src}")
+        pages_state[page.file] = {"digest": page.digest, "files": {rel: str(src) for rel, src in needed.items()}}
+    return pages_state, files
+
+
+def _write_files(tmp: Path, site: Path, files: dict[str, Path], state: dict, digest: _Digests,
+                 report: BuildReport) -> dict[str, str]:
+    """Copy figure and static files whose bytes changed, link the rest; returns site path -> digest."""
+    files_state = {}
+    files = files | {f"static/{name}": TEMPLATES / name for name in render.STATIC}
+    for rel, src in sorted(files.items()):
+        files_state[rel] = digest(src)
+        linked = _put(tmp, site, rel, state.get("assets", {}).get(rel) == files_state[rel],
+                      lambda p, s=src: shutil.copyfile(s, p))
+        report.linked += linked
+        report.copied += not linked
+    (tmp / ".nojekyll").write_bytes(b"")  # GitHub Pages: serve the files as they are
+    return files_state
+
+
+def _log(report: BuildReport, site: Path, log) -> None:
+    if report.missing:  # one line for all of them: a fresh checkout has many
+        log(f"warning: not run yet, shown as placeholders: {', '.join(report.missing)} (run `writeup run all`)")
+    for w in report.warnings + report.problems:
+        log(f"warning: {w}")
+    log(f"built {site}: {len(report.rendered)} page(s) rendered, {len(report.reused)} unchanged; "
+        f"{report.copied} file(s) copied, {report.linked} unchanged; {report.bytes / 1e6:.1f} MB "
+        f"in {report.seconds:.2f} s")
+
+
+def build(cfg: WriteupConfig, strict: bool = False, force: bool = False, log=print) -> BuildReport:
+    """Build site/ from the manifests; raise UserError on invalid input, or (strict) on any warning."""
+    t0 = time.perf_counter()
+    report = BuildReport()
+    state = {} if force else _load_state(cfg)
+    maker = _maker_digest()
+    if state.get("maker") != maker:  # new templates, builder code or libraries: nothing old is reused
+        state = {"files": state.get("files", {})}
+    digest = _Digests(state.get("files", {}))
+    collect.PROSE_CACHE.clear()
+    collect.PROSE_CACHE.update(state.get("prose", {}))
+    collect.PROSE_USED.clear()
+
+    # 1. read and validate everything; nothing is written before this succeeds
+    try:
+        col = collect.collect(cfg, maker, digest)
+    except (ManifestError, prose.ProseError) as e:
+        raise UserError(str(e)) from None
+    report.missing, report.warnings = col.missing, col.warnings
+
+    # 2. write the new site beside the old one, check it, swap it in
+    tmp = cfg.site.with_name(f".{cfg.site.name}.build-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        pages_state, files = _write_pages(tmp, cfg, col, state, digest, report)
+        files_state = _write_files(tmp, cfg.site, files, state, digest, report)
+        parsed = {f: v for f, v in state.get("parsed", {}).items() if f in report.reused}
+        report.problems = checks.check_site(tmp, SIZE_LIMIT[cfg.preset], parsed)  # adds the new pages to parsed
+        report.bytes = checks.site_bytes(tmp)
+        failures = [f"not run yet: {', '.join(report.missing)} (run `writeup run all`)"] if report.missing else []
+        if strict and failures + report.warnings + report.problems:
+            raise UserError("build --strict failed:\n  " + "\n  ".join(failures + report.warnings + report.problems))
+        _swap(tmp, cfg.site)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    # 3. remember what each output was made from, for the next build
+    write_atomic(_state_path(cfg), dumps({
+        "maker": maker, "pages": {f: v["digest"] for f, v in pages_state.items()},
+        "page_files": {f: v["files"] for f, v in pages_state.items()}, "assets": files_state, "parsed": parsed,
+        "prose": {k: collect.PROSE_CACHE[k] for k in collect.PROSE_USED}, "files": digest.now}))
+    report.seconds = time.perf_counter() - t0
+    _log(report, cfg.site, log)
+    return report

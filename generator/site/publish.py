@@ -1,0 +1,90 @@
+"""`writeup publish`: commit site/ (and nothing else) to the gh-pages branch and push it.
+
+Uses git plumbing with a private index, so the user's working tree, index and current branch are
+never touched. Before anything is committed the site is checked: size, broken links, root-absolute
+URLs (they break under https://USER.github.io/REPO/), symlinks, loads from other hosts.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from generator.config import WriteupConfig
+from generator.errors import UserError
+from generator.site import checks
+from generator.site.build import SIZE_LIMIT
+
+
+def _git(args: list[str], cwd: Path, env: dict | None = None, input: bytes | None = None,
+         check: bool = True) -> str:
+    r = subprocess.run(["git", *args], cwd=cwd, env=env, input=input, capture_output=True)
+    if check and r.returncode != 0:
+        msg = (r.stderr or r.stdout).decode(errors="replace").strip().splitlines()
+        raise UserError(f"git {args[0]} failed: {msg[-1] if msg else 'exit ' + str(r.returncode)}")
+    return r.stdout.decode().strip() if r.returncode == 0 else ""
+
+
+def precheck(site: Path, max_bytes: int) -> None:
+    """Refuse to publish a site that is missing or would break once served."""
+    if not (site / "index.html").is_file():
+        raise UserError(f"{site}/index.html is missing: run `writeup build` first")
+    problems = checks.check_site(site, max_bytes)
+    if problems:
+        raise UserError("publish refused, the site has problems:\n  " + "\n  ".join(problems))
+
+
+def publish(cfg: WriteupConfig, remote: str = "origin", branch: str = "gh-pages", push: bool = True,
+            log=print) -> str:
+    """Commit site/ as the whole tree of `branch` (keeping its CNAME), push unless told not to; returns the commit."""
+    site = cfg.site.resolve()
+    precheck(site, SIZE_LIMIT[cfg.preset])
+    repo_root = cfg.root.resolve()
+    if subprocess.run(["git", "rev-parse", "--git-dir"], cwd=repo_root, capture_output=True).returncode:
+        raise UserError(f"{repo_root} is not a git repository: `git init` it and add a remote first")
+    git_dir = _git(["rev-parse", "--absolute-git-dir"], repo_root)
+    ref = f"refs/heads/{branch}"
+    if push:
+        if not _git(["remote", "get-url", remote], repo_root, check=False):
+            raise UserError(f"no git remote {remote!r} (add one, or use --no-push)")
+        # the remote's branch may be ahead (another machine, or the CNAME set on GitHub): build on it
+        _git(["fetch", "-q", remote, f"+{ref}:refs/remotes/{remote}/{branch}"], repo_root, check=False)
+    local = _git(["rev-parse", "-q", "--verify", f"{ref}^{{commit}}"], repo_root, check=False)
+    remote_tip = _git(["rev-parse", "-q", "--verify", f"refs/remotes/{remote}/{branch}^{{commit}}"],
+                      repo_root, check=False)
+    parent = local or remote_tip
+    if local and remote_tip and subprocess.run(["git", "merge-base", "--is-ancestor", local, remote_tip],
+                                               cwd=repo_root).returncode == 0:
+        parent = remote_tip  # the remote moved on (e.g. a CNAME set on GitHub): build on top of it
+
+    with tempfile.TemporaryDirectory(prefix="writeup-publish-") as tmp:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_DIR": git_dir,
+               "GIT_WORK_TREE": str(site)}
+        _git(["add", "-A", "-f", "--", "."], site, env)  # -f: the user's ignore rules do not apply here
+        listed = _git(["ls-files"], site, env).splitlines()
+        if "CNAME" not in listed and parent:
+            cname = _git(["rev-parse", "-q", "--verify", f"{parent}:CNAME"], site, env, check=False)
+            if cname:  # a custom domain set earlier: keep it
+                _git(["update-index", "--add", "--cacheinfo", f"100644,{cname},CNAME"], site, env)
+        if ".nojekyll" not in listed:
+            empty = _git(["hash-object", "-w", "--stdin"], site, env, input=b"")
+            _git(["update-index", "--add", "--cacheinfo", f"100644,{empty},.nojekyll"], site, env)
+        tree = _git(["write-tree"], site, env)
+
+    if parent and _git(["rev-parse", f"{parent}^{{tree}}"], repo_root) == tree:
+        log(f"{branch} already holds this site ({parent[:12]})")
+        commit = parent
+    else:
+        ident = {} if _git(["config", "user.name"], repo_root, check=False) else {
+            "GIT_AUTHOR_NAME": "writeup", "GIT_AUTHOR_EMAIL": "writeup@localhost",
+            "GIT_COMMITTER_NAME": "writeup", "GIT_COMMITTER_EMAIL": "writeup@localhost"}
+        message = f"Publish {cfg.title} (seed {cfg.seed}, preset {cfg.preset})"
+        commit = _git(["commit-tree", tree, *(["-p", parent] if parent else []), "-m", message],
+                      repo_root, {**os.environ, **ident})
+        _git(["update-ref", ref, commit, local or "0" * 40], repo_root)  # fails if the branch moved meanwhile
+        log(f"committed site/ to {branch}: {commit[:12]}")
+    if push:
+        _git(["push", "-q", remote, f"{ref}:{ref}"], repo_root)
+        log(f"pushed {branch} to {remote}")
+    return commit

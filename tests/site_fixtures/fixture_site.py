@@ -1,0 +1,113 @@
+"""Makes a small, deterministic write-up (manifests, PNG/GIF/NPZ files, prose) for the site tests.
+
+Made at test time in a temp dir, so manifests carry today's input hash (fresh) except where a
+test wants a stale one. Images are drawn with PIL from fixed arithmetic: same bytes every run.
+"""
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from generator import manifest, pipeline
+from generator.config import load_config
+from generator.sections import SECTIONS
+
+HERE = Path(__file__).resolve().parent
+CREATED = "2026-01-02T03:04:05+00:00"
+
+
+def _digit_grid(n: int, size: int, seed: int) -> Image.Image:
+    """n tiles of size x size grey "digits" (rings), side by side, enlarged x3 like figures.grid."""
+    im = Image.new("L", (n * size, size), 0)
+    d = ImageDraw.Draw(im)
+    for i in range(n):
+        r = 4 + (seed + i * 3) % (size // 3)
+        c = i * size + size // 2
+        d.ellipse([c - r, size // 2 - r, c + r, size // 2 + r], outline=255, width=2)
+    return im.resize((im.width * 3, im.height * 3), Image.NEAREST)
+
+
+def _rgb(size: int, seed: int) -> Image.Image:
+    im = Image.new("RGB", (size, size))
+    im.putdata([((x * 4 + seed) % 256, (y * 4) % 256, (x * y + seed) % 256) for y in range(size) for x in range(size)])
+    return im
+
+
+def _png(path: Path, im: Image.Image) -> str:
+    im.save(path, format="PNG", optimize=True)
+    return path.name
+
+
+def _gif(path: Path, frames: int = 6) -> str:
+    ims = [_digit_grid(1, 28, s).convert("P") for s in range(frames)]
+    ims[0].save(path, save_all=True, append_images=ims[1:], duration=[120] * (frames - 1) + [800], loop=0)
+    return path.name
+
+
+def _npz(path: Path) -> str:
+    with zipfile.ZipFile(path, "w") as z:  # a fixed-date member so the bytes never change
+        z.writestr(zipfile.ZipInfo("images.npy", (2026, 1, 1, 0, 0, 0)), b"\x93NUMPY fixture")
+    return path.name
+
+
+def _manifest(cfg, sid: str, figures: list[dict], **extra) -> dict:
+    s = SECTIONS[sid]
+    m = {"schema": manifest.SCHEMA, "section": sid, "title": s.title, "part": s.part,
+         "params": {"t": [250, 500, 750]} if s.part == "a" else {"epochs": 1, "sigma": 0.5},
+         "seed": cfg.seed, "preset": cfg.preset, "backend": "local" if s.part == "a" else None,
+         "model": "fixture-unet", "code_version": "0.1.0+fixture", "input_hash": pipeline.input_hash(cfg, s),
+         "created": CREATED, "duration_s": 1.5, "device": "cpu (bf16 autocast)",
+         "data": {"source": "fixture"}, "figures": figures, "tables": [], "metrics": {}}
+    m.update(extra)
+    return m
+
+
+def make(root: Path, stale: tuple[str, ...] = ("b2.2",)) -> Path:
+    """A write-up root with writeup.toml, content/ and artifacts/ for a few sections; returns writeup.toml."""
+    shutil.copytree(HERE / "content", root / "content")
+    toml = root / "writeup.toml"
+    toml.write_text('title = "Fixture <Write-up>"\nauthor = "Ada & Co"\nseed = 7\npreset = "smoke"\n')
+    cfg = load_config(toml)
+    out: dict[str, tuple[list, dict]] = {}
+
+    def fig(sid, id, file, kind, caption, alt, params, **extra):
+        out.setdefault(sid, ([], {}))[0].append({"id": id, "file": file, "kind": kind, "caption": caption,
+                                                 "alt": alt, "params": params, **extra})
+
+    for sid in ("a1.1", "a1.8", "b1.2.1", "b2.2"):
+        (cfg.artifacts / sid).mkdir(parents=True)
+    a11 = cfg.artifacts / "a1.1"
+    fig("a1.1", "noisy", _png(a11 / "noisy.png", _rgb(64, 1)), "image",
+        "Test image noised at t = 250, 500, 750 <script>alert(1)</script> & more",
+        "A 64 px test image with three levels of noise", {"t": [250, 500, 750], "prompt": "a <b>bold</b> prompt"})
+    a18 = cfg.artifacts / "a1.8"
+    fig("a1.8", "anagram", _gif(a18 / "anagram.gif"), "animation",
+        "Anagram of 6 and 9 rotating by 180°, γ = 7, steps = 33, seed = 7", "A digit that reads as 6 and 9",
+        {"gamma": 7.0, "prompts": ["a handwritten 6", "a handwritten 9"]})
+    b = cfg.artifacts / "b1.2.1"
+    fig("b1.2.1", "loss", _png(b / "loss.png", _rgb(120, 9).resize((320, 180))), "plot",
+        "Training loss per step, σ = 0.5, epoch = 1", "Loss curve falling over training", {"sigma": 0.5})
+    fig("b1.2.1", "samples", _png(b / "samples.png", _digit_grid(5, 28, 3)), "image",
+        "Denoised digits after epoch = 1, σ = 0.5", "Five denoised digits", {"epoch": 1}, data=_npz(b / "samples.npz"))
+    fig("b2.2", "loss", _png(cfg.artifacts / "b2.2" / "loss.png", _rgb(100, 4).resize((320, 180))), "plot",
+        "Time-conditioned training loss, epoch = 1", "Loss curve of the time-conditioned UNet", {"epochs": 1})
+    extra = {"b1.2.1": {"tables": [{"id": "mse", "caption": "Test MSE by σ", "columns": ["σ", "MSE"],
+                                     "rows": [[0.0, 0.001234], [0.5, 0.0456]]}],
+                        "metrics": {"test_mse": 0.0123456789, "train_seconds": 12.5}}}
+    for sid, (figures, _) in out.items():
+        m = _manifest(cfg, sid, figures, **extra.get(sid, {}))
+        if sid in stale:
+            m["input_hash"] = "0" * 64  # made from inputs that have since changed
+        manifest.write(cfg.artifacts / sid, m)
+    return toml
+
+
+if __name__ == "__main__":  # python tests/site_fixtures/fixture_site.py DIR: a site to look at
+    import sys
+    from generator.site.build import build
+    root = Path(sys.argv[1])
+    root.mkdir(parents=True, exist_ok=False)
+    build(load_config(make(root)))

@@ -1,0 +1,135 @@
+"""`writeup publish` against a real local bare repository, and `writeup serve`."""
+import subprocess
+import threading
+import urllib.request
+
+import pytest
+
+from generator.config import load_config
+from generator.errors import UserError
+from generator.site import build as site_build
+from generator.site.publish import publish
+from generator.site.serve import make_server
+from site_fixtures import fixture_site
+
+quiet = lambda *a: None  # noqa: E731
+
+
+def git(*args, cwd):
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A user's repository (with a bare 'origin') holding a built fixture site."""
+    monkeypatch.setattr("generator.site.assets._ffmpeg", lambda: None)
+    for k, v in {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                 "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_GLOBAL": "/dev/null"}.items():
+        monkeypatch.setenv(k, v)
+    bare = tmp_path / "origin.git"
+    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
+    root = tmp_path / "repo"
+    root.mkdir()
+    git("init", "-q", "-b", "main", cwd=root)
+    git("remote", "add", "origin", str(bare), cwd=root)
+    cfg = load_config(fixture_site.make(root))
+    (root / "secret.txt").write_text("not for the web")
+    (root / ".gitignore").write_text("site/\nartifacts/\n.cache/\n")
+    git("add", "writeup.toml", ".gitignore", "secret.txt", "content", cwd=root)
+    git("commit", "-q", "-m", "source", cwd=root)
+    site_build.build(cfg, log=quiet)
+    return cfg, bare
+
+
+def test_publish_puts_exactly_the_site_on_gh_pages_and_pushes(project):
+    cfg, bare = project
+    head, status = git("rev-parse", "HEAD", cwd=cfg.root), git("status", "--porcelain", cwd=cfg.root)
+    commit = publish(cfg, log=quiet)
+    files = set(git("ls-tree", "-r", "--name-only", "gh-pages", cwd=bare).splitlines())
+    site_files = {p.relative_to(cfg.site).as_posix() for p in cfg.site.rglob("*") if p.is_file()}
+    assert files == site_files and ".nojekyll" in files and "index.html" in files
+    assert not files & {"secret.txt", "writeup.toml", "content/a1.1.md"}
+    assert git("rev-parse", "gh-pages", cwd=bare) == commit
+    # the user's own branch, index and working tree are untouched
+    assert git("rev-parse", "HEAD", cwd=cfg.root) == head
+    assert git("status", "--porcelain", cwd=cfg.root) == status
+    assert git("show", f"{commit}:index.html", cwd=bare) == (cfg.site / "index.html").read_text().strip()
+
+
+def test_publish_keeps_cname_and_builds_on_the_remote_branch(project, tmp_path):
+    cfg, bare = project
+    publish(cfg, log=quiet)
+    # someone sets a custom domain on GitHub: a commit on the remote gh-pages adding CNAME
+    other = tmp_path / "other"
+    git("clone", "-q", "-b", "gh-pages", str(bare), str(other), cwd=tmp_path)
+    (other / "CNAME").write_text("diffusion.example.org\n")
+    git("add", "CNAME", cwd=other)
+    git("commit", "-q", "-m", "domain", cwd=other)
+    git("push", "-q", "origin", "gh-pages", cwd=other)
+    (cfg.root / "content/part-b.md").write_text("Changed intro.")
+    site_build.build(cfg, log=quiet)
+    commit = publish(cfg, log=quiet)
+    assert git("show", f"{commit}:CNAME", cwd=bare) == "diffusion.example.org"
+    assert "Changed intro." in git("show", f"{commit}:part-b.html", cwd=bare)
+    assert len(git("rev-list", "gh-pages", cwd=bare).splitlines()) == 3
+
+
+def test_publish_twice_without_changes_makes_no_new_commit(project):
+    cfg, bare = project
+    first = publish(cfg, log=quiet)
+    assert publish(cfg, log=quiet) == first
+
+
+def test_publish_refuses_a_site_with_broken_or_root_absolute_links(project):
+    cfg, bare = project
+    page = cfg.site / "part-a.html"
+    page.write_text(page.read_text().replace('href="static/style.css"', 'href="/static/style.css"'))
+    with pytest.raises(UserError, match="root-absolute URL '/static/style.css' breaks when served under /REPO/"):
+        publish(cfg, log=quiet)
+    assert git("branch", "--list", "gh-pages", cwd=bare) == ""
+
+
+def test_publish_refuses_symlinks_and_a_missing_site(project, tmp_path):
+    cfg, bare = project
+    (cfg.site / "leak.txt").symlink_to(cfg.root / "secret.txt")
+    with pytest.raises(UserError, match="leak.txt: a symlink"):
+        publish(cfg, log=quiet)
+    empty = load_config(tmp_path / "nothing.toml")
+    with pytest.raises(UserError, match="index.html is missing: run `writeup build` first"):
+        publish(empty, log=quiet)
+
+
+def test_no_push_commits_locally_only(project):
+    cfg, bare = project
+    commit = publish(cfg, push=False, log=quiet)
+    assert git("rev-parse", "gh-pages", cwd=cfg.root) == commit
+    assert git("branch", "--list", "gh-pages", cwd=bare) == ""
+
+
+def test_serve_answers_at_the_root_and_under_a_sub_path(project):
+    cfg, _ = project
+    server = make_server(cfg.site, 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        for url in (f"{base}/index.html", f"{base}/preview/part-a.html", f"{base}/preview/static/style.css"):
+            with urllib.request.urlopen(url, timeout=10) as r:
+                assert r.status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_pages_workflow_builds_strict_and_deploys_with_the_official_actions():
+    from pathlib import Path
+    yaml = pytest.importorskip("yaml")
+    wf = yaml.safe_load((Path(__file__).parents[1] / ".github/workflows/pages.yml").read_text())
+    build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
+    uses = [s.get("uses", "") for s in build["steps"]]
+    runs = " ".join(s.get("run", "") for s in build["steps"])
+    assert any(u.startswith("actions/upload-pages-artifact@") for u in uses)
+    assert any(u.startswith("actions/configure-pages@") for u in uses)
+    assert "writeup build --strict" in runs and "writeup run all" in runs
+    assert next(s for s in build["steps"] if "upload-pages-artifact" in s.get("uses", ""))["with"]["path"] == "site"
+    assert deploy["steps"][0]["uses"].startswith("actions/deploy-pages@") and deploy["needs"] == "build"
+    assert wf["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
