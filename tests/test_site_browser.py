@@ -7,8 +7,6 @@ import threading
 
 import pytest
 
-from generator.config import load_config
-from generator.site import build as site_build
 from generator.site.browser import IMAGES_JS, VIDEOS_JS, Browser, find_chromium
 from generator.site.serve import make_server
 from site_fixtures import fixture_site
@@ -37,11 +35,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    cfg = load_config(fixture_site.make(tmp_path_factory.mktemp("browser")))
-    frames = [fixture_site._digit_grid(4, 28, s).resize((336, 84)) for s in range(40)]
-    frames[0].save(cfg.artifacts / "a1.8/anagram.gif", save_all=True, append_images=frames[1:], duration=80, loop=0)
-    site_build.build(cfg, log=lambda *a: None)
-    return cfg.site
+    return fixture_site.built(tmp_path_factory.mktemp("browser"))
 
 
 def _check(browser, url: str, dark: bool = False) -> dict:

@@ -5,8 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import load_config
-from generator.site import build as site_build
 from generator.site import checks
 from site_fixtures import fixture_site
 
@@ -25,12 +23,7 @@ def _vnu() -> tuple[list[str] | None, str]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """The fixture site, with one animation large enough to become a video where ffmpeg exists."""
-    cfg = load_config(fixture_site.make(tmp_path_factory.mktemp("html")))
-    frames = [fixture_site._digit_grid(4, 28, s).resize((336, 84)) for s in range(40)]
-    frames[0].save(cfg.artifacts / "a1.8/anagram.gif", save_all=True, append_images=frames[1:], duration=80, loop=0)
-    site_build.build(cfg, log=lambda *a: None)
-    return cfg.site
+    return fixture_site.built(tmp_path_factory.mktemp("html"))
 
 
 def test_pages_pass_the_nu_html_checker(site):

@@ -111,3 +111,15 @@ if __name__ == "__main__":  # python tests/site_fixtures/fixture_site.py DIR: a 
     root = Path(sys.argv[1])
     root.mkdir(parents=True, exist_ok=False)
     build(load_config(make(root)))
+
+
+def built(root: Path) -> Path:
+    """The fixture site built into root/site, with one animation large enough to become a video
+    where ffmpeg exists; returns the site folder."""
+    from generator.site import build as site_build
+
+    cfg = load_config(make(root))
+    frames = [_digit_grid(4, 28, s).resize((336, 84)) for s in range(40)]
+    frames[0].save(cfg.artifacts / "a1.8/anagram.gif", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    site_build.build(cfg, log=lambda *a: None)
+    return cfg.site
