@@ -211,6 +211,19 @@ def shots(site: Path, out: Path, width: int = 1280) -> list[Path]:
 
 
 if __name__ == "__main__":
+    import argparse
     import sys
-    for p in shots(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 1280):
-        print(p)
+
+    ap = argparse.ArgumentParser(prog="python -m generator.site.browser",
+                                 description="Full-page screenshots of every page of a built site, light and dark.")
+    ap.add_argument("site", type=Path, help="the built site folder, e.g. site/")
+    ap.add_argument("out", type=Path, help="folder for the PNG screenshots")
+    ap.add_argument("width", type=int, nargs="?", default=1280, help="window width in CSS pixels")
+    args = ap.parse_args()
+    if not (args.site / "index.html").is_file():
+        sys.exit(f"browser: {args.site} has no index.html; run `writeup build` first")
+    try:
+        for p in shots(args.site, args.out, args.width):
+            print(p)
+    except (OSError, RuntimeError) as e:
+        sys.exit(f"browser: {e}")
