@@ -111,3 +111,14 @@ def test_missing_corrupt_and_wrong_size_files_name_the_file(tmp_path):
     cfg.part_a.masks = ["mask.png", "mask.png"]
     with pytest.raises(UserError, match="2 given for 1"):
         images.own_masks(cfg, (3, 64, 64), own)
+
+
+def test_unknown_prompt_in_config_fails_before_training(tmp_path):
+    from generator.config import load_config
+    from generator.models import local
+    (tmp_path / "writeup.toml").write_text('[part_a.prompts]\nanagram1 = "a cat | a handwritten 9 | rot180"\n')
+    cfg = load_config(tmp_path / "writeup.toml", preset="smoke")
+    cfg.data.download = False
+    with pytest.raises(UserError, match=r"anagram1: unknown prompt 'a cat'"):
+        local.load(cfg)
+    assert not (cfg.cache / "local").exists()   # nothing was trained

@@ -70,6 +70,19 @@ def digit_of(prompt: str) -> int | None:
                     f"and the digits 0-9, written as '6', 'six', 'a handwritten 6' or 'the digit 6'")
 
 
+def check_prompts(cfg) -> None:
+    """Every prompt in writeup.toml [part_a.prompts] must name a digit (view names pass through)."""
+    from generator.diffusion.views import VIEWS
+    for role, value in cfg.part_a.prompts.items():
+        for part in value.split("|"):   # "p1 | p2 | view" for anagrams, lists for a0 and hybrids
+            part = part.strip()
+            if part not in VIEWS:
+                try:
+                    digit_of(part.replace("{label}", "0"))
+                except UserError as e:
+                    raise UserError(f"writeup.toml [part_a.prompts] {role}: {e}") from None
+
+
 def digit_prompt(d: int) -> str:
     return f"a handwritten {d}"
 
@@ -186,6 +199,7 @@ def load(cfg) -> LocalDenoiser:
     from generator.data.mnist import load_mnist
     from generator.models.unet import UNet
 
+    check_prompts(cfg)  # a typo in writeup.toml fails now, not after minutes of training
     s = PRESETS[cfg.preset]
     train = load_mnist(cfg, "train")
     images, labels = train.images, train.labels
