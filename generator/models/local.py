@@ -71,16 +71,17 @@ def digit_of(prompt: str) -> int | None:
 
 
 def check_prompts(cfg) -> None:
-    """Every prompt in writeup.toml [part_a.prompts] must name a digit (view names pass through)."""
-    from generator.diffusion.views import VIEWS
+    """Every prompt in writeup.toml [part_a.prompts] must name a digit, and an anagram's view exist."""
+    from generator.diffusion.views import get_view
     for role, value in cfg.part_a.prompts.items():
-        for part in value.split("|"):   # "p1 | p2 | view" for anagrams, lists for a0 and hybrids
-            part = part.strip()
-            if part not in VIEWS:
-                try:
-                    digit_of(part.replace("{label}", "0"))
-                except UserError as e:
-                    raise UserError(f"writeup.toml [part_a.prompts] {role}: {e}") from None
+        parts = [p.strip() for p in value.split("|")]  # lists for a0 and hybrids, "p1 | p2 | view" for anagrams
+        try:
+            if role.startswith("anagram") and len(parts) == 3:
+                get_view(parts.pop())
+            for part in parts:
+                digit_of(part.replace("{label}", "0"))
+        except UserError as e:
+            raise UserError(f"writeup.toml [part_a.prompts] {role}: {e}") from None
 
 
 def digit_prompt(d: int) -> str:
