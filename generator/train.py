@@ -63,8 +63,10 @@ def load_snapshot(model: nn.Module, ckpt_dir: Path, epoch: int) -> nn.Module:
 def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch.Tensor, *,
         epochs: int, batch_size: int, lr: float, lr_decay: bool, ckpt_dir: Path, seed: int,
         desc: str, on_epoch_end: Callable[[int, nn.Module], None] | None = None,
+        on_step: Callable[[nn.Module], None] | None = None,
         bf16: bool | None = None, quiet: bool = False) -> TrainResult:
-    """Train `model` with Adam on (images, labels); resumes from ckpt_dir; bf16=None = auto."""
+    """Train `model` with Adam on (images, labels); resumes from ckpt_dir; bf16=None = auto.
+    on_step(model) runs after every optimizer step (e.g. a weight average)."""
     from accelerate import Accelerator
     from tqdm.auto import tqdm
 
@@ -111,6 +113,8 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
             opt.zero_grad(set_to_none=True)
             acc.backward(loss.float())
             opt.step()
+            if on_step is not None:
+                on_step(acc.unwrap_model(model))
             value = loss.item()
             result.losses.append(value)
             running = value if running is None else 0.98 * running + 0.02 * value

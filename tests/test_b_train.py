@@ -68,3 +68,11 @@ def test_bf16_autocast_trains(tmp_path):
     result = fit(UNet(1, 4, time="mul"), fm_time_loss, images, labels, epochs=1, batch_size=16, lr=1e-2,
                  lr_decay=False, ckpt_dir=tmp_path, seed=0, desc="bf16", bf16=True, quiet=True)
     assert "bf16" in result.device and all(torch.isfinite(torch.tensor(result.losses)))
+
+
+def test_on_step_sees_each_updated_model(tmp_path):
+    snapshots = []
+    model, result = _fit(tmp_path, on_step=lambda m: snapshots.append(m.out.weight.detach().clone()))
+    assert len(snapshots) == len(result.losses) == 4                # once per optimizer step
+    assert not torch.equal(snapshots[0], snapshots[1])              # called after the step
+    assert torch.equal(snapshots[-1], model.out.weight.detach())

@@ -122,11 +122,9 @@ class LocalDenoiser:
 
 # ---------------------------------------------------------------- training
 
-def ddpm_loss(alphas_cumprod: Tensor, p_uncond: float, ema: "Ema | None"):
+def ddpm_loss(alphas_cumprod: Tensor, p_uncond: float):
     """loss_fn for fit(): ||eps - eps_theta(x_t, t/T, c)||^2 with x_t from A.2 (Algorithm B.3)."""
     def loss_fn(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-        if ema is not None:
-            ema.update(model)  # fit() has no per-step hook; loss_fn runs once per step
         x0 = x * 2 - 1                                                  # (B,1,28,28), [0,1] -> [-1,1]
         B = x0.shape[0]
         t = torch.randint(0, T, (B,), device=x0.device)                 # (B,)
@@ -183,9 +181,10 @@ def _train(cfg, s: LocalSettings, folder: Path, images: Tensor, labels: Tensor, 
 
     per_epoch = max(1, len(images) // s.batch_size)
     epochs = math.ceil(s.steps / per_epoch)
-    res = fit(model, ddpm_loss(cosine_alphas_cumprod(T), s.p_uncond, ema), images, labels,
+    res = fit(model, ddpm_loss(cosine_alphas_cumprod(T), s.p_uncond), images, labels,
               epochs=epochs, batch_size=s.batch_size, lr=s.lr, lr_decay=True, ckpt_dir=ckpt,
-              seed=cfg.seed, desc="local MNIST DDPM", on_epoch_end=save_ema)
+              seed=cfg.seed, desc="local MNIST DDPM", on_epoch_end=save_ema,
+              on_step=None if ema is None else ema.update)
     weights = (ema.model if ema is not None else model).cpu().state_dict()
     record = {"settings": dataclasses.asdict(s), "epochs": epochs, "losses": res.losses,
               "seconds": res.seconds, "device": res.device, "data": data, "model": weights}
