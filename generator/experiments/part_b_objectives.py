@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from generator.diffusion import flow
+from generator.diffusion.objectives import eps_loss, one_hot_dropout
 from generator.diffusion.sampling import iterative_denoise
 from generator.diffusion.schedules import ddpm_timesteps, linear_alphas_cumprod
 from generator.train import bf16_supported
@@ -29,13 +30,6 @@ def pure_noise_loss(model, x, y):
     return F.mse_loss(model(torch.randn_like(x)), x)
 
 
-def _one_hot(y: Tensor, p_uncond: float) -> Tensor:
-    """One-hot c (B,10), set to the zero vector with probability p_uncond (Algorithm B.3)."""
-    c = F.one_hot(y, 10).float()
-    keep = (torch.rand(y.shape[0], device=y.device) >= p_uncond).float()  # (B,)
-    return c * keep[:, None]
-
-
 def fm_time_loss(model, x, y):
     """Algorithm B.1 (flow matching): regress x1 - x0 at x_t = (1-t) x0 + t x1."""
     return flow.fm_loss(lambda x_t, t: model(x_t, t), x)
@@ -43,7 +37,7 @@ def fm_time_loss(model, x, y):
 
 def fm_class_loss(p_uncond: float):
     def loss(model, x, y):
-        c = _one_hot(y, p_uncond)
+        c = one_hot_dropout(y, p_uncond)
         return flow.fm_loss(lambda x_t, t: model(x_t, t, c), x)
     return loss
 
@@ -51,15 +45,7 @@ def fm_class_loss(p_uncond: float):
 def ddpm_loss(T: int, p_uncond: float | None):
     """Algorithm B.1/B.3 (DDPM): || eps - eps_theta(x_t, t/T [, c]) ||^2 with t ~ U{1..T}."""
     alphas_cumprod = linear_alphas_cumprod(T)  # (T,) betas 1e-4..0.02
-
-    def loss(model, x, y):
-        t = torch.randint(0, T, (x.shape[0],), device=x.device)        # index 0..T-1 <-> course t = 1..T
-        a = alphas_cumprod.to(x.device)[t].reshape(-1, 1, 1, 1)        # (B,) -> (B,1,1,1)
-        eps = torch.randn_like(x)
-        x_t = a.sqrt() * x + (1 - a).sqrt() * eps
-        c = None if p_uncond is None else _one_hot(y, p_uncond)
-        return F.mse_loss(model(x_t, (t + 1).float() / T, c), eps)
-    return loss
+    return lambda model, x, y: eps_loss(model, x, y, alphas_cumprod, p_uncond, t_offset=1)
 
 
 def losses(variant: str, T: int) -> dict:

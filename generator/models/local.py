@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from generator.diffusion.objectives import eps_loss
 from generator.diffusion.schedules import cosine_alphas_cumprod
 from generator.errors import UserError
 
@@ -123,18 +123,8 @@ class LocalDenoiser:
 # ---------------------------------------------------------------- training
 
 def ddpm_loss(alphas_cumprod: Tensor, p_uncond: float):
-    """loss_fn for fit(): ||eps - eps_theta(x_t, t/T, c)||^2 with x_t from A.2 (Algorithm B.3)."""
-    def loss_fn(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-        x0 = x * 2 - 1                                                  # (B,1,28,28), [0,1] -> [-1,1]
-        B = x0.shape[0]
-        t = torch.randint(0, T, (B,), device=x0.device)                 # (B,)
-        a_bar = alphas_cumprod.to(x0.device)[t].view(B, 1, 1, 1)        # (B,1,1,1)
-        eps = torch.randn_like(x0)
-        x_t = a_bar.sqrt() * x0 + (1 - a_bar).sqrt() * eps             # (A.2)
-        keep = (torch.rand(B, device=x0.device) >= p_uncond).float()   # class dropout -> zero vector
-        c = F.one_hot(y, 10).float() * keep[:, None]                   # (B,10)
-        return F.mse_loss(model(x_t, t.float() / T, c).float(), eps)
-    return loss_fn
+    """loss_fn for fit(): images to [-1,1], then eps prediction at IF's t/T with class dropout (Algorithm B.3)."""
+    return lambda model, x, y: eps_loss(model, x * 2 - 1, y, alphas_cumprod, p_uncond)
 
 
 class Ema:
