@@ -63,13 +63,16 @@ def grid(rows: Sequence[Sequence], scale: int = 1, row_labels: Sequence[str] | N
     left = left + 2 * pad if row_labels else 0
     col_h = [_text_size(probe, s, font)[1] for s in col_labels or []]
     top = max(col_h, default=0) + 2 * pad if col_labels else 0
-    W = left + ncol * w + (ncol + 1) * pad
+    # a column is as wide as its image, or as its label where that is wider (tiles stay centred)
+    cw = max([w] + [_text_size(probe, s, font)[0] + pad for s in col_labels or []])
+    off = (cw - w) // 2
+    W = left + ncol * cw + (ncol + 1) * pad
     H = top + len(tiles) * h + (len(tiles) + 1) * pad
     canvas = Image.new("RGB", (W, H), BG)
     draw = ImageDraw.Draw(canvas)
     for j, label in enumerate(col_labels or []):
         tw, th = _text_size(draw, label, font)
-        x = left + pad + j * (w + pad) + (w - tw) // 2
+        x = left + pad + j * (cw + pad) + (cw - tw) // 2
         draw.multiline_text((x, pad), label, fill=INK, font=font, align="center")
     for i, row in enumerate(tiles):
         y = top + pad + i * (h + pad)
@@ -78,7 +81,7 @@ def grid(rows: Sequence[Sequence], scale: int = 1, row_labels: Sequence[str] | N
             draw.multiline_text((pad, y + (h - th) // 2), row_labels[i], fill=INK, font=font, align="left")
         for j, tile in enumerate(row):
             if tile is not None:
-                canvas.paste(tile, (left + pad + j * (w + pad), y))
+                canvas.paste(tile, (left + pad + j * (cw + pad) + off, y))
     return canvas
 
 

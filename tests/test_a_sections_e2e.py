@@ -1,13 +1,13 @@
 """Every Part A section end to end on the smoke preset: local backend (tiny training) and tiny IF."""
 import dataclasses
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
 
 from generator import manifest, pipeline
 from generator.config import WriteupConfig
+from generator.diffusion import hybrid_blur
 from generator.errors import UserError
 from generator.experiments import part_a_settings
 from generator.sections import SECTIONS, select
@@ -58,7 +58,14 @@ def test_local_part_a_end_to_end(local_run):
     (table,) = ms["a1.8"]["tables"]
     assert table["columns"][-1] == "both ok" and len(table["rows"]) == 4
     assert 0 <= ms["a1.8"]["metrics"]["anagram_success_rate"] <= 1
-    assert ms["a1.9"]["params"]["sigma"] == 2.0 and "hybrids-scaled" in {f["id"] for f in ms["a1.9"]["figures"]}
+    hyb = ms["a1.9"]
+    assert hyb["params"]["hybrids"] == [["a handwritten 1", "a handwritten 7", 15, 1.5],
+                                        ["a handwritten 8", "a handwritten 3", 15, 2.0]]
+    assert {f["id"] for f in hyb["figures"]} == {"hybrid-1", "hybrid-2", "hybrids", "hybrids-scaled"}
+    (table,) = hyb["tables"]   # both hybrids at their own blur, then at the course's scaled one
+    assert [r[1] for r in table["rows"]] == ["kernel 15, σ = 1.5", "kernel 15, σ = 2", *["kernel 15, σ = 0.875"] * 2]
+    assert all(r[-1] <= min(r[-3], r[-2]) for r in table["rows"])   # both ok implies each ok
+    assert 0 <= hyb["metrics"]["hybrid_success_rate"] <= 1 and "σ = 1.5" in table["caption"]
     assert ms["a1.4"]["params"]["t_start"] == 660
 
 
@@ -75,6 +82,7 @@ def test_same_seed_same_bytes(local_run, tmp_path):
     ("anagram1", "a handwritten 6 | a dog | rot180", "a1.8", "unknown prompt 'a dog'"),
     ("anagram2", "a handwritten 6 | a handwritten 9 | spin", "a1.8", "unknown view 'spin'"),
     ("translate", "a rocket ship", "a1.7.3", "unknown prompt 'a rocket ship'"),
+    ("hybrid1", "a handwritten 1 | a handwritten 7 | wide", "a1.9", "blur sigma 'wide'"),
 ])
 def test_bad_prompt_or_view_keeps_earlier_artifacts(local_run, role, value, section, match):
     cfg = dataclasses.replace(local_run, part_a=dataclasses.replace(local_run.part_a, prompts={role: value}))
@@ -95,6 +103,7 @@ def test_i_start_out_of_range_keeps_earlier_artifacts(local_run, monkeypatch):
 
 
 def test_deepfloyd_tiny_pipeline_end_to_end(tmp_path, tiny_mnist_dir):
+    import tiny_if
     from tiny_if import tiny_if_config
     cfg = tiny_if_config(tmp_path)
     cfg.data.mnist_dir, cfg.data.download = str(tiny_mnist_dir), False
@@ -104,4 +113,5 @@ def test_deepfloyd_tiny_pipeline_end_to_end(tmp_path, tiny_mnist_dir):
     assert ms["a1.3"]["params"]["prompt"] == "a high quality photo"
     assert ms["a1.7.3"]["params"]["prompts"][0] == "a rocket ship"
     assert ms["a1.8"]["tables"][0]["columns"] == ["illusion", "view", "seeds"]
-    assert json.dumps(ms["a1.9"]["params"]["hybrids"][0]) == '["a lithograph of a skull", "a lithograph of waterfalls"]'
+    assert ms["a1.9"]["params"]["hybrids"][0][:2] == ["a lithograph of a skull", "a lithograph of waterfalls"]
+    assert ms["a1.9"]["params"]["hybrids"][0][2:] == list(hybrid_blur(tiny_if.SIZE))   # the course's, scaled

@@ -10,7 +10,7 @@ from generator.config import WriteupConfig
 from generator.data import images
 from generator.errors import UserError
 from generator.experiments.part_a_common import check_i_start
-from generator.experiments.part_a_settings import fill, items, numbered
+from generator.experiments.part_a_settings import fill, hybrid_items, items, numbered
 from generator.models.local import LocalDenoiser, digit_of, digit_prompt
 
 
@@ -48,6 +48,29 @@ def test_prompt_templates_and_roles():
     cfg.part_a.prompts["hybrid1"] = "a handwritten 1"
     with pytest.raises(UserError, match="hybrid1"):
         items(cfg, "hybrid1", 2)
+
+
+@pytest.mark.parametrize("value, spec", [
+    ("one | seven", ("one", "seven", 15, 2.0)),                 # the backend's blur
+    ("one | seven | 1.5", ("one", "seven", 15, 1.5)),           # its own sigma, the kernel kept
+    ("one | seven | 4", ("one", "seven", 25, 4.0)),             # a kernel wide enough for +-3 sigma
+])
+def test_hybrid_items_take_an_optional_sigma(value, spec):
+    cfg = WriteupConfig()
+    cfg.part_a.prompts["hybrid1"] = value
+    assert hybrid_items(cfg, "hybrid1", (15, 2.0)) == spec
+
+
+@pytest.mark.parametrize("value, match", [
+    ("one | seven | wide", "prompt 'hybrid1': blur sigma 'wide' must be a number"),
+    ("one | seven | 0", "blur sigma '0'"), ("one | seven | 9", "blur sigma '9'"),
+    ("one | seven | 1 | 2", "expected 'far | near' or 'far | near | sigma'"),
+])
+def test_bad_hybrid_blur_is_a_one_line_error(value, match):
+    cfg = WriteupConfig()
+    cfg.part_a.prompts["hybrid1"] = value
+    with pytest.raises(UserError, match=match):
+        hybrid_items(cfg, "hybrid1", (15, 2.0))
 
 
 def test_i_start_range():
@@ -122,3 +145,14 @@ def test_unknown_prompt_in_config_fails_before_training(tmp_path):
     with pytest.raises(UserError, match=r"anagram1: unknown prompt 'a cat'"):
         local.load(cfg)
     assert not (cfg.cache / "local").exists()   # nothing was trained
+
+
+def test_hybrid_sigma_in_config_is_checked_before_training(tmp_path):
+    from generator.config import load_config
+    from generator.models import local
+    (tmp_path / "writeup.toml").write_text('[part_a.prompts]\nhybrid1 = "one | seven | -1"\n')
+    cfg = load_config(tmp_path / "writeup.toml", preset="smoke")
+    with pytest.raises(UserError, match=r"\[part_a.prompts\] hybrid1: blur sigma '-1'"):
+        local.check_prompts(cfg)
+    cfg.part_a.prompts["hybrid1"] = "one | seven | 1.5"
+    local.check_prompts(cfg)                       # a sigma is not read as a prompt

@@ -166,3 +166,16 @@ def test_cli_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("writeup: error:") and "unknown backend 'dall-e'" in err and "\n" not in err
     assert main(["--config", str(tmp_path / "none.toml"), "run", "nope"]) == 2
+
+
+def test_grid_columns_widen_for_labels_wider_than_their_images():
+    import numpy as np
+    from generator import figures
+    tile = np.zeros((1, 8, 8))                                  # black on the white page
+    narrow = figures.grid([[tile, tile]], scale=2, col_labels=["a", "b"])
+    wide = figures.grid([[tile, tile]], scale=2, col_labels=["a label much wider than 16 px", "b"])
+    assert wide.width > narrow.width + 100
+    px = np.asarray(wide.convert("L"))
+    black = np.flatnonzero((px[-10:-6] == 0).all(0))            # columns crossing the tiles
+    assert len(black) == 2 * 16                                 # both tiles pasted whole, none overlapping
+    assert black[16] - black[15] > 100                          # the wide label pushed the second one right

@@ -1,4 +1,9 @@
-"""Sections 1.8 and 1.9: visual anagrams (noise averaged through views) and hybrid images."""
+"""Sections 1.8 and 1.9: visual anagrams (noise averaged through views) and hybrid images.
+
+Both are judged the same way on the local backend: every sample is rendered twice (upright and
+through its view; up close and low-passed), the project's MNIST classifier reads both renderings,
+and a sample counts only when both read as intended.
+"""
 from __future__ import annotations
 
 import torch
@@ -9,125 +14,177 @@ from generator.experiments.part_a_common import gen, noise, save, setup, show
 from generator.experiments.part_a_settings import items, numbered
 
 
-def _reader(run):
-    """On the local backend, the project's MNIST classifier (images in [-1,1] -> digits); else None."""
-    if run.cfg.backend != "local":
-        return None
-    from generator.models.classifier import classify, load_classifier
-    model = load_classifier(run.cfg)
-    return lambda x: classify(model, show(x))
-
-
-def _probs(run, x: Tensor) -> Tensor:
-    """(N, 10) class probabilities of the classifier, to pick the clearest illusion to show."""
-    from generator.models.classifier import load_classifier
-    with torch.no_grad():
-        return load_classifier(run.cfg)(show(x)).softmax(-1)
-
-
 def _digit(p: str) -> int | None:
     from generator.models.local import digit_of
     return digit_of(p)
 
 
+def _judge(run):
+    """On the local backend, images in [-1,1] -> (N,10) class probabilities of the project's classifier."""
+    if run.cfg.backend != "local":
+        return None
+    from generator.models.classifier import load_classifier
+    model = load_classifier(run.cfg)
+
+    @torch.no_grad()
+    def probs(x: Tensor) -> Tensor:
+        return model(show(x)).softmax(-1)
+    return probs
+
+
+class Reading:
+    """The classifier's reading of two renderings a, b of the same n samples, meant as prompts p_a, p_b."""
+
+    def __init__(self, probs, a: Tensor, b: Tensor, p_a: str, p_b: str):
+        self.n = a.shape[0]
+        self.judged = probs is not None
+        if not self.judged:
+            self.best, self.labels = 0, [f"seed {j}" for j in range(self.n)]
+            return
+        d_a, d_b = _digit(p_a), _digit(p_b)
+        pa, pb = probs(a), probs(b)                                      # (n,10) each
+        ra, rb = pa.argmax(1), pb.argmax(1)                              # (n,) digits
+        self.ok_a, self.ok_b = int((ra == d_a).sum()), int((rb == d_b).sum())
+        both = (ra == d_a) & (rb == d_b)
+        self.ok = int(both.sum())
+        self.best = int((pa[:, d_a] * pb[:, d_b]).argmax())              # the sample surest both ways
+        self.labels = [f"{u}/{v}{' ✓' if o else ''}" for u, v, o in zip(ra.tolist(), rb.tolist(), both.tolist())]
+
+    def counts(self) -> list[int]:
+        return [self.n, self.ok_a, self.ok_b, self.ok] if self.judged else [self.n]
+
+
+def _sample(run, ctx, eps_fn, n: int, k: int) -> Tensor:
+    """(n,C,H,W) final images of the strided loop from noise stream 2k (stream 2k+1 for the steps)."""
+    x_T = noise(ctx, n, gen(run, 2 * k))
+    return last(iterative_denoise(eps_fn, x_T, ctx.ts, ctx.den.alphas_cumprod, generator=gen(run, 2 * k + 1))).x.clamp(-1, 1)
+
+
+def _rate(run, name: str, readings: list[Reading]) -> None:
+    """metrics[name] = the share of all judged samples that read as intended both ways."""
+    judged = [r for r in readings if r.judged]
+    if judged:
+        run.metrics[name] = round(sum(r.ok for r in judged) / sum(r.n for r in judged), 3)
+
+
 def run_a1_8(run) -> None:
     ctx = setup(run)
     den, s = ctx.den, ctx.s
-    read = _reader(run)
+    probs = _judge(run)
     pairs = []
     for role in numbered(run.cfg, "anagram"):
         p1, p2, view = items(run.cfg, role, 3)
         pairs.append((role, p1, p2, view, get_view(view)))    # unknown views fail before any work
         den.encode([p1, p2])                                    # and so do unknown prompts
-    uncond, n = den.encode([""]), s.anagram_seeds
-    best, table, total = [], [], [0, 0]
+    uncond, n = den.encode([""]), s.illusion_seeds
+    best, table, readings = [], [], []
     for k, (role, p1, p2, view, v) in enumerate(pairs):
-        eps_fn = anagram(den, [den.encode([p1]), den.encode([p2])], [VIEWS["identity"], v], uncond, s.gamma)
-        x = last(iterative_denoise(eps_fn, noise(ctx, n, gen(run, 2 * k)), ctx.ts, den.alphas_cumprod,
-                                   generator=gen(run, 2 * k + 1))).x.clamp(-1, 1)     # (n,C,H,W)
-        seen = v.view(x)                                                             # (n,C,H,W)
-        labels = [f"seed {j}" for j in range(n)]
-        j_best = 0
-        if read is not None:
-            up, tr = read(x), read(seen)                                             # (n,) digits
-            ok_up, ok_tr = up == _digit(p1), tr == _digit(p2)
-            both = ok_up & ok_tr
-            # show the sample the classifier is surest of in both readings
-            j_best = int((_probs(run, x)[:, _digit(p1)] * _probs(run, seen)[:, _digit(p2)]).argmax())
-            labels = [f"{a}/{b}{' ✓' if o else ''}" for a, b, o in zip(up.tolist(), tr.tolist(), both.tolist())]
-            table.append([f"{p1} ↔ {p2}", view, n, int(ok_up.sum()), int(ok_tr.sum()), int(both.sum())])
-            run.metrics[f"{role}_success"] = f"{int(both.sum())}/{n}"
-            total[0] += int(both.sum())
-            total[1] += n
-        else:
-            table.append([f"{p1} ↔ {p2}", view, n])
-        best.append([x[j_best], seen[j_best]])
-        read_note = (" Labels: classifier's reading upright/transformed, ✓ = both as intended."
-                     if read is not None else "")
+        x = _sample(run, ctx, anagram(den, [den.encode([p1]), den.encode([p2])], [VIEWS["identity"], v], uncond,
+                                      s.gamma), n, k)                               # (n,C,H,W)
+        seen = v.view(x)                                                            # (n,C,H,W)
+        r = Reading(probs, x, seen, p1, p2)
+        readings.append(r)
+        if r.judged:
+            run.metrics[f"{role}_success"] = f"{r.ok}/{n}"
+        table.append([f"{p1} ↔ {p2}", view, *r.counts()])
+        best.append([x[r.best], seen[r.best]])
+        read_note = " Labels: classifier's reading upright/transformed, ✓ = both as intended." if r.judged else ""
         save(run, ctx, f"anagram-{k + 1}", [list(x), list(seen)],
              f"Visual anagram {k + 1}: {p1!r} upright, {p2!r} under view {view!r}; CFG γ = {s.gamma}, "
              f"full schedule (stride {s.stride}), {n} seeds (stream {2 * k} of seed {run.seed}).{read_note}",
              f"{n} anagram samples upright (top) and transformed by {view} (bottom).",
              {"prompts": [p1, p2], "view": view, "gamma": s.gamma, "seeds": n, "seed": run.seed},
-             row_labels=["upright", view], col_labels=labels)
+             row_labels=["upright", view], col_labels=r.labels)
     save(run, ctx, "anagrams", best,
-         f"One sample per illusion ({'the one the classifier reads most surely as intended' if read else 'seed 0'}): "
+         f"One sample per illusion ({'the one the classifier reads most surely as intended' if probs else 'seed 0'}): "
          f"left upright, right through its view; CFG γ = {s.gamma}, seed {run.seed}.",
          "Each row: an illusion and the same image transformed, reading as a different prompt.",
          {"pairs": [[p1, p2, view] for _, p1, p2, view, _ in pairs], "gamma": s.gamma, "seed": run.seed},
          row_labels=[f"{p1}\n↔ {p2}\n({view})" for _, p1, p2, view, _ in pairs], col_labels=["upright", "transformed"])
-    cols = ["illusion", "view", "seeds"] + (["upright ok", "transformed ok", "both ok"] if read else [])
+    cols = ["illusion", "view", "seeds"] + (["upright ok", "transformed ok", "both ok"] if probs else [])
     run.table("anagram-success", "How often each illusion reads as intended" +
-              (" by the project's MNIST classifier." if read else " (no classifier for this backend)."), cols, table)
-    if total[1]:
-        run.metrics["anagram_success_rate"] = round(total[0] / total[1], 3)
+              (" by the project's MNIST classifier." if probs else " (no classifier for this backend)."), cols, table)
+    _rate(run, "anagram_success_rate", readings)
     run.params.update({"pairs": [[p1, p2, view] for _, p1, p2, view, _ in pairs], "gamma": s.gamma,
                        "seeds_per_pair": n})
 
 
-def _hybrid_rows(run, ctx, pairs: list[list[str]], k_size: int, sigma: float, read, tag: str) -> list:
-    """Sample every hybrid with one low-pass; rows of [samples..., far view, near view]."""
+def _far_reader_accuracy(run, k_size: int, sigma: float) -> float:
+    """How often the classifier reads real MNIST test digits right after the same low-pass: the far
+    view's judge is only as good as this."""
+    from generator.data.mnist import load_mnist
+    from generator.models.classifier import classify, load_classifier
+    test = load_mnist(run.cfg, "test")
+    x, y = test.images[:1000].float(), test.labels[:1000]          # (N,1,28,28) in [0,1], (N,)
+    return round(float((classify(load_classifier(run.cfg), low_pass(x, k_size, sigma)) == y).float().mean()), 3)
+
+
+def _hybrids(run, ctx, specs, probs, tag: str) -> tuple[list, list]:
+    """Sample every hybrid (far, near, kernel, sigma): [(x, f_low(x), Reading)] and table rows."""
     den, s = ctx.den, ctx.s
-    uncond, rows = den.encode([""]), []
-    for k, (low, high) in enumerate(pairs):
-        eps_fn = hybrid(den, den.encode([low]), den.encode([high]), k_size, sigma, uncond, s.gamma)
-        x = last(iterative_denoise(eps_fn, noise(ctx, s.samples, gen(run, 2 * k)), ctx.ts, den.alphas_cumprod,
-                                   generator=gen(run, 2 * k + 1))).x.clamp(-1, 1)     # (n,C,H,W)
-        far = low_pass(x, k_size, 2 * sigma)          # roughly what a viewer far away sees
-        near = (high_pass(x, k_size, sigma) * 2).clamp(-1, 1)
-        rows.append([*x, far[0], near[0]])
-        if read is not None:   # how many samples read as the far prompt when blurred, as the near one when not
-            n = s.samples
-            run.metrics[f"hybrid{k + 1}{tag}_far_ok"] = f"{int((read(far) == _digit(low)).sum())}/{n}"
-            run.metrics[f"hybrid{k + 1}{tag}_near_ok"] = f"{int((read(x) == _digit(high)).sum())}/{n}"
-    return rows
+    uncond, out, rows = den.encode([""]), [], []
+    for k, (far_p, near_p, k_size, sigma) in enumerate(specs):
+        eps_fn = hybrid(den, den.encode([far_p]), den.encode([near_p]), k_size, sigma, uncond, s.gamma)
+        x = _sample(run, ctx, eps_fn, s.illusion_seeds, k)                         # (n,C,H,W)
+        far = low_pass(x, k_size, sigma)          # the low band: what is left when fine detail is lost
+        r = Reading(probs, far, x, far_p, near_p)
+        if r.judged:
+            run.metrics[f"hybrid{k + 1}{tag}_success"] = f"{r.ok}/{r.n}"
+        out.append((x, far, r))
+        rows.append([f"far {far_p} · near {near_p}", f"kernel {k_size}, σ = {sigma:g}", *r.counts()])
+    return out, rows
 
 
 def run_a1_9(run) -> None:
-    from generator.experiments.part_a_settings import HYBRID_BLUR
+    from generator.experiments.part_a_settings import HYBRID_BLUR, hybrid_items
     ctx = setup(run)
     den, s = ctx.den, ctx.s
     scaled = hybrid_blur(den.shape[1])
-    k_size, sigma = HYBRID_BLUR[run.cfg.backend] or scaled
-    read = _reader(run)
-    pairs = [items(run.cfg, role, 2) for role in numbered(run.cfg, "hybrid")]
-    for low, high in pairs:
-        den.encode([low, high])                                  # unknown prompts fail before any work
-    labels = [f"far {low!r}\nnear {high!r}" for low, high in pairs]
-    cols = [*(f"seed {j}" for j in range(s.samples)), "far view", "near view"]
-    params = {"hybrids": pairs, "kernel_size": k_size, "sigma": sigma, "gamma": s.gamma, "seed": run.seed}
+    specs = [hybrid_items(run.cfg, role, HYBRID_BLUR[run.cfg.backend] or scaled) for role in numbered(run.cfg, "hybrid")]
+    for far_p, near_p, _, _ in specs:
+        den.encode([far_p, near_p])                              # unknown prompts fail before any work
+    probs, n = _judge(run), s.illusion_seeds
+    params = {"hybrids": [list(h) for h in specs], "gamma": s.gamma, "seeds": n, "seed": run.seed}
     run.params.update(params)
-    note = "" if (k_size, sigma) == scaled else (f" (the course's 33 and 2 at 64 px scale to kernel {scaled[0]}, "
-                                                 f"σ = {scaled[1]:g} here; see the next figure)")
-    save(run, ctx, "hybrids", _hybrid_rows(run, ctx, pairs, k_size, sigma, read, ""),
-         f"Hybrid images: ε = f_low(ε_far) + f_high(ε_near) with a Gaussian of kernel {k_size}, σ = {sigma:g}"
-         f"{note}; CFG γ = {s.gamma}; {s.samples} seeds each, then seed 0 low-passed (far view) and "
-         f"high-passed (near view); seed {run.seed}.",
-         "Rows of hybrid samples whose coarse shape shows one prompt and fine strokes another.",
-         params, row_labels=labels, col_labels=cols)
-    if (k_size, sigma) != scaled:
-        save(run, ctx, "hybrids-scaled", _hybrid_rows(run, ctx, pairs, *scaled, read, "_scaled"),
-             f"The same hybrids with the course's blur scaled to {den.shape[1]} px: kernel {scaled[0]}, "
-             f"σ = {scaled[1]:g}; CFG γ = {s.gamma}, same seeds (seed {run.seed}). The far prompt takes over.",
-             "The same rows with a narrower blur: the near prompt has almost vanished.",
-             {**params, "kernel_size": scaled[0], "sigma": scaled[1]}, row_labels=labels, col_labels=cols)
+    read_note = (" Labels: classifier's reading far/near, ✓ = both as intended." if probs else "")
+    results, table = _hybrids(run, ctx, specs, probs, "")
+    for k, ((far_p, near_p, k_size, sigma), (x, far, r)) in enumerate(zip(specs, results)):
+        save(run, ctx, f"hybrid-{k + 1}", [list(x), list(far)],
+             f"Hybrid {k + 1}: {far_p!r} from afar, {near_p!r} up close; ε = f_low(ε_far) + f_high(ε_near), "
+             f"Gaussian kernel {k_size}, σ = {sigma:g}; CFG γ = {s.gamma}; {n} seeds (stream {2 * k} of seed "
+             f"{run.seed}). Top: the images; bottom: their low band f_low(x).{read_note}",
+             f"{n} hybrid samples (top) and the same samples blurred (bottom).",
+             {**params, "hybrids": [params["hybrids"][k]]}, row_labels=["up close", "far: f_low(x)"],
+             col_labels=r.labels)
+    save(run, ctx, "hybrids",
+         [[x[r.best], far[r.best], (high_pass(x[r.best], k_size, sigma) * 2).clamp(-1, 1)]
+          for (x, far, r), (_, _, k_size, sigma) in zip(results, specs)],
+         f"One sample per hybrid ({'the one the classifier reads most surely as intended' if probs else 'seed 0'}), "
+         f"split into what each viewer sees: the low band f_low(x) (far) and the high band f_high(x), amplified "
+         f"(near); CFG γ = {s.gamma}, seed {run.seed}.",
+         "Each row: a hybrid image, its blurred low band and its sharp high band.",
+         params, row_labels=[f"far {a!r}\nnear {b!r}\n(σ = {sg:g})" for a, b, _, sg in specs],
+         col_labels=["image", "far: f_low(x)", "near: f_high(x) × 2"])
+    if any((k_size, sigma) != scaled for *_, k_size, sigma in specs):   # show what the course's blur does here
+        res_scaled, rows = _hybrids(run, ctx, [(a, b, *scaled) for a, b, _, _ in specs], probs, "_scaled")
+        table += rows
+        save(run, ctx, "hybrids-scaled", [row for x, far, _ in res_scaled for row in (list(x), list(far))],
+             f"The same hybrids with the course's blur (kernel 33, σ = 2 at 64 px) scaled to {den.shape[1]} px: "
+             f"kernel {scaled[0]}, σ = {scaled[1]:g}; CFG γ = {s.gamma}, same seeds (seed {run.seed}). Each "
+             "hybrid: the images, then their low band.",
+             "The same hybrids with a narrower blur, each above its low band.",
+             {**params, "hybrids": [[a, b, *scaled] for a, b, _, _ in specs]},
+             row_labels=[label for a, b, _, _ in specs for label in (f"far {a!r}\nnear {b!r}", "f_low(x)")],
+             col_labels=[f"seed {j}" for j in range(n)])
+    caption = "How often each hybrid reads as intended"
+    if probs:
+        accs = {sg: _far_reader_accuracy(run, k_size, sg) for *_, k_size, sg in specs}
+        run.metrics.update({f"far_reader_accuracy_sigma{sg:g}": a for sg, a in accs.items()})
+        caption += (": far ok = the classifier reads f_low(x) as the far prompt, near ok = it reads x as the near "
+                    "one. The far reader is only as good as its accuracy on real test digits blurred the same way: "
+                    + ", ".join(f"{a:.0%} at σ = {sg:g}" for sg, a in accs.items()) + ".")
+    else:
+        caption += " (no classifier for this backend)."
+    cols = ["hybrid", "blur", "seeds"] + (["far ok", "near ok", "both ok"] if probs else [])
+    run.table("hybrid-success", caption, cols, table)
+    _rate(run, "hybrid_success_rate", [r for *_, r in results])

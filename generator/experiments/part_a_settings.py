@@ -1,6 +1,7 @@
 """Part A's settings per preset, and the default prompts per backend (writeup.toml can override them)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from generator.errors import UserError
@@ -19,29 +20,29 @@ class PartASettings:
     i_starts: tuple[int, ...] = (1, 3, 5, 7, 10, 20)     # 1.7-1.7.3: t = 960, 900, 840, 780, 690, 390
     a0_steps: tuple[int, ...] = (5, 10, 33, 99)          # a0: num_inference_steps (33 = stride 30 from 990)
     a0_stage2_steps: int = 20                            # a0 on deepfloyd: stage II steps
-    anagram_seeds: int = 12                              # 1.8: seeds per illusion for the success rate
+    illusion_seeds: int = 12                             # 1.8, 1.9: seeds per illusion for the success rate
     inpaint_resample: int = 1                            # 1.7.2: RePaint jumps per step (1 = the course's)
     inpaint_tries: int = 4                               # 1.7.2: seeds tried per image (course hint); all shown
 
 
 PRESETS = {
     "smoke": PartASettings(blur_sigmas=(1.0, 2.0), start=990, stride=330, i_start_iterative=1, every=1,
-                           samples=2, i_starts=(1, 2), a0_steps=(2, 3), a0_stage2_steps=2, anagram_seeds=2,
+                           samples=2, i_starts=(1, 2), a0_steps=(2, 3), a0_stage2_steps=2, illusion_seeds=2,
                            inpaint_tries=1),   # t = 990, 660, 330, 0: every code path, few model calls
     "quick": PartASettings(),
-    "course": PartASettings(anagram_seeds=4, inpaint_tries=2),  # the course's values; fewer seeds on IF
+    "course": PartASettings(illusion_seeds=4, inpaint_tries=2),  # the course's values; fewer seeds on IF
 }
 
 # Hybrid low-pass (kernel, sigma) per backend; None = the course's 33 and 2 at 64 px scaled to the
 # image size. On 28 px MNIST that scaled blur (kernel 15, sigma 0.875) keeps whole strokes in the
-# low band, so the far prompt wins everywhere (measured: 0 of 72 samples read as the near prompt);
-# sigma = 2 px splits a digit's shape from its strokes. a1.9 shows both.
+# low band, so the far prompt wins everywhere; sigma = 2 px splits a digit's outline from its
+# strokes. a1.9 shows both.
 HYBRID_BLUR = {"local": (15, 2.0), "deepfloyd": None}
 
 # Prompts by role. "{label}" is the digit an input image shows (the local model prompts with it;
 # "" = unconditional where the digit is unknown) or the sample's index for 1.5/1.6. Several items
 # are separated by " | ": a0's prompts, an anagram's "prompt 1 | prompt 2 | view", a hybrid's
-# "far (low-pass) prompt | near (high-pass) prompt".
+# "far (low-pass) prompt | near (high-pass) prompt" with an optional third part, the blur σ in pixels.
 DEFAULT_PROMPTS = {
     "local": {
         "a0": "a handwritten 2 | a handwritten 5 | a handwritten 8",
@@ -50,12 +51,16 @@ DEFAULT_PROMPTS = {
         "sdedit": "a handwritten {label}",               # "a high quality photo" of that digit
         "inpaint": "a handwritten {label}",
         "translate": "a handwritten 9",
+        # pairs whose shapes really do map onto each other; chosen by eye and classifier over all
+        # 90 digit pairs per view (rot90 and skew have few: a 7 turned is an open 4, sheared a Z-like 2)
         "anagram1": "a handwritten 6 | a handwritten 9 | rot180",
-        "anagram2": "a handwritten 9 | a handwritten 6 | rot180",
-        "anagram3": "a handwritten 2 | a handwritten 5 | flip",
-        "anagram4": "a handwritten 7 | a handwritten 1 | rot90cw",
-        "hybrid1": "a handwritten 1 | a handwritten 7",
-        "hybrid2": "a handwritten 6 | a handwritten 0",
+        "anagram2": "a handwritten 2 | a handwritten 5 | flip",
+        "anagram3": "a handwritten 7 | a handwritten 4 | rot90cw",
+        "anagram4": "a handwritten 7 | a handwritten 2 | skew",
+                # a near digit drawn along the far one's outline: a 7's bar is fine detail on a 1's stem
+        # (it needs the lighter blur), a 3's open side fills in to an 8 when blurred
+        "hybrid1": "a handwritten 1 | a handwritten 7 | 1.5",
+        "hybrid2": "a handwritten 8 | a handwritten 3",
     },
     "deepfloyd": {
         "a0": "an oil painting of a snowy mountain village | a man wearing a hat | a rocket ship",
@@ -93,6 +98,31 @@ def items(cfg, role: str, n: int) -> list[str]:
     if len(parts) != n:
         raise UserError(f"prompt {role!r} = {prompt(cfg, role)!r}: expected {n} parts separated by ' | '")
     return parts
+
+
+def blur_sigma(text: str) -> float:
+    """A hybrid's optional third part: the low-pass σ in pixels."""
+    try:
+        sigma = float(text)
+    except ValueError:
+        sigma = 0.0
+    if not 0 < sigma <= 8:
+        raise UserError(f"blur sigma {text!r} must be a number of pixels in (0, 8]")
+    return sigma
+
+
+def hybrid_items(cfg, role: str, blur: tuple[int, float]) -> tuple[str, str, int, float]:
+    """(far prompt, near prompt, kernel size, sigma) of a hybrid; `blur` is the backend's default."""
+    parts = [p.strip() for p in prompt(cfg, role).split("|")]
+    if len(parts) == 2:
+        return parts[0], parts[1], *blur
+    if len(parts) != 3:
+        raise UserError(f"prompt {role!r} = {prompt(cfg, role)!r}: expected 'far | near' or 'far | near | sigma'")
+    try:
+        sigma = blur_sigma(parts[2])
+    except UserError as e:
+        raise UserError(f"prompt {role!r}: {e}") from None
+    return parts[0], parts[1], max(blur[0], 2 * math.ceil(3 * sigma) + 1), sigma   # the kernel spans ±3σ
 
 
 def numbered(cfg, stem: str) -> list[str]:

@@ -71,13 +71,17 @@ def digit_of(prompt: str) -> int | None:
 
 
 def check_prompts(cfg) -> None:
-    """Every prompt in writeup.toml [part_a.prompts] must name a digit, and an anagram's view exist."""
+    """Every prompt in writeup.toml [part_a.prompts] must name a digit, an anagram's view exist and
+    a hybrid's blur be a sigma."""
     from generator.diffusion.views import get_view
+    from generator.experiments.part_a_settings import blur_sigma
     for role, value in cfg.part_a.prompts.items():
-        parts = [p.strip() for p in value.split("|")]  # lists for a0 and hybrids, "p1 | p2 | view" for anagrams
+        parts = [p.strip() for p in value.split("|")]  # a0's list, "p1 | p2 | view", "far | near [| sigma]"
         try:
             if role.startswith("anagram") and len(parts) == 3:
                 get_view(parts.pop())
+            if role.startswith("hybrid") and len(parts) == 3:
+                blur_sigma(parts.pop())
             for part in parts:
                 digit_of(part.replace("{label}", "0"))
         except UserError as e:
