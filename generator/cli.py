@@ -44,6 +44,12 @@ def cmd_publish(args) -> None:
     publish(_cfg(args), remote=args.remote, branch=args.branch, push=not args.no_push)
 
 
+def cmd_illusions(args) -> None:
+    from generator.experiments import illusion_search
+    names = args.views if args.kind == "anagram" else args.sigmas
+    illusion_search.main(_cfg(args), args.kind, names, args.seeds, args.top, args.out)
+
+
 def cmd_clean(args) -> None:
     import shutil
     cfg = _cfg(args)
@@ -82,6 +88,16 @@ def parser() -> argparse.ArgumentParser:
     pub.add_argument("--branch", default="gh-pages")
     pub.add_argument("--no-push", action="store_true", help="commit to the branch but do not push")
     pub.set_defaults(func=cmd_publish)
+
+    il = sub.add_parser("illusions", help="rank digit pairs for anagrams or hybrids on the local model")
+    il.add_argument("kind", choices=["anagram", "hybrid"])
+    il.add_argument("--views", nargs="+", default=["rot180", "flip", "rot90cw", "skew"], help="anagram views")
+    il.add_argument("--sigmas", nargs="+", default=["1.5", "2"], help="hybrid blurs, in pixels")
+    il.add_argument("--seeds", type=int, default=4, help="seeds per pair")
+    il.add_argument("--top", type=int, default=10, help="pairs to print (and save) per view or blur")
+    il.add_argument("--out", help="folder for contact sheets of the top pairs, to check them by eye")
+    il.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset")
+    il.set_defaults(func=cmd_illusions)
 
     c = sub.add_parser("clean", help="remove site/ (and artifacts/ with --artifacts)")
     c.add_argument("--artifacts", action="store_true")

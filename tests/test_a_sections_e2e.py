@@ -115,3 +115,36 @@ def test_deepfloyd_tiny_pipeline_end_to_end(tmp_path, tiny_mnist_dir):
     assert ms["a1.8"]["tables"][0]["columns"] == ["illusion", "view", "seeds"]
     assert ms["a1.9"]["params"]["hybrids"][0][:2] == ["a lithograph of a skull", "a lithograph of waterfalls"]
     assert ms["a1.9"]["params"]["hybrids"][0][2:] == list(hybrid_blur(tiny_if.SIZE))   # the course's, scaled
+
+
+def test_illusion_search_ranks_every_digit_pair(local_run, tmp_path, capsys):
+    from generator.experiments import illusion_search
+    rows, x = illusion_search.search_anagram(local_run, "flip", seeds=2)
+    assert sorted(p for p, _, _ in rows) == illusion_search.PAIRS          # every ordered pair, once
+    conf = [c for *_, c in rows]
+    assert conf == sorted(conf, reverse=True) and 0 <= conf[-1] <= conf[0] <= 1
+    assert all(0 <= both <= 2 for _, both, _ in rows) and x.shape == (90, 2, 1, 28, 28)
+    illusion_search.main(local_run, "hybrid", ["2"], seeds=1, top=3, out=str(tmp_path))
+    printed = capsys.readouterr().out
+    assert "sigma 2: far (low band) / near" in printed and len(printed.strip().splitlines()) == 2 + 3
+    assert (tmp_path / "hybrid-2.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["illusions", "anagram", "--views", "spin"], "unknown view 'spin'"),
+    (["illusions", "hybrid", "--sigmas", "wide"], "--sigmas takes numbers of pixels, got 'wide'"),
+    (["illusions", "hybrid", "--seeds", "0"], "--seeds and --top must be at least 1"),
+])
+def test_illusion_search_bad_input_is_one_line(tmp_path, capsys, argv, message):
+    from generator.cli import main
+    (tmp_path / "writeup.toml").write_text('preset = "smoke"\n')
+    assert main(["--config", str(tmp_path / "writeup.toml"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_illusion_search_needs_the_local_backend(tmp_path):
+    from generator.experiments import illusion_search
+    cfg = WriteupConfig(backend="deepfloyd", root=tmp_path)
+    with pytest.raises(UserError, match="needs backend = \"local\""):
+        illusion_search.search_hybrid(cfg, 2.0, seeds=1)
