@@ -26,7 +26,7 @@ from generator.diffusion.schedules import cosine_alphas_cumprod
 from generator.errors import UserError
 
 T = 1000          # IF's number of diffusion steps
-VERSION = 1       # bump when the objective or the model changes: old cache entries are then ignored
+VERSION = 2       # bump when training changes its result (2: EMA after each step): old caches are ignored
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
