@@ -16,10 +16,11 @@ from generator.diffusion import (VIEWS, anagram, get_view, hybrid, iterative_den
                                  strided_timesteps)
 from generator.errors import UserError
 from generator.experiments.part_a_common import show
-from generator.experiments.part_a_settings import PRESETS
+from generator.experiments.part_a_settings import HYBRID_BLUR, PRESETS
 
 PAIRS = [(a, b) for a in range(10) for b in range(10) if a != b]
 CHUNK = 30   # pairs per batch: 30 pairs x 4 seeds x 4 estimates is about 500 images through the UNet
+KERNEL = HYBRID_BLUR["local"][0]
 
 
 def _models(cfg):
@@ -65,7 +66,7 @@ def search_anagram(cfg, view: str, seeds: int):
                    lambda x: x, v.view, seeds)
 
 
-def search_hybrid(cfg, sigma: float, seeds: int, kernel_size: int = 15):
+def search_hybrid(cfg, sigma: float, seeds: int, kernel_size: int = KERNEL):
     """Pairs (far digit in the low band, near digit up close) with a Gaussian of this sigma."""
     return _search(cfg, lambda den, c1, c2, u, gamma: hybrid(den, c1, c2, kernel_size, sigma, u, gamma),
                    lambda x: low_pass(x, kernel_size, sigma), lambda x: x, seeds)
@@ -94,7 +95,7 @@ def main(cfg, kind: str, names: list[str], seeds: int, top: int, out: str | None
             except ValueError:
                 raise UserError(f"--sigmas takes numbers of pixels, got {name!r}") from None
             rows, x = search_hybrid(cfg, sigma, seeds)
-            second, what = (lambda t, s=sigma: low_pass(t, 15, s)), f"sigma {sigma:g}: far (low band) / near"
+            second, what = (lambda t, s=sigma: low_pass(t, KERNEL, s)), f"sigma {sigma:g}: far (low band) / near"
         print(f"\n{what}; {seeds} seeds per pair, best first")
         print(f"{'pair':>6}  {'both ok':>7}  {'median confidence':>17}")
         for (a, b), both, conf in rows[:top]:

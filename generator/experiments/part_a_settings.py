@@ -57,7 +57,7 @@ DEFAULT_PROMPTS = {
         "anagram2": "a handwritten 2 | a handwritten 5 | flip",
         "anagram3": "a handwritten 7 | a handwritten 4 | rot90cw",
         "anagram4": "a handwritten 7 | a handwritten 2 | skew",
-                # a near digit drawn along the far one's outline: a 7's bar is fine detail on a 1's stem
+        # a near digit drawn along the far one's outline: a 7's bar is fine detail on a 1's stem
         # (it needs the lighter blur), a 3's open side fills in to an 8 when blurred
         "hybrid1": "a handwritten 1 | a handwritten 7 | 1.5",
         "hybrid2": "a handwritten 8 | a handwritten 3",
