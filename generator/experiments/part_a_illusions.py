@@ -109,14 +109,13 @@ def run_a1_8(run) -> None:
                        "seeds_per_pair": n})
 
 
-def _far_reader_accuracy(run, k_size: int, sigma: float) -> float:
+def _far_reader_accuracy(run, probs, k_size: int, sigma: float) -> float:
     """How often the classifier reads real MNIST test digits right after the same low-pass: the far
     view's judge is only as good as this."""
     from generator.data.mnist import load_mnist
-    from generator.models.classifier import classify, load_classifier
     test = load_mnist(run.cfg, "test")
-    x, y = test.images[:1000].float(), test.labels[:1000]          # (N,1,28,28) in [0,1], (N,)
-    return round(float((classify(load_classifier(run.cfg), low_pass(x, k_size, sigma)) == y).float().mean()), 3)
+    x, y = test.images[:1000].float() * 2 - 1, test.labels[:1000]   # (N,1,28,28) in [-1,1], (N,)
+    return round(float((probs(low_pass(x, k_size, sigma)).argmax(1) == y).float().mean()), 3)
 
 
 def _hybrids(run, ctx, specs, probs, tag: str) -> tuple[list, list]:
@@ -178,7 +177,7 @@ def run_a1_9(run) -> None:
              col_labels=[f"seed {j}" for j in range(n)])
     caption = "How often each hybrid reads as intended"
     if probs:
-        accs = {sg: _far_reader_accuracy(run, k_size, sg) for *_, k_size, sg in specs}
+        accs = {sg: _far_reader_accuracy(run, probs, k_size, sg) for *_, k_size, sg in specs}
         run.metrics.update({f"far_reader_accuracy_sigma{sg:g}": a for sg, a in accs.items()})
         caption += (": far ok = the classifier reads f_low(x) as the far prompt, near ok = it reads x as the near "
                     "one. The far reader is only as good as its accuracy on real test digits blurred the same way: "
