@@ -7,7 +7,7 @@ finished epoch. bf16 autocast and channels_last are used where the hardware has 
 """
 from __future__ import annotations
 
-import os
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +15,9 @@ from typing import Callable
 
 import torch
 from torch import nn
+
+from generator.errors import UserError
+from generator.fsutil import atomic_path
 
 LAST = "last.pt"
 
@@ -46,17 +49,35 @@ def snapshot_path(ckpt_dir: Path, epoch: int) -> Path:
     return Path(ckpt_dir) / f"epoch_{epoch}.pt"
 
 
+RETRAIN = False  # set by `writeup run --retrain`: cached checkpoints are deleted and trained again
+_RETRAINED: set[Path] = set()
+
+
 def _atomic_save(obj, path: Path) -> None:
     """Write to a temp file then rename, so a kill never leaves a half-written checkpoint."""
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_checkpoint(path: Path, weights_only: bool = False, then: str = "training again"):
+    """torch.load, or None (the file removed, with a line naming it) when a kill or full disk truncated it."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as e:
+        path.unlink(missing_ok=True)
+        reason = (str(e).splitlines() or [type(e).__name__])[0][:100]
+        print(f"{path} is unreadable ({reason}); removed it{', ' + then if then else ''}")
+        return None
 
 
 def load_snapshot(model: nn.Module, ckpt_dir: Path, epoch: int) -> nn.Module:
     """Load the weights saved after `epoch` into `model` (eval mode)."""
     path = snapshot_path(ckpt_dir, epoch)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    state = load_checkpoint(path, weights_only=True, then="")
+    if state is None:  # its training must run again: drop the resume point that says it is done
+        (Path(ckpt_dir) / LAST).unlink(missing_ok=True)
+        raise UserError(f"{path} was unreadable and is removed: run the section again to retrain it")
+    model.load_state_dict(state)
     return model.eval()
 
 
@@ -81,8 +102,12 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
     result = TrainResult(device=describe(acc.device, use_bf16))
 
     start = 0
-    if (ckpt_dir / LAST).exists():
-        state = torch.load(ckpt_dir / LAST, map_location="cpu", weights_only=False)
+    if RETRAIN and ckpt_dir.resolve() not in _RETRAINED:  # `writeup run --retrain`: once per model and run
+        _RETRAINED.add(ckpt_dir.resolve())
+        for p in [ckpt_dir / LAST, *ckpt_dir.glob("epoch_*.pt"), *ckpt_dir.glob("ema.pt")]:
+            p.unlink(missing_ok=True)
+    state = load_checkpoint(ckpt_dir / LAST) if (ckpt_dir / LAST).exists() else None
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -91,6 +116,9 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         result.losses, result.seconds = list(state["losses"]), float(state["seconds"])
         start = result.resumed_from = int(state["epoch"])
+        if start >= epochs and not quiet:  # nothing left to train: say so, not "Training ..."
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime((ckpt_dir / LAST).stat().st_mtime))
+            print(f"{desc}: reusing the model trained at {when} ({ckpt_dir}; `writeup run --retrain` trains it again)")
     model, opt = acc.prepare(model, opt)
 
     images, labels = images.float(), labels.long()

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from generator import figures
+from generator.errors import UserError
 from generator.experiments.part_b2 import run_b2_2, run_b2_3, run_b2_5, run_b2_6  # noqa: F401
 from generator.experiments.part_b_common import save_loss_curve, snapshot, test_data, train_data, train_model
 from generator.experiments.part_b_objectives import denoise_loss, pure_noise_loss
@@ -79,7 +80,10 @@ def run_b1_2_2(run) -> None:
     s = settings(run.cfg)
     up = json.loads((run.upstream("b1.2.1") / "manifest.json").read_text())
     d = s.denoise
-    folder = run.cfg.cache / up["params"]["checkpoint"]
+    folder = (run.cfg.cache / str(up["params"].get("checkpoint", ""))).resolve()
+    if run.cfg.cache.resolve() not in folder.parents:  # weights are only ever loaded from the cache
+        raise UserError(f"{run.upstream('b1.2.1') / 'manifest.json'}: params.checkpoint "
+                        f"{up['params'].get('checkpoint')!r} leads out of {run.cfg.cache}; re-run b1.2.1")
     if not (folder / f"epoch_{d.epochs}.pt").exists():  # cache wiped: retrain into the same folder
         train_model(run, "denoiser", lambda: UNet(1, d.D), denoise_loss(d.sigma), d, train_data(run, d.train_images))
     model = snapshot(lambda: UNet(1, d.D), folder, d.epochs)

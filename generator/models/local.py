@@ -1,6 +1,6 @@
 """The `local` backend: the project's own class-conditioned MNIST DDPM, behind the Denoiser contract.
 
-The course UNet (time="add", 10 classes) is trained once with Helper B's `fit()` to predict eps
+The course UNet (time="add", 10 classes) is trained once with `train.fit()` to predict eps
 under DeepFloyd IF's 1000-step cosine schedule, on MNIST scaled to [-1, 1], with the one-hot class
 dropped to the zero vector with probability p_uncond (so CFG has an unconditional branch). Because
 T and the schedule are IF's, Part A's t values, stride-30 list and i_start values apply unchanged.
@@ -14,6 +14,8 @@ import hashlib
 import json
 import math
 import re
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,9 +23,11 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from generator import train as train_module
 from generator.diffusion.objectives import eps_loss
 from generator.diffusion.schedules import cosine_alphas_cumprod
 from generator.errors import UserError
+from generator.train import LAST, _atomic_save, load_checkpoint
 
 T = 1000          # IF's number of diffusion steps
 VERSION = 2       # bump when training changes its result (2: EMA after each step): old caches are ignored
@@ -164,14 +168,16 @@ def _train(cfg, s: LocalSettings, folder: Path, images: Tensor, labels: Tensor, 
     model = UNet(1, s.D, time="add", num_classes=10)
     ema = Ema(model, s.ema) if s.ema else None
     ckpt = folder / "ckpt"
-    if ema is not None and (ckpt / "ema.pt").exists():   # resuming: the average goes on too
-        state = torch.load(ckpt / "ema.pt", map_location="cpu", weights_only=True)
+    state = load_checkpoint(ckpt / "ema.pt", weights_only=True) if ema and (ckpt / "ema.pt").exists() else None
+    if state is None and ema is not None:  # no average to resume: the weights must start over with it
+        (ckpt / LAST).unlink(missing_ok=True)
+    if state is not None:   # resuming: the average goes on too
         ema.model.load_state_dict(state["model"])
         ema.n = int(state["n"])
 
     def save_ema(epoch: int, _model: nn.Module) -> None:
         if ema is not None:
-            torch.save({"model": ema.model.state_dict(), "n": ema.n}, ckpt / "ema.pt")
+            _atomic_save({"model": ema.model.state_dict(), "n": ema.n}, ckpt / "ema.pt")
 
     per_epoch = max(1, len(images) // s.batch_size)
     epochs = math.ceil(s.steps / per_epoch)
@@ -182,9 +188,7 @@ def _train(cfg, s: LocalSettings, folder: Path, images: Tensor, labels: Tensor, 
     weights = (ema.model if ema is not None else model).cpu().state_dict()
     record = {"settings": dataclasses.asdict(s), "epochs": epochs, "losses": res.losses,
               "seconds": res.seconds, "device": res.device, "data": data, "model": weights}
-    tmp = folder / "denoiser.pt.tmp"
-    torch.save(record, tmp)
-    tmp.replace(folder / "denoiser.pt")
+    _atomic_save(record, folder / "denoiser.pt")
     return record
 
 
@@ -205,9 +209,18 @@ def load(cfg) -> LocalDenoiser:
     if folder in _LOADED:
         return _LOADED[folder]
     folder.mkdir(parents=True, exist_ok=True)
+    record = None
+    if train_module.RETRAIN and folder not in train_module._RETRAINED:  # `writeup run --retrain`: once a run
+        train_module._RETRAINED.add(folder)
+        (folder / "denoiser.pt").unlink(missing_ok=True)
+        shutil.rmtree(folder / "ckpt", ignore_errors=True)
     if (folder / "denoiser.pt").exists():
-        record = torch.load(folder / "denoiser.pt", map_location="cpu", weights_only=False)
-    else:
+        record = load_checkpoint(folder / "denoiser.pt")
+        if record is not None:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime((folder / "denoiser.pt").stat().st_mtime))
+            print(f"local MNIST DDPM: reusing the model trained at {when} ({folder}; "
+                  "`writeup run --retrain` trains it again)")
+    if record is None:
         rng = torch.get_rng_state()   # training must not shift the section's random stream
         record = _train(cfg, s, folder, images, labels, data)
         torch.set_rng_state(rng)

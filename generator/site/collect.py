@@ -46,6 +46,7 @@ class SectionView:
     outro_html: str                    # prose after the figures (empty without a figures mark)
     prose_file: Path | None            # content/<id>.md, or None when the author has not written one
     figures: list[Figure] = field(default_factory=list)
+    why: str = ""                      # why a stale section is stale (pipeline.why)
 
 
 @dataclass
@@ -119,10 +120,10 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
     if m["section"] != s.id:
         raise manifest.ManifestError(f"{folder / 'manifest.json'}: section is {m['section']!r}, expected {s.id!r}")
     view.figures = _figures(s, m, folder, status == "stale", cfg.artifacts)
-    for f in view.figures:
-        if f.stale:
-            warnings.append(f"{s.id}: figure {f.id!r} is older than its section's inputs "
-                            f"(run `writeup run {s.id}`)")
+    stale = [repr(f.id) for f in view.figures if f.stale]
+    if stale:  # one line per section, saying why
+        view.why = pipeline.why(cfg, s, code)
+        warnings.append(f"{s.id}: stale, {view.why}: figure {', '.join(stale)} (run `writeup run {s.id}`)")
     return view
 
 
