@@ -112,7 +112,7 @@ def why(cfg: WriteupConfig, section: Section, _code: str | None = None) -> str:
     try:
         old = json.loads((folder / INPUTS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return "its inputs changed (made before inputs were recorded)"
+        return "its inputs changed"  # made before per-input digests were kept
     now = _input_record(cfg, section, code)
     changed = [k for k in now["settings"] if old.get("settings", {}).get(k) != now["settings"][k]]
     changed += [f"section {n} (stale)" for n in now["needs"] if old.get("needs", {}).get(n) != now["needs"][n]]
