@@ -71,15 +71,25 @@ def cmd_clean(args) -> None:
         print(f"removed {path}")
 
 
+class _Help(argparse.HelpFormatter):
+    """Each option's help ends with its default, except flags and options with none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text, d = action.help or "", action.default
+        if "(default" in text or not action.option_strings or d in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: {' '.join(map(str, d)) if isinstance(d, list) else d})"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="writeup", description=__doc__)
-    fmt = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}  # every option shows its default
+    fmt = {"formatter_class": _Help}
     p.add_argument("--config", default="writeup.toml", help="settings file")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("run", **fmt, help="run experiments and write artifacts/<section>/")
     r.add_argument("target", help=f"all, part-a, part-b or a section id ({', '.join(SECTIONS)})")
-    r.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset")
+    r.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset (default: writeup.toml's)")
     r.add_argument("--force", action="store_true", help="re-run even if the artifacts are fresh (reuses trained models whose settings did not change)")
     r.add_argument("--retrain", action="store_true", help="re-run and retrain the section's own models (implies --force)")
     r.add_argument("--mnist-dir", help="folder with the MNIST IDX files (default: data.mnist_dir)")
@@ -92,7 +102,7 @@ def parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", **fmt, help="show each section as fresh, stale or missing")
     ls.add_argument("--why", action="store_true", help="say why each section is stale or missing")
-    ls.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset")
+    ls.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset (default: writeup.toml's)")
     ls.set_defaults(func=cmd_list)
 
     s = sub.add_parser("serve", **fmt, help="preview site/ on http://localhost:PORT/")
@@ -109,13 +119,13 @@ def parser() -> argparse.ArgumentParser:
 
     il = sub.add_parser("illusions", **fmt, help="rank digit pairs for anagrams or hybrids on the local model")
     il.add_argument("kind", choices=["anagram", "hybrid"])
-    il.add_argument("--views", nargs="+", default=["rot180", "flip", "rot90cw", "skew"], choices=ANAGRAM_VIEWS, metavar="VIEW",
+    il.add_argument("--views", nargs="+", default=["rot180", "flip", "rot90cw", "skew"], metavar="VIEW",
                     help=f"anagram views, any of: {', '.join(ANAGRAM_VIEWS)}")
     il.add_argument("--sigmas", nargs="+", default=["1.5", "2"], help="hybrid blurs: Gaussian sigma in pixels, in (0, 8]")
     il.add_argument("--seeds", type=int, default=4, help="seeds per pair")
     il.add_argument("--top", type=int, default=10, help="pairs to print (and save) per view or blur")
-    il.add_argument("--out", help="folder for contact sheets of the top pairs, to check them by eye (default: none saved)")
-    il.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset")
+    il.add_argument("--out", help="folder for contact sheets of the top pairs, to check them by eye (default: none)")
+    il.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset (default: writeup.toml's)")
     il.set_defaults(func=cmd_illusions)
 
     c = sub.add_parser("clean", **fmt, help="remove site/ (and artifacts/ with --artifacts)")

@@ -229,3 +229,19 @@ def test_two_runs_of_one_section_at_once_are_refused(project):
         assert r.stderr == f"writeup: error: b1.2 is already being run (process {os.getpid()}); wait for it to finish\n"
     with pipeline.section_lock(cfg, SECTIONS["b1.2"]):  # released: taken again
         pass
+
+
+def test_a_full_disk_during_a_run_is_one_line_and_keeps_the_old_artifacts(project, capsys, monkeypatch):
+    (project / "diskfull_runner.py").write_text(textwrap.dedent("""
+        import errno, os
+        def run(r):
+            (r.out / "half.png").write_bytes(b"half")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(r.out / "grid.png"))
+    """))
+    monkeypatch.syspath_prepend(str(project))
+    import dataclasses
+    monkeypatch.setitem(SECTIONS, "b1.2.1", dataclasses.replace(SECTIONS["b1.2.1"], runner="diskfull_runner:run"))
+    before = files(project / "artifacts")
+    err = one_line_error(capsys, cli.main(["run", "b1.2.1", "--force"]))
+    assert "cannot write" in err and "grid.png: No space left on device; earlier results kept" in err
+    assert kept(before, project / "artifacts") and not list((project / "artifacts").glob(".staging-*"))
