@@ -43,6 +43,14 @@ def display_width(width: int) -> int | None:
     return width * k if k >= 2 else None
 
 
+def plot_width(path: Path, width: int) -> int:
+    """CSS width of a plot: its size in inches at 96 CSS pixels an inch (the PNG's dpi), so a plot
+    saved at 200 dpi for sharp high-density screens is not shown twice as large."""
+    with Image.open(path) as im:
+        dpi = im.info.get("dpi", (96, 96))[0]
+    return min(width, round(width * 96 / dpi)) if dpi and dpi > 96 else width
+
+
 def _ffmpeg() -> str | None:
     """The ffmpeg from imageio-ffmpeg's wheel, or one on PATH; None when there is neither."""
     try:
@@ -84,6 +92,43 @@ def poster_from_gif(gif: Path, cache: Path, digest=file_digest) -> Path:
             im.convert("RGB").save(out.with_suffix(".tmp.png"), optimize=True)
         out.with_suffix(".tmp.png").replace(out)
     return out
+
+
+def gif_frames(gif: Path) -> list[Image.Image]:
+    """The distinct steps of a sampling GIF: every frame, less the reversed half of a boomerang
+    (frames k and n - k equal) that only replays them."""
+    frames = []
+    with Image.open(gif) as im:
+        for k in range(im.n_frames):
+            im.seek(k)
+            frames.append(im.convert("RGB"))
+    n = len(frames)
+    m = (n + 2) // 2  # a boomerang of m steps has 2m - 2 frames
+    if n >= 4 and n == 2 * m - 2 and all(frames[m + j].tobytes() == frames[m - 2 - j].tobytes()
+                                         for j in range(n - m)):
+        frames = frames[:m]
+    return frames
+
+
+def frame_strip(gif: Path, cache: Path, digest=file_digest) -> tuple[Path, int]:
+    """The GIF's steps stacked top to bottom in one PNG (grey where the frames are), for the step
+    slider beside an animation; returns it and the number of steps. Cached by the GIF's hash."""
+    out = cache / "site-video" / f"{digest(gif)[:24]}.frames.png"
+    count = out.with_suffix(".txt")
+    if not (out.is_file() and count.is_file()):
+        frames = gif_frames(gif)
+        grey = all(f.convert("L").convert("RGB").tobytes() == f.tobytes() for f in frames)
+        w, h = frames[0].size
+        sheet = Image.new("L" if grey else "RGB", (w, h * len(frames)))
+        for k, f in enumerate(frames):
+            sheet.paste(f.convert(sheet.mode), (0, k * h))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.png")
+        sheet.save(tmp, format="PNG", optimize=True)
+        count.with_suffix(".tmp.txt").write_text(str(len(frames)))
+        count.with_suffix(".tmp.txt").replace(count)
+        tmp.replace(out)
+    return out, int(count.read_text())
 
 
 def convert_all(gifs: list[Path], cache: Path, digest=file_digest) -> None:
