@@ -31,11 +31,11 @@
   // A display equation wider than its column (a phone) is set smaller until it fits, down to 60%;
   // past that it scrolls. Done again when the width changes and before printing.
   function fitMath() {
-    document.querySelectorAll(".math > math").forEach(function (m) {
+    document.querySelectorAll(".math > .eqs").forEach(function (m) {
       var box = m.parentNode;
       m.style.fontSize = "";
       for (var k = 0.95; box.scrollWidth > box.clientWidth + 1 && k >= 0.6; k -= 0.05) {
-        m.style.fontSize = (1.1 * k).toFixed(3) + "em";
+        m.style.fontSize = k.toFixed(2) + "em";
       }
     });
   }

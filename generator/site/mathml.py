@@ -6,6 +6,10 @@
 - \\sim becomes a relation <mo>∼</mo>, not the identifier "~" it is written as.
 - \\tag{A.2} is taken out of the formula and returned apart, so the page can set the number at
   the right margin instead of glued to the formula ("ε∼N(0,I)(A.2)").
+
+A display equation is also cut at its top-level \\qquad into formulas of their own, which the
+page sets side by side where they fit and one under the other on a phone (MathML Core has no
+line breaking of its own).
 """
 from __future__ import annotations
 
@@ -33,8 +37,24 @@ def to_mathml(tex: str, display: bool) -> tuple[str, str | None]:
     return _repair(mathml), (tags[-1] if tags else None)
 
 
+def _split_qquad(tex: str) -> list[str]:
+    """`tex` cut at each \\qquad outside braces (a \\qquad inside a group stays)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(tex):
+        c = tex[i]
+        if c == "\\" and tex.startswith("\\qquad", i) and depth == 0 and not tex[i + 6:i + 7].isalpha():
+            parts.append(tex[start:i])
+            i = start = i + 6
+            continue
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        i += 2 if c == "\\" else 1  # an escaped brace does not count
+    parts.append(tex[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
 def display_html(tex: str) -> str:
-    """A display equation as HTML: the formula, then its number (if any) in a span of its own."""
-    mathml, tag = to_mathml(tex, True)
-    number = f'<span class="eqno">({tag})</span>' if tag else ""
-    return f"{mathml}{number}"
+    """A display equation as HTML: its formulas in one wrapping span, then its number (if any) apart."""
+    tags = _TAG.findall(tex)
+    formulas = "".join(to_mathml(part, True)[0] for part in _split_qquad(_TAG.sub("", tex)))
+    number = f'<span class="eqno">({tags[-1]})</span>' if tags else ""
+    return f'<span class="eqs">{formulas}</span>{number}'
