@@ -152,7 +152,7 @@ def plot_losses(path: Path, curves: dict[str, Sequence[float]], title: str, xlab
         for i, (name, ys) in enumerate(curves.items()):
             ys = np.asarray(ys, dtype=np.float64)
             color = f"C{i}"
-            ax.plot(np.arange(1, len(ys) + 1), ys, lw=0.6, alpha=0.35 if smooth else 1.0, color=color,
+            ax.plot(np.arange(1, len(ys) + 1), ys, lw=0.6 if smooth else 1.6, alpha=0.35 if smooth else 1.0, color=color,
                     label=None if smooth else name)
             if smooth and len(ys) > smooth:
                 k = np.ones(smooth) / smooth
