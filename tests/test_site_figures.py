@@ -28,12 +28,19 @@ def test_gif_frames_are_opaque_on_the_dark_panel(tmp_path):
 
 
 def test_frame_strip_keeps_each_step_once(tmp_path):
-    steps = [Image.new("L", (6, 4), 40 * k).convert("RGB") for k in range(5)]
+    checker = np.indices((4, 6)).sum(0) % 2  # not an enlargement of anything smaller
+    steps = [Image.fromarray((checker * 40 * k).astype(np.uint8)).convert("RGB") for k in range(5)]
     figures.save_gif(tmp_path / "b.gif", steps, boomerang=True)  # 5 steps forward, 3 back
     figures.save_gif(tmp_path / "f.gif", steps + steps[:1])        # a last frame equal to the first is a step
     assert len(assets.gif_frames(tmp_path / "b.gif")) == 5
     assert len(assets.gif_frames(tmp_path / "f.gif")) == 6
     strip, n = assets.frame_strip(tmp_path / "b.gif", tmp_path / "cache")
     with Image.open(strip) as im:
-        assert n == 5 and im.size == (6, 20) and im.mode == "L"
-        assert [im.getpixel((0, 4 * k)) for k in range(5)] == [40 * k for k in range(5)]  # in order
+        grey = im.convert("L")
+        assert n == 5 and im.size == (6, 20) and im.mode == "P"  # few colours: a palette
+        assert [grey.getpixel((1, 4 * k)) for k in range(5)] == [40 * k for k in range(5)]  # in order
+    enlarged = [im.resize((12, 8), Image.NEAREST) for im in steps]
+    figures.save_gif(tmp_path / "x2.gif", enlarged)
+    strip, n = assets.frame_strip(tmp_path / "x2.gif", tmp_path / "cache")
+    with Image.open(strip) as im:
+        assert n == 5 and im.size == (6, 20)  # stored before the 2x enlargement

@@ -110,18 +110,37 @@ def gif_frames(gif: Path) -> list[Image.Image]:
     return frames
 
 
+def _enlargement(frames: list[Image.Image]) -> int:
+    """The whole factor k by which every frame was enlarged with nearest-neighbour (1 if none,
+    e.g. where a frame carries smooth text)."""
+    w, h = frames[0].size
+    for k in (4, 3, 2):
+        if w % k == 0 and h % k == 0 and all(
+                f.resize((w // k, h // k), Image.NEAREST).resize((w, h), Image.NEAREST).tobytes() == f.tobytes()
+                for f in frames):
+            return k
+    return 1
+
+
 def frame_strip(gif: Path, cache: Path, digest=file_digest) -> tuple[Path, int]:
-    """The GIF's steps stacked top to bottom in one PNG (grey where the frames are), for the step
-    slider beside an animation; returns it and the number of steps. Cached by the GIF's hash."""
+    """The GIF's steps stacked top to bottom in one PNG (at the size before nearest-neighbour
+    enlargement), for the step slider beside an animation; returns it and
+    the number of steps. Cached by the GIF's hash."""
     out = cache / "site-video" / f"{digest(gif)[:24]}.frames.png"
     count = out.with_suffix(".txt")
     if not (out.is_file() and count.is_file()):
         frames = gif_frames(gif)
-        grey = all(f.convert("L").convert("RGB").tobytes() == f.tobytes() for f in frames)
+        k = _enlargement(frames)  # stored at 1/k: the page scales it back up with sharp pixels
+        frames = [f.resize((f.width // k, f.height // k), Image.NEAREST) for f in frames]
         w, h = frames[0].size
-        sheet = Image.new("L" if grey else "RGB", (w, h * len(frames)))
-        for k, f in enumerate(frames):
-            sheet.paste(f.convert(sheet.mode), (0, k * h))
+        sheet = Image.new("RGB", (w, h * len(frames)))
+        for i, f in enumerate(frames):
+            sheet.paste(f, (0, i * h))
+        colors = sheet.getcolors(1 << 16) or []
+        # grey digits on the dark panel, or few colours: a 256-colour palette (a third of the bytes
+        # of RGB; for grey it costs at most a grey level); colour photographs stay RGB
+        if colors and (len(colors) <= 256 or all(max(c) - min(c) <= 8 for _, c in colors)):
+            sheet = sheet.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.png")
         sheet.save(tmp, format="PNG", optimize=True)
