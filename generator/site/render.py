@@ -63,7 +63,8 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
             "params": {k: v for k, v in f.params.items() if k != "seed"},  # the seed has its own row
             "seed": f.params.get("seed", sv.manifest["seed"]),
             "shown_width": shown, "shown_height": round(height * shown / width),
-            "pixel": pixel is not None, "wide": f.kind == "image" and shown > WIDE, "video": None, "poster": None, "data": None, "frames": None}
+            "pixel": pixel is not None, "wide": f.kind == "image" and shown > WIDE,
+            "video": None, "poster": None, "data": None, "frames": None}
     if f.kind == "animation":
         video = f.extra.get("video") or (assets.gif_to_mp4(f.src, cfg.cache, digest) if f.src.suffix == ".gif" else None)
         # the video replaces the GIF where it is smaller (often 5x: sampling GIFs weigh megabytes);
@@ -78,7 +79,7 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
     if f.kind == "animation" and f.src.suffix == ".gif":  # the step slider's frames
         strip, count = assets.frame_strip(f.src, cfg.cache, digest)
         name = f"{rel[:-len(f.src.suffix)]}.frames.png"
-        view["frames"] = {"src": name, "count": count, "height": height}
+        view["frames"] = {"src": name, "count": count}
         files[name] = strip
     if "data" in f.extra:
         view["data"] = assets.site_path(sv.section.id, f.extra["data"].relative_to(sv.folder).as_posix())
