@@ -47,14 +47,14 @@ def test_every_declared_setting_exists(tmp_path):
 @pytest.fixture
 def ran(tmp_path, monkeypatch):
     """b1.2 run once through the pipeline with a tiny fake runner (one PNG figure)."""
-    (tmp_path / "fake_runner.py").write_text(textwrap.dedent("""
+    (tmp_path / "why_fake_runner.py").write_text(textwrap.dedent("""
         from PIL import Image
         def run(r):
             Image.new("L", (8, 8)).save(r.out / "x.png")
             r.figure("x", "x.png", "caption", "alt text")
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
-    fake = pipeline.dataclasses.replace(SECTIONS["b2.2"], runner="fake_runner:run")
+    fake = pipeline.dataclasses.replace(SECTIONS["b2.2"], runner="why_fake_runner:run")
     monkeypatch.setitem(SECTIONS, "b2.2", fake)
     cfg = _cfg(tmp_path)
     pipeline.run_section(cfg, fake)
