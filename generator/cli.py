@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from generator.config import PRESETS, load_config
+from generator.config import DEVICES, PRESETS, load_config
 from generator.errors import UserError
 from generator.sections import SECTIONS, select
 
 
 def _cfg(args):
-    return load_config(args.config, preset=getattr(args, "preset", None))
+    return load_config(args.config, preset=getattr(args, "preset", None), device=getattr(args, "device", None))
 
 
 def cmd_run(args) -> None:
@@ -18,6 +18,10 @@ def cmd_run(args) -> None:
     cfg = _cfg(args)
     if args.mnist_dir:
         cfg.data.mnist_dir = args.mnist_dir
+    if args.dry_run:
+        from generator import estimate
+        estimate.dry_run(cfg, select(args.target), force=args.force)
+        return
     pipeline.run(cfg, select(args.target), force=args.force)
 
 
@@ -68,6 +72,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset")
     r.add_argument("--force", action="store_true", help="re-run even if the artifacts are fresh")
     r.add_argument("--mnist-dir", help="folder with the MNIST IDX files")
+    r.add_argument("--device", choices=DEVICES, help="override writeup.toml's device (auto: CUDA, MPS, then CPU)")
+    r.add_argument("--dry-run", action="store_true",
+                   help="print what would run, why, and about how long on this machine; run nothing")
     r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("build", help="build site/ from artifacts, content/ and templates/")

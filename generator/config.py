@@ -16,6 +16,7 @@ from generator.errors import UserError
 PRESETS = ("smoke", "quick", "course")  # each part's settings module holds its own values
 BACKENDS = ("local", "deepfloyd")
 PART_B_VARIANTS = ("fm", "ddpm")  # fa25 flow matching (default), fa24 DDPM
+DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: CUDA, then Apple's MPS, then the CPU
 
 
 @dataclass
@@ -50,9 +51,10 @@ class WriteupConfig:
     title: str = "Fun with Diffusion Models"
     author: str = ""
     seed: int = 180            # one seed, reported on the page and reused by every section
-    preset: str = "quick"      # smoke (tests), quick (2-core CPU, ~15 min), course (GPU, course values)
+    preset: str = "quick"      # smoke (tests), quick (2-core CPU, ~12 min), course (GPU, course values)
     backend: str = "local"     # Part A denoiser: the project's own MNIST model, or DeepFloyd IF
     part_b: str = "fm"         # Part B objective: flow matching (fa25) or DDPM (fa24)
+    device: str = "auto"       # where models train and sample: auto, cpu, cuda or mps
     artifacts_dir: str = "artifacts"
     site_dir: str = "site"
     data: DataConfig = field(default_factory=DataConfig)
@@ -78,7 +80,7 @@ class WriteupConfig:
 
     def validate(self) -> "WriteupConfig":
         for name, value, allowed in (("preset", self.preset, PRESETS), ("backend", self.backend, BACKENDS),
-                                     ("part_b", self.part_b, PART_B_VARIANTS)):
+                                     ("part_b", self.part_b, PART_B_VARIANTS), ("device", self.device, DEVICES)):
             if value not in allowed:
                 raise UserError(f"writeup.toml: unknown {name} {value!r} (choose from {', '.join(allowed)})")
         return self

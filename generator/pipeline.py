@@ -81,8 +81,10 @@ def seed_everything(seed: int) -> None:
 
 
 def default_device() -> str:
-    import torch
-    return f"cuda ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "cpu"
+    """The device chosen by writeup.toml's `device` (generator/devices.py), in words."""
+    from generator import devices
+    d = devices.pick()
+    return devices.describe(d, devices.bf16_supported(d))
 
 
 class SectionRun:
@@ -149,6 +151,9 @@ def run_section(cfg: WriteupConfig, section: Section) -> Path:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if int(os.environ.get("RANK", "0")) != 0:  # under `accelerate launch` only process 0 publishes
+        shutil.rmtree(staging, ignore_errors=True)
+        return final
     old = cfg.artifacts / f".old-{section.id}-{os.getpid()}"
     if final.exists():
         final.rename(old)
@@ -175,7 +180,10 @@ def plan(cfg: WriteupConfig, sections: list[Section], force: bool) -> list[Secti
 
 
 def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, log=print) -> list[Section]:
+    from generator import devices, estimate
+    devices.set_device(cfg.device)
     todo = plan(cfg, sections, force)
+    estimate.announce(cfg, todo, log)
     skipped = [s.id for s in sections if s not in todo]
     if skipped:
         log(f"fresh, not re-run: {', '.join(skipped)} (use --force to re-run)")
