@@ -80,8 +80,7 @@ def _local(cfg) -> Work:
     s = local.PRESETS[cfg.preset]
     train = load_mnist(cfg, "train")
     n = min(train.count, s.train_images) if s.train_images else train.count
-    epoch = min(n, local.EPOCH_CAP)
-    steps = -(-s.steps // max(1, epoch // s.batch_size)) * (epoch // s.batch_size + (epoch % s.batch_size > 1))
+    steps = local.schedule(s, n)[2]
     key = local._key(s, cfg.seed, train.source, n)
     cached = (cfg.cache / "local" / f"mnist-ddpm-{key}" / "denoiser.pt").exists()
     return _train("local Part A model", s.D, steps, s.batch_size, cached)

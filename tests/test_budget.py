@@ -84,3 +84,10 @@ def test_dry_run_lists_runs_nothing(tmp_path, tiny_mnist_dir, capsys):
     assert "would run 2 section(s)" in out and "b2.2" in out and "needed upstream" in out
     assert "train time-fm D=8: 2 epochs" not in out and "steps x 64" in out and "total" in out
     assert not (tmp_path / "artifacts").exists()
+
+
+def test_local_model_steps_do_not_depend_on_the_data_count():
+    from generator.models import local
+    s = local.PRESETS["quick"]
+    assert local.schedule(s, 4500) == (0, 35, 2485)            # the offline fallback: whole epochs, as before
+    assert local.schedule(s, 60000) == (local.EPOCH_CAP, 35, 2485)  # all of MNIST: same steps
