@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from generator.config import PRESETS, load_config
+from generator.config import DEVICES, PRESETS, load_config
 from generator.errors import UserError
 from generator.sections import SECTIONS, select
 
@@ -20,7 +20,7 @@ def _cfg(args):
     if not path.is_file():  # never the defaults in a folder that is not a write-up
         where = "this folder" if args.config == "writeup.toml" else str(path.parent)
         raise UserError(f"{args.config} not found in {where}: run writeup in the project folder or pass --config FILE")
-    return load_config(path, preset=getattr(args, "preset", None))
+    return load_config(path, preset=getattr(args, "preset", None), device=getattr(args, "device", None))
 
 
 def cmd_run(args) -> None:
@@ -28,6 +28,10 @@ def cmd_run(args) -> None:
     cfg = _cfg(args)
     if args.mnist_dir:
         cfg.data.mnist_dir = args.mnist_dir
+    if args.dry_run:
+        from generator import estimate
+        estimate.dry_run(cfg, select(args.target), force=args.force or args.retrain)
+        return
     pipeline.run(cfg, select(args.target), force=args.force or args.retrain, retrain=args.retrain)
 
 
@@ -112,6 +116,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="re-run even if the artifacts are fresh (reuses trained models whose settings did not change)")
     r.add_argument("--retrain", action="store_true", help="re-run and retrain the section's own models (implies --force)")
     r.add_argument("--mnist-dir", help="folder with the MNIST IDX files (default: data.mnist_dir)")
+    r.add_argument("--device", choices=DEVICES, help="override writeup.toml's device (auto: CUDA, MPS, then CPU; default: writeup.toml's)")
+    r.add_argument("--dry-run", action="store_true",
+                   help="print what would run, why, and about how long on this machine; run nothing")
     r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("build", **fmt, help="build site/ from artifacts, content/ and templates/")

@@ -17,6 +17,7 @@ PRESETS = ("smoke", "quick", "course")  # each part's settings module holds its 
 BACKENDS = ("local", "deepfloyd")
 PART_B_VARIANTS = ("fm", "ddpm")  # fa25 flow matching (default), fa24 DDPM
 SEED_RANGE = (0, 2**32 - 1)  # runners derive generator seeds as seed * 1000 + k: this keeps them within torch's uint64
+DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: CUDA, then Apple's MPS, then the CPU
 
 
 @dataclass
@@ -51,9 +52,10 @@ class WriteupConfig:
     title: str = "Fun with Diffusion Models"
     author: str = ""
     seed: int = 180            # one seed, reported on the page and reused by every section
-    preset: str = "quick"      # smoke (tests), quick (2-core CPU, ~15 min), course (GPU, course values)
+    preset: str = "quick"      # smoke (tests), quick (2-core CPU, ~12 min), course (GPU, course values)
     backend: str = "local"     # Part A denoiser: the project's own MNIST model, or DeepFloyd IF
     part_b: str = "fm"         # Part B objective: flow matching (fa25) or DDPM (fa24)
+    device: str = "auto"       # where models train and sample: auto, cpu, cuda or mps
     artifacts_dir: str = "artifacts"
     site_dir: str = "site"
     allow_scripts: bool = False  # publish prose with <script> or inline event handlers (refused by default)
@@ -83,7 +85,7 @@ class WriteupConfig:
         if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
             raise UserError(f"{where}: seed {self.seed} is out of range ({SEED_RANGE[0]} to {SEED_RANGE[1]})")
         for name, value, allowed in (("preset", self.preset, PRESETS), ("backend", self.backend, BACKENDS),
-                                     ("part_b", self.part_b, PART_B_VARIANTS)):
+                                     ("part_b", self.part_b, PART_B_VARIANTS), ("device", self.device, DEVICES)):
             if value not in allowed:
                 raise UserError(f"{where}: unknown {name} {value!r} (choose from {', '.join(allowed)})")
         return self

@@ -131,8 +131,10 @@ def seed_everything(seed: int) -> None:
 
 
 def default_device() -> str:
-    import torch
-    return f"cuda ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "cpu"
+    """The device chosen by writeup.toml's `device` (generator/devices.py), in words."""
+    from generator import devices
+    d = devices.pick()
+    return devices.describe(d, devices.bf16_supported(d))
 
 
 class SectionRun:
@@ -188,7 +190,8 @@ def run_section(cfg: WriteupConfig, section: Section) -> Path:
     """Run one section into a staging folder, then swap it in; returns the artifacts folder."""
     final = cfg.artifacts / section.id
     staging = cfg.artifacts / f".staging-{section.id}-{os.getpid()}"
-    with section_lock(cfg, section):
+    rank = int(os.environ.get("RANK", "0"))  # under `accelerate launch` only process 0 locks and publishes
+    with section_lock(cfg, section) if rank == 0 else contextlib.nullcontext():
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         try:
@@ -196,6 +199,9 @@ def run_section(cfg: WriteupConfig, section: Section) -> Path:
             run = SectionRun(cfg, section, staging)
             seed_everything(cfg.seed)
             _load_runner(section)(run)
+            if rank != 0:
+                shutil.rmtree(staging, ignore_errors=True)
+                return final
             code = code_hash()
             manifest.write(staging, run.manifest(input_hash(cfg, section, code), started))
             write_atomic(staging / INPUTS_FILE, manifest.dumps(_input_record(cfg, section, code)))
@@ -251,12 +257,15 @@ def plan(cfg: WriteupConfig, sections: list[Section], force: bool) -> list[Secti
 def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, retrain: bool = False,
         log=print) -> list[Section]:
     """Run what is not fresh (every target, forced); `retrain`: their trained models too, not the cache."""
+    from generator import devices, estimate
+    devices.set_device(cfg.device)
     if retrain:
         from generator import train
         train.RETRAIN = True
     for p in clean_leftovers(cfg):
         log(f"removed {p.name}, left by a run that was stopped")
     todo = plan(cfg, sections, force)
+    estimate.announce(cfg, todo, log)
     skipped = [s.id for s in sections if s not in todo]
     if skipped:
         log(f"fresh, not re-run: {', '.join(skipped)} (use --force to re-run)")

@@ -64,7 +64,8 @@ def run_b1_2_1(run) -> None:
     make = lambda: UNet(1, s.D)  # noqa: E731
     model, result, folder = train_model(run, "denoiser", make, denoise_loss(s.sigma), s, train)
     run.params = {"sigma": s.sigma, "D": s.D, "epochs": s.epochs, "batch_size": s.batch_size, "lr": s.lr,
-                  "optimizer": "Adam", "checkpoint": folder.relative_to(run.cfg.cache).as_posix()}
+                  "optimizer": "Adam", "checkpoint": folder.relative_to(run.cfg.cache).as_posix(),
+                  "epoch_images": run.data["epoch_images"], "optimizer_steps": run.data["optimizer_steps"]}
     save_loss_curve(run, "loss", {"σ = 0.5 denoiser": result.losses}, f"Single-step denoiser, σ = {s.sigma}",
                     f"Training loss of every step over {s.epochs} epochs (σ = {s.sigma}, batch {s.batch_size}, "
                     f"Adam lr {s.lr}, D = {s.D}).", run.params)
@@ -112,7 +113,8 @@ def run_b1_2_3(run) -> None:
     make = lambda: UNet(1, s.D)  # noqa: E731
     model, result, folder = train_model(run, "pure-noise", make, pure_noise_loss, s, train)
     run.params = {"input": "z = ε ~ N(0, I)", "D": s.D, "epochs": s.epochs, "batch_size": s.batch_size,
-                  "lr": s.lr, "optimizer": "Adam"}
+                  "lr": s.lr, "optimizer": "Adam", "epoch_images": run.data["epoch_images"],
+                  "optimizer_steps": run.data["optimizer_steps"]}
     save_loss_curve(run, "loss", {"pure-noise denoiser": result.losses}, "Denoising pure noise",
                     f"Training loss of every step over {s.epochs} epochs with pure-noise inputs (batch "
                     f"{s.batch_size}, Adam lr {s.lr}, D = {s.D}).", run.params)

@@ -14,6 +14,8 @@ from generator.experiments.part_b_settings import settings
 from generator.metrics import sample_quality
 from generator.models.unet import UNet
 
+BUDGET_KEYS = ("epoch_images", "steps_per_epoch", "optimizer_steps")  # from part_b_common.budget
+
 VARIANTS = {  # cfg.part_b -> (time injection, name on the page, sampler name)
     "fm": ("mul", "flow matching", "Euler steps"),
     "ddpm": ("add", "DDPM", "DDPM steps"),
@@ -45,7 +47,9 @@ def _train_time(run):
 def _train_params(run, g) -> dict:
     p = {"objective": VARIANTS[run.cfg.part_b][1], "D": g.D, "epochs": g.epochs, "batch_size": g.batch_size,
          "lr": g.lr, "optimizer": "Adam", "scheduler": f"ExponentialLR(γ = 0.1^(1/{g.epochs}))" if g.lr_decay
-         else "none (constant lr)"}
+         else "none (constant lr)", **{k: v for k, v in run.data.items() if k in BUDGET_KEYS}}
+    if g.ema:
+        p["ema"] = g.ema
     if run.cfg.part_b == "ddpm":
         p.update(T=settings(run.cfg).ddpm_T, betas="linear 1e-4 to 0.02")
     return p
@@ -67,15 +71,21 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
     n = len(labels) if labels is not None else g.samples
     sampler = VARIANTS[run.cfg.part_b][2]
     steps = g.steps if run.cfg.part_b == "fm" else s.ddpm_T
-    keep = frame_indices(steps, g.gif_frames)
+    method = g.sampler if run.cfg.part_b == "fm" else "ddpm"
+    yields = steps // 2 if method == "heun" else steps  # Heun: two network evaluations a step
+    if method == "heun":
+        sampler = f"network evaluations ({yields} Heun steps)"
+    keep = frame_indices(yields, g.gif_frames)
     for epoch in g.sample_epochs:
         model = snapshot(make, folder, epoch)
         frames = []
         for i, x in enumerate(sample(run.cfg.part_b, model, n, steps=steps, T=s.ddpm_T, labels=labels,
-                                     gamma=g.gamma, generator=torch.Generator().manual_seed(run.seed))):
+                                     gamma=g.gamma, generator=torch.Generator().manual_seed(run.seed),
+                                     method=method)):
             if i in keep:
                 frames.append(x)
-        params = {"epoch": epoch, "steps": steps, "seed": run.seed, **({"gamma": g.gamma} if labels is not None else {})}
+        params = {"epoch": epoch, "steps": steps, "sampler": method, "seed": run.seed,
+                  **({"gamma": g.gamma} if labels is not None else {})}
         guided = f", CFG γ = {g.gamma}" if labels is not None else ""
         save_samples(run, f"{fig_prefix}epoch{epoch}", frames[-1],
                      f"{what} after epoch {epoch}: {n} samples, {steps} {sampler}{guided}; seed {run.seed}.",
@@ -91,10 +101,29 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
 
 
 def run_b2_3(run) -> None:
-    """Samples of the time-conditioned UNet at the course's epochs (Algorithm B.2), with animations."""
+    """Samples of the time-conditioned UNet at the course's epochs (Algorithm B.2), with animations,
+    and how many of them the classifier reads confidently, beside real test digits."""
+    from generator.metrics import legibility
+    from generator.models.classifier import load_classifier
+
     g, make, _, folder = _train_time(run)
     run.params = _train_params(run, g) | {"sample_epochs": list(g.sample_epochs), "samples": g.samples}
-    _sample_epochs(run, g, make, folder, None, "samples-", "Time-conditioned UNet")
+    classifier = load_classifier(run.cfg)
+    real = test_data(run).images
+    real_legible = legibility(classifier, real)
+    run.metrics["legible_real"] = round(real_legible, 4)
+    rows = []
+
+    def quality(epoch, x):
+        frac = legibility(classifier, x)
+        run.metrics[f"legible_epoch{epoch}"] = round(frac, 4)
+        rows.append([epoch, len(x), round(frac, 3), round(real_legible, 3), len(real),
+                     round(frac / real_legible, 2) if real_legible else None])
+
+    _sample_epochs(run, g, make, folder, None, "samples-", "Time-conditioned UNet", quality)
+    run.table("legibility", "Time-only samples the project's MNIST classifier reads with confidence ≥ 0.9 "
+              "(softmax of its top digit), beside the same fraction for real test digits",
+              ["epoch", "samples", "legible", "legible real", "real digits", "ratio"], rows)
 
 
 def run_b2_5(run) -> None:

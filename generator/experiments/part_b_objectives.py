@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from generator import devices
 from generator.diffusion import flow
 from generator.diffusion.objectives import eps_loss, one_hot_dropout
 from generator.diffusion.sampling import iterative_denoise
@@ -56,9 +57,12 @@ def losses(variant: str, T: int) -> dict:
 
 @torch.no_grad()
 def sample(variant: str, model, n: int, *, steps: int, T: int, labels: Tensor | None = None,
-           gamma: float = 5.0, generator: torch.Generator | None = None) -> Iterator[Tensor]:
-    """Draw n samples (B.2, or B.4 with CFG when labels are given); yields x (n,1,28,28) per step."""
-    device = next(model.parameters()).device
+           gamma: float = 5.0, generator: torch.Generator | None = None,
+           method: str = "euler") -> Iterator[Tensor]:
+    """Draw n samples (B.2, or B.4 with CFG when labels are given) on the chosen device; yields x
+    (n,1,28,28) per step. FM: `steps` network evaluations by Euler's or Heun's method."""
+    device = devices.pick()
+    model = model.to(device)
     x = torch.randn(n, 1, 28, 28, generator=generator).to(device)
     if device.type != "cpu" and generator is not None:  # a CPU generator cannot draw CUDA noise
         torch.manual_seed(generator.initial_seed())
@@ -73,7 +77,7 @@ def sample(variant: str, model, n: int, *, steps: int, T: int, labels: Tensor | 
     net = plain if labels is None else flow.cfg_velocity(plain, F.one_hot(labels, 10).float().to(device), gamma)
 
     if variant == "fm":
-        yield from flow.euler_sample(net, x, steps)
+        yield from (flow.heun_sample if method == "heun" else flow.euler_sample)(net, x, steps)
         return
     alphas_cumprod = linear_alphas_cumprod(T)
 
