@@ -48,8 +48,12 @@ def frechet_distance(f1: torch.Tensor, f2: torch.Tensor) -> float:
 
 
 def kernel_distance(f1: torch.Tensor, f2: torch.Tensor) -> float:
-    """Unbiased MMD^2 with the cubic kernel k(a, b) = (a.b / F + 1)^3 (KID): no small-sample bias."""
+    """Unbiased MMD^2 with the cubic kernel k(a, b) = (a.b / F + 1)^3 (KID): no small-sample bias.
+    Both sets are divided by their pooled RMS first: the classifier's ReLU features are not of
+    Inception's unit scale, and cubed large dot products would drown the estimate in variance."""
     f1, f2 = f1.double(), f2.double()
+    scale = torch.cat([f1, f2]).pow(2).mean().sqrt().clamp(min=1e-12)
+    f1, f2 = f1 / scale, f2 / scale
     n, m, F = len(f1), len(f2), f1.shape[1]
     k11, k22, k12 = ((a @ b.T / F + 1) ** 3 for a, b in ((f1, f1), (f2, f2), (f1, f2)))  # (n,n) (m,m) (n,m)
     return float((k11.sum() - k11.diag().sum()) / (n * (n - 1)) + (k22.sum() - k22.diag().sum()) / (m * (m - 1))

@@ -39,6 +39,19 @@ def hole_panel(image: Tensor, m: Tensor) -> Tensor:
     return image.expand(3, *image.shape[1:]) * (1 - m) + tint * m
 
 
+def _drift(run, images: list[InputImage], i_starts: list[int], cols: list[Tensor]) -> None:
+    """On the local backend, metrics reads_as_input_i{i}: the share of edits from i_start i that the
+    MNIST classifier still reads as the input's own digit (the drift across i_start, in one number)."""
+    from generator.experiments.part_a_illusions import _judge
+    probs = _judge(run)
+    known = [j for j, im in enumerate(images) if im.label is not None]
+    if probs is None or not known:
+        return
+    want = torch.tensor([images[j].label for j in known])
+    for i, c in zip(i_starts, cols):
+        run.metrics[f"reads_as_input_i{i}"] = round(float((probs(c[known]).argmax(1) == want).float().mean()), 3)
+
+
 def edit_grid(run, ctx, images: list[InputImage], role: str, name: str, what: str) -> None:
     """SDEdit every image from each i_start (CFG) and save rows of [edits..., original]."""
     den, s, ts = ctx.den, ctx.s, ctx.ts
@@ -49,6 +62,7 @@ def edit_grid(run, ctx, images: list[InputImage], role: str, name: str, what: st
     cols = [last(sdedit(eps_fn, x_orig, i, ts, den.alphas_cumprod, generator=gen(run, i))).x.clamp(-1, 1)
             for i in i_starts]                                              # i_starts x (N,C,H,W)
     rows = [[c[j] for c in cols] + [im.image] for j, im in enumerate(images)]
+    _drift(run, images, i_starts, cols)
     params = {"i_start": i_starts, "t": [ts[i] for i in i_starts], "prompts": prompts, "gamma": s.gamma,
               "seed": run.seed}
     run.params.update(params)
