@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from generator.errors import UserError
 from generator.models.classifier import classify, features
 
 REAL_DRAWS = 8   # pairs of real sets drawn for the real-vs-real floor and its spread
@@ -90,7 +91,8 @@ def sample_quality(classifier, samples: torch.Tensor, labels: torch.Tensor, real
     pred = classify(classifier, samples)
     sets = matched_sets(real, real_labels, labels, 2 * REAL_DRAWS, seed)
     if len(sets) < 2:
-        raise ValueError(f"too few real test digits for real-vs-real sets of {len(samples)}")
+        raise UserError(f"too few real test digits: two disjoint sets with the samples' {len(samples)} digits "
+                        "need at least twice as many of each digit")
     f_s = features(classifier, samples)
     f_r = [features(classifier, x) for x in sets]
     fd_mean, fd_cov = fd_terms(f_s, f_r[0])

@@ -14,10 +14,13 @@ from generator.experiments.part_a_settings import fill, prompt
 HOLE_TINT = (1.0, 0.1, -1.0)   # the hole panel's fill in [-1, 1] RGB: orange, apart from black, white and grey
 
 
-def said(prompts: list[str]) -> str:
-    """Prompts for a caption, distinct ones in order: “a handwritten 9”, or 'no prompt (unconditional)'."""
+def said(prompts: list[str], gamma: float) -> str:
+    """Prompts and guidance for a caption, distinct prompts in order: 'CFG γ = 7.0, prompt “a handwritten
+    9”', or 'no prompt (unconditional, so CFG has nothing to amplify)'."""
     shown = list(dict.fromkeys(prompts))
-    return " / ".join(f"“{p}”" if p else "no prompt (unconditional)" for p in shown)
+    if shown == [""]:
+        return "no prompt (unconditional, so CFG has nothing to amplify)"
+    return f"CFG γ = {gamma}, prompt " + " / ".join(f"“{p}”" if p else "none (unconditional)" for p in shown)
 
 
 def stroke_box(image: Tensor, frac: float = 0.43) -> Tensor:
@@ -69,7 +72,7 @@ def edit_grid(run, ctx, images: list[InputImage], role: str, name: str, what: st
     run.data.update({im.name: im.source for im in images})
     save(run, ctx, name, rows,
          f"{what}: SDEdit from i_start = {', '.join(map(str, i_starts))} (t = "
-         f"{', '.join(str(ts[i]) for i in i_starts)}), CFG γ = {s.gamma}, prompt {said(prompts)}; rightmost "
+         f"{', '.join(str(ts[i]) for i in i_starts)}), {said(prompts, s.gamma)}; rightmost "
          f"column: the input; seed {run.seed}.",
          f"{what}: each row goes from a loose re-imagining (small i_start) to a faithful copy (large i_start).",
          params, row_labels=[im.caption.split(":")[0] for im in images],
@@ -126,8 +129,9 @@ def run_a1_7_2(run) -> None:
         run.metrics[f"{im.name}_hole_change"] = c
     run.data.update({im.name: im.source for im in images})
     save(run, ctx, "inpaint", rows,
-         f"Inpainting (A.5) from pure noise over the full strided schedule (stride {s.stride}), CFG "
-         f"γ = {s.gamma}, prompt {said(prompts)}; test image with {first_mask}, then own images; the hole column shows the kept pixels with the hole in orange; "
+         f"Inpainting (A.5) from pure noise over the full strided schedule (stride {s.stride}), "
+         f"{said(prompts, s.gamma)}; test image with {first_mask}, then own images; the hole column shows "
+         f"the kept pixels with the hole in orange; "
          f"{s.inpaint_tries} tries per image; mean change inside the hole "
          + ", ".join(f"{c:.0%}" for c in change) + f" of full scale; seed {run.seed}.",
          "Rows of image, mask, image with its hole in orange, and inpainted results.", params,
