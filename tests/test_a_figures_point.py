@@ -33,8 +33,8 @@ def test_sdedit_and_inpainting_are_not_prompted_with_the_inputs_digit_on_the_loc
         for digit in range(10):
             assert fill(prompt(cfg, role), digit) != f"a handwritten {digit}"
     assert prompt(WriteupConfig(backend="deepfloyd"), "sdedit") == "a high quality photo"
-    assert said(["", ""], 7.0) == "no prompt (unconditional, so CFG has nothing to amplify)"
-    assert said(["a b", "a b", "c"], 7.0) == "CFG γ = 7.0, prompt “a b” / “c”"
+    assert said(["", ""], 7.0) == "the empty prompt “” (unconditional), so CFG has nothing to amplify"
+    assert said(["a b", "a b"], 7.0) == "CFG γ = 7.0, prompt “a b”"
 
 
 def _reader(x: torch.Tensor) -> torch.Tensor:

@@ -57,7 +57,7 @@ def test_local_part_a_end_to_end(local_run):
     for sid in ("a1.7", "a1.7.1"):   # prompted away from the input's own digit: unconditioned
         sd, (fig,) = ms[sid]["params"], ms[sid]["figures"]
         assert sd["i_start"] == list(part_a_settings.PRESETS["smoke"].i_starts) and set(sd["prompts"]) == {""}
-        assert "no prompt (unconditional" in fig["caption"]
+        assert "the empty prompt “” (unconditional), so CFG" in fig["caption"]
         assert all(0 <= ms[sid]["metrics"][f"reads_as_input_i{i}"] <= 1 for i in sd["i_start"])
     inp = ms["a1.7.2"]
     assert set(inp["params"]["prompts"]) == {""} and inp["params"]["test_mask"] == "the box over its most ink"

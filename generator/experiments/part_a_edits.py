@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from generator import captions
 from generator.data.images import InputImage, course_mask, drawings, own_images, own_masks, test_image, web_image
 from generator.diffusion import cfg as cfg_eps, inpaint, last, sdedit
 from generator.experiments.part_a_common import check_i_start, gen, save, setup
@@ -15,12 +16,11 @@ HOLE_TINT = (1.0, 0.1, -1.0)   # the hole panel's fill in [-1, 1] RGB: orange, a
 
 
 def said(prompts: list[str], gamma: float) -> str:
-    """Prompts and guidance for a caption, distinct prompts in order: 'CFG γ = 7.0, prompt “a handwritten
-    9”', or 'no prompt (unconditional, so CFG has nothing to amplify)'."""
-    shown = list(dict.fromkeys(prompts))
-    if shown == [""]:
-        return "no prompt (unconditional, so CFG has nothing to amplify)"
-    return f"CFG γ = {gamma}, prompt " + " / ".join(f"“{p}”" if p else "none (unconditional)" for p in shown)
+    """Guidance and prompts for a caption, in row order: 'CFG γ = 7.0, prompt “a handwritten 9”', or,
+    when every prompt is empty, the empty prompt and that CFG then has nothing to amplify."""
+    if set(prompts) == {""}:
+        return f"{captions.said('')}, so CFG has nothing to amplify"
+    return f"CFG γ = {gamma}, {captions.by_row(prompts)}"
 
 
 def stroke_box(image: Tensor, frac: float = 0.43) -> Tensor:
