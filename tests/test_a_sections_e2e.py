@@ -3,6 +3,7 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from generator import manifest, pipeline
@@ -53,10 +54,21 @@ def test_local_part_a_end_to_end(local_run):
     anim = [f for f in ms["a1.6"]["figures"] if f["kind"] == "animation"]
     assert anim and anim[0]["file"].endswith(".gif") and "poster" in anim[0]
     assert "γ = 7.0" in anim[0]["caption"]
-    sd = ms["a1.7"]["params"]
-    assert sd["i_start"] == list(part_a_settings.PRESETS["smoke"].i_starts) and "a handwritten" in sd["prompts"][0]
+    for sid in ("a1.7", "a1.7.1"):   # prompted away from the input's own digit: unconditioned
+        sd, (fig,) = ms[sid]["params"], ms[sid]["figures"]
+        assert sd["i_start"] == list(part_a_settings.PRESETS["smoke"].i_starts) and set(sd["prompts"]) == {""}
+        assert "the empty prompt “” (unconditional), so CFG" in fig["caption"]
+        assert all(0 <= ms[sid]["metrics"][f"reads_as_input_i{i}"] <= 1 for i in sd["i_start"])
+    inp = ms["a1.7.2"]
+    assert set(inp["params"]["prompts"]) == {""} and inp["params"]["test_mask"] == "the box over its most ink"
+    assert all(inp["metrics"][f"{k}_hole_change"] > 0 for k in ("test", "own1", "own2"))
+    from PIL import Image
+    px = np.asarray(Image.open(local_run.artifacts / "a1.7.2" / "inpaint.png").convert("RGB")).reshape(-1, 3)
+    assert (np.abs(px.astype(int) - [255, 140, 0]).max(1) < 3).sum() > 100    # the hole drawn in orange
     (table,) = ms["a1.8"]["tables"]
-    assert table["columns"][-1] == "both ok" and len(table["rows"]) == 4
+    assert table["columns"][-3:] == ["both ok", "real p1 pass", "real p2 pass"] and len(table["rows"]) == 4
+    assert table["rows"][0][1] == "skew"                                       # the least trivial view first
+    assert all(0 <= v <= 1 for r in table["rows"] for v in r[-2:])
     assert 0 <= ms["a1.8"]["metrics"]["anagram_success_rate"] <= 1
     hyb = ms["a1.9"]
     assert hyb["params"]["hybrids"] == [["a handwritten 1", "a handwritten 7", 15, 1.5],
@@ -64,7 +76,9 @@ def test_local_part_a_end_to_end(local_run):
     assert {f["id"] for f in hyb["figures"]} == {"hybrid-1", "hybrid-2", "hybrids", "hybrids-scaled"}
     (table,) = hyb["tables"]   # both hybrids at their own blur, then at the course's scaled one
     assert [r[1] for r in table["rows"]] == ["kernel 15, σ = 1.5", "kernel 15, σ = 2", *["kernel 15, σ = 0.875"] * 2]
-    assert all(r[-1] <= min(r[-3], r[-2]) for r in table["rows"])   # both ok implies each ok
+    assert all(r[5] <= min(r[3], r[4]) for r in table["rows"])   # both ok implies each ok
+    assert table["columns"][-2:] == ["real far pass", "real near pass"]
+    assert all(0 <= v <= 1 for r in table["rows"] for v in r[-2:])
     assert 0 <= hyb["metrics"]["hybrid_success_rate"] <= 1 and "σ = 1.5" in table["caption"]
     assert ms["a1.4"]["params"]["t_start"] == 660
 
@@ -126,7 +140,8 @@ def test_illusion_search_ranks_every_digit_pair(local_run, tmp_path, capsys):
     assert all(0 <= both <= 2 for _, both, _ in rows) and x.shape == (90, 2, 1, 28, 28)
     illusion_search.main(local_run, "hybrid", ["2"], seeds=1, top=3, out=str(tmp_path))
     printed = capsys.readouterr().out
-    assert "sigma 2: far (low band) / near" in printed and len(printed.strip().splitlines()) == 2 + 3
+    assert "sigma 2: far (low band) / near" in printed and "real a / real b" in printed
+    assert len(printed.strip().splitlines()) == 2 + 3
     assert (tmp_path / "hybrid-2.png").stat().st_size > 0
 
 

@@ -38,8 +38,16 @@ def test_part_b_smoke_end_to_end(tmp_path, tiny_mnist_dir):
     samples = np.load(art / "b2.6" / "samples-epoch2.npz")
     assert samples["images"].shape == (40, 1, 28, 28) and samples["labels"].tolist() == list(range(10)) * 4
     assert 0 <= samples["images"].min() and samples["images"].max() <= 1
-    assert ms["b2.6"]["tables"][0]["columns"][:6] == ["run", "epoch", "samples", "accuracy", "FD", "FD real vs real"]
-    assert "scheduled_accuracy_epoch2" in ms["b2.6"]["metrics"] and "constant-lr_fd_epoch2" in ms["b2.6"]["metrics"]
+    quality, per_class = ms["b2.6"]["tables"]
+    assert quality["columns"] == ["run", "epoch", "samples", "accuracy", "FD", "FD mean term", "FD cov term", "KID",
+                                  "diversity"]
+    assert per_class["columns"] == ["run", "epoch"] + [f"acc {d}" for d in range(10)]
+    assert "two such real sets of 40 lie FD" in quality["caption"]
+    b26 = ms["b2.6"]["metrics"]
+    assert "scheduled_accuracy_epoch2" in b26 and "constant-lr_fd_epoch2" in b26
+    assert b26["scheduled_fd_epoch2"] == pytest.approx(b26["scheduled_fd_mean_term_epoch2"]
+                                                       + b26["scheduled_fd_cov_term_epoch2"], abs=0.02)
+    assert b26["fd_real_vs_real"] > 0 and {"kid_real_vs_real", "constant-lr_diversity_epoch2"} <= set(b26)
     assert (art / "b2.3" / "samples-epoch2-anim.gif").read_bytes()[:6] == b"GIF89a"
     assert ms["b2.2"]["device"].startswith("cpu (")
 

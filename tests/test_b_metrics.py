@@ -4,7 +4,8 @@ import torch
 
 from generator.config import WriteupConfig
 from generator.data import mnist
-from generator.metrics import frechet_distance, per_class_accuracy, sample_quality
+from generator.metrics import (fd_terms, frechet_distance, kernel_distance, matched_sets, per_class_accuracy,
+                               quality_caption, quality_row, sample_quality, within_class_spread)
 
 
 def test_frechet_distance_closed_forms():
@@ -33,11 +34,66 @@ def test_classifier_real_vs_real_small_real_vs_noise_large(tmp_path, tiny_mnist_
     test = mnist.load_mnist(cfg, "test")
     assert classify(classifier, test.images).shape == (100,)
     a, b = test.images[0::2], test.images[1::2]  # two disjoint halves, 5 of each digit
-    real = sample_quality(classifier, a, test.labels[0::2], b, seed=0)
-    noise = sample_quality(classifier, torch.rand(50, 1, 28, 28), test.labels[0::2], b, seed=0)
+    # samples: 2 per digit from the first half; the real sets are drawn from the second half
+    lab = test.labels[0::2]
+    keep = torch.cat([(lab == d).nonzero().flatten()[:2] for d in range(10)])
+    x, y = a[keep], lab[keep]
+    real = sample_quality(classifier, x, y, b, test.labels[1::2], seed=0)
+    noise = sample_quality(classifier, torch.rand(20, 1, 28, 28), y, b, test.labels[1::2], seed=0)
     assert real["fd"] < 0.5 * noise["fd"]
     assert real["fd_real"] < 0.5 * noise["fd"]
-    assert real["n"] == 50 and set(real["per_class"]) == set(range(10))
+    assert real["fd"] == pytest.approx(real["fd_mean_term"] + real["fd_cov_term"])
+    assert real["kid"] < noise["kid"] and abs(real["kid_real"]) < noise["kid"] / 5
+    assert real["n"] == 20 and real["real_draws"] >= 1 and set(real["per_class"]) == set(range(10))
+    assert len(quality_row("scheduled", 5, real)) == 9 and "FD" in quality_caption(real)
+
+
+def _blobs(n_per: int, spread: float, g) -> tuple[torch.Tensor, torch.Tensor]:
+    """(10*n_per, 8) features: one Gaussian blob per digit, blob centres fixed, `spread` its width."""
+    centres = 0.3 * torch.arange(10, dtype=torch.float64)[:, None] * torch.linspace(-1, 1, 8, dtype=torch.float64)
+    y = torch.arange(10).repeat_interleave(n_per)
+    return centres[y] + spread * torch.randn(len(y), 8, generator=g, dtype=torch.float64), y
+
+
+def test_fd_is_biased_by_sample_count_and_kid_is_not():
+    """Why b2.6 reports KID beside FD: two sets from one distribution sit far apart in FD at 40
+    samples and shrink towards 0 with more, while KID stays near 0 at every count."""
+    g = torch.Generator().manual_seed(0)
+    fd, kid = {}, {}
+    for n in (4, 40):
+        pairs = [(_blobs(n, 1.0, g)[0], _blobs(n, 1.0, g)[0]) for _ in range(50)]
+        fd[n] = sum(frechet_distance(a, b) for a, b in pairs) / 50
+        kid[n] = sum(kernel_distance(a, b) for a, b in pairs) / 50
+    assert fd[4] > 3 * fd[40] > 0
+    scale = kernel_distance(_blobs(40, 1.0, g)[0], _blobs(40, 1.0, g)[0] + 1.0)   # a real difference
+    assert abs(kid[4]) < scale / 10 and abs(kid[40]) < scale / 10
+
+
+def test_uniform_samples_lose_on_the_covariance_term_and_diversity():
+    """Too-alike samples (clean, uniform digits) keep the mean but lose variance: FD's covariance
+    term, not its mean term, grows, and the within-digit spread falls below real's."""
+    g = torch.Generator().manual_seed(1)
+    real, y = _blobs(200, 1.0, g)
+    varied, _ = _blobs(200, 1.0, g)
+    uniform, _ = _blobs(200, 0.2, g)
+    m_v, c_v = fd_terms(varied, real)
+    m_u, c_u = fd_terms(uniform, real)
+    assert c_u > 5 * c_v and m_u < c_u
+    assert within_class_spread(uniform, y) < 0.3 * within_class_spread(real, y)
+    assert within_class_spread(varied, y) == pytest.approx(within_class_spread(real, y), rel=0.1)
+
+
+def test_matched_sets_have_the_samples_digit_counts_and_are_disjoint():
+    real = torch.arange(100, dtype=torch.float64)[:, None]                    # image k is the number k
+    real_labels = torch.arange(100) % 10
+    labels = torch.tensor([3, 3, 7])
+    sets = matched_sets(real, real_labels, labels, 4, seed=0)
+    assert len(sets) == 4
+    for s in sets:
+        assert sorted((s[:, 0].long() % 10).tolist()) == [3, 3, 7]
+    ids = torch.cat(sets)[:, 0].tolist()
+    assert len(set(ids)) == len(ids)
+    assert len(matched_sets(real, real_labels, labels, 99, seed=0)) == 5      # only 10 sevens: 5 sets of 2 threes
 
 
 def test_legibility_counts_confident_reads():

@@ -4,6 +4,8 @@ Samples every ordered pair of distinct digits with a few seeds, has the project'
 both renderings (upright and through the view; the low band and the image), and ranks the pairs
 by the median over seeds of the smaller of the two confidences. The classifier is a generous
 judge: a pair near the top is a candidate to look at (`--out` saves the grids), not a verdict.
+Beside each pair it prints the same test on real MNIST test digits of both classes: a pair that
+real digits already pass (a half-turned 6 reads as a 9) is a trivial illusion.
 This is how a1.8 and a1.9's default pairs were chosen.
 """
 from __future__ import annotations
@@ -89,6 +91,22 @@ def _sigma(text: str) -> float:
         raise UserError(f"--sigmas: {e}") from None
 
 
+@torch.no_grad()
+def _baselines(cfg, kind: str, name: str, pairs: list[tuple[int, int]]) -> list[tuple[float, float]]:
+    """The illusion's test on real test digits of each pair's two classes (part_a_illusions.real_baseline)."""
+    from generator.data.mnist import load_mnist
+    from generator.experiments.part_a_illusions import real_baseline
+    _, clf = _models(cfg)
+    test = load_mnist(cfg, "test")
+    real = (test.images.float() * 2 - 1, test.labels)                            # (N,1,28,28) in [-1,1], (N,)
+    probs = lambda x: clf(show(x)).softmax(-1)                                  # noqa: E731
+    if kind == "anagram":
+        v = get_view(name)
+        return [real_baseline(probs, real, a, b, lambda x: x, v.view, v.inverse) for a, b in pairs]
+    blur = lambda x: low_pass(x, KERNEL, float(name))                          # noqa: E731
+    return [real_baseline(probs, real, a, b, blur, lambda x: x) for a, b in pairs]
+
+
 def main(cfg, kind: str, names: list[str], seeds: int, top: int, out: str | None) -> None:
     if seeds < 1 or top < 1:
         raise UserError(f"--seeds and --top must be at least 1, got {seeds} and {top}")
@@ -102,10 +120,12 @@ def main(cfg, kind: str, names: list[str], seeds: int, top: int, out: str | None
             sigma = _sigma(name)
             rows, x = search_hybrid(cfg, sigma, seeds)
             second, what = (lambda t, s=sigma: low_pass(t, KERNEL, s)), f"sigma {sigma:g}: far (low band) / near"
-        print(f"\n{what}; {seeds} seeds per pair, best first")
-        print(f"{'pair':>6}  {'both ok':>7}  {'median confidence':>17}")
-        for (a, b), both, conf in rows[:top]:
-            print(f"{a:>2} / {b}  {both:>4}/{seeds}  {conf:>17.3f}")
+        base = _baselines(cfg, kind, name, [p for p, _, _ in rows[:top]])
+        print(f"\n{what}; {seeds} seeds per pair, best first; real a / real b: the share of real test digits "
+              f"of each class that pass the same test")
+        print(f"{'pair':>6}  {'both ok':>7}  {'median confidence':>17}  {'real a / real b':>15}")
+        for ((a, b), both, conf), (ra, rb) in zip(rows[:top], base):
+            print(f"{a:>2} / {b}  {both:>4}/{seeds}  {conf:>17.3f}  {ra:>6.0%} / {rb:<6.0%}")
         if out:
             Path(out).mkdir(parents=True, exist_ok=True)
             _save(Path(out) / f"{kind}-{name}.png", rows, x, second, top)

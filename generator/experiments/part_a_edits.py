@@ -2,12 +2,57 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+from torch import Tensor
 
 from generator import captions
 from generator.data.images import InputImage, course_mask, drawings, own_images, own_masks, test_image, web_image
 from generator.diffusion import cfg as cfg_eps, inpaint, last, sdedit
 from generator.experiments.part_a_common import check_i_start, gen, save, setup
 from generator.experiments.part_a_settings import fill, prompt
+
+
+HOLE_TINT = (1.0, 0.1, -1.0)   # the hole panel's fill in [-1, 1] RGB: orange, apart from black, white and grey
+
+
+def said(prompts: list[str], gamma: float) -> str:
+    """Guidance and prompts for a caption, in row order: 'CFG γ = 7.0, prompt “a handwritten 9”', or,
+    when every prompt is empty, the empty prompt and that CFG then has nothing to amplify."""
+    if set(prompts) == {""}:
+        return f"{captions.said('')}, so CFG has nothing to amplify"
+    return f"CFG γ = {gamma}, {captions.by_row(prompts)}"
+
+
+def stroke_box(image: Tensor, frac: float = 0.43) -> Tensor:
+    """(H,W) 0/1 mask: the square of side frac * H holding the most ink of a (C,H,W) digit in [-1,1],
+    so inpainting must redraw strokes (a box over empty background would give the input back)."""
+    C, H, W = image.shape
+    k = max(1, round(frac * H))
+    ink = ((image.mean(0) + 1) / 2)[None, None]                             # (1,1,H,W) in [0,1]
+    total = F.avg_pool2d(ink, k, stride=1)[0, 0]                            # (H-k+1, W-k+1)
+    r, c = divmod(int(total.flatten().argmax()), total.shape[1])
+    m = torch.zeros(H, W)
+    m[r:r + k, c:c + k] = 1
+    return m
+
+
+def hole_panel(image: Tensor, m: Tensor) -> Tensor:
+    """(3,H,W) in [-1,1]: the kept pixels, the hole filled with HOLE_TINT so it shows on any image."""
+    tint = torch.tensor(HOLE_TINT)[:, None, None]                           # (3,1,1)
+    return image.expand(3, *image.shape[1:]) * (1 - m) + tint * m
+
+
+def _drift(run, images: list[InputImage], i_starts: list[int], cols: list[Tensor]) -> None:
+    """On the local backend, metrics reads_as_input_i{i}: the share of edits from i_start i that the
+    MNIST classifier still reads as the input's own digit (the drift across i_start, in one number)."""
+    from generator.experiments.part_a_illusions import _judge
+    probs = _judge(run)
+    known = [j for j, im in enumerate(images) if im.label is not None]
+    if probs is None or not known:
+        return
+    want = torch.tensor([images[j].label for j in known])
+    for i, c in zip(i_starts, cols):
+        run.metrics[f"reads_as_input_i{i}"] = round(float((probs(c[known]).argmax(1) == want).float().mean()), 3)
 
 
 def edit_grid(run, ctx, images: list[InputImage], role: str, name: str, what: str) -> None:
@@ -20,14 +65,15 @@ def edit_grid(run, ctx, images: list[InputImage], role: str, name: str, what: st
     cols = [last(sdedit(eps_fn, x_orig, i, ts, den.alphas_cumprod, generator=gen(run, i))).x.clamp(-1, 1)
             for i in i_starts]                                              # i_starts x (N,C,H,W)
     rows = [[c[j] for c in cols] + [im.image] for j, im in enumerate(images)]
+    _drift(run, images, i_starts, cols)
     params = {"i_start": i_starts, "t": [ts[i] for i in i_starts], "prompts": prompts, "gamma": s.gamma,
               "seed": run.seed}
     run.params.update(params)
     run.data.update({im.name: im.source for im in images})
     save(run, ctx, name, rows,
          f"{what}: SDEdit from i_start = {', '.join(map(str, i_starts))} (t = "
-         f"{', '.join(str(ts[i]) for i in i_starts)}), CFG γ = {s.gamma}, "
-         f"{captions.by_row(prompts)}; rightmost column: the input; seed {run.seed}.",
+         f"{', '.join(str(ts[i]) for i in i_starts)}), {said(prompts, s.gamma)}; rightmost "
+         f"column: the input; seed {run.seed}.",
          f"{what}: each row goes from a loose re-imagining (small i_start) to a faithful copy (large i_start).",
          params, row_labels=[im.caption.split(":")[0] for im in images],
          col_labels=[f"i_start = {i}" for i in i_starts] + ["original"])
@@ -57,9 +103,13 @@ def run_a1_7_2(run) -> None:
     shape = den.shape
     own = own_images(run.cfg, shape)
     images = [test_image(run.cfg, shape), *own]
-    masks = [course_mask(shape), *own_masks(run.cfg, shape, own)]           # (H,W) each, 1 = new content
+    # the course's mask is placed for the Campanile's top; on a built-in MNIST digit it would cover
+    # background, so there the mask is the box over the most ink
+    on_ink = run.cfg.backend == "local" and not run.cfg.part_a.test_image
+    first_mask = "the box over its most ink" if on_ink else f"the course's mask scaled to {shape[1]} px"
+    masks = [stroke_box(images[0].image) if on_ink else course_mask(shape), *own_masks(run.cfg, shape, own)]                        # (H,W) each, 1 = new content
     uncond = den.encode([""])
-    rows, prompts = [], []
+    rows, prompts, change = [], [], []
     for k, (im, m) in enumerate(zip(images, masks)):
         p = fill(prompt(run.cfg, "inpaint"), im.label)
         prompts.append(p)
@@ -68,17 +118,22 @@ def run_a1_7_2(run) -> None:
         out = last(inpaint(cfg_eps(den, den.encode([p]), uncond, s.gamma), x, m4, ts, den.alphas_cumprod,
                            resample=s.inpaint_resample, generator=gen(run, k))).x.clamp(-1, 1)
         mask_img = (m * 2 - 1).expand(*shape)                               # white = new content
-        hole = im.image * (1 - m) - m                                       # the kept pixels, black hole
-        rows.append([im.image, mask_img, hole, *out])
+        # how much the fill differs from what the hole hid: mean |x_out - x_orig| over hole pixels, in [0, 1]
+        change.append(round(float(((out - im.image).abs() / 2 * m4).sum() / (m.sum() * shape[0] * len(out))), 3))
+        rows.append([im.image, mask_img, hole_panel(im.image, m), *out])
     params = {"prompts": prompts, "gamma": s.gamma, "i_start": 0, "resample": s.inpaint_resample,
-              "tries": s.inpaint_tries, "seed": run.seed}
+              "tries": s.inpaint_tries, "seed": run.seed,
+              "test_mask": first_mask, "mask_pixels": [int(m.sum()) for m in masks]}
     run.params.update(params)
+    for im, c in zip(images, change):
+        run.metrics[f"{im.name}_hole_change"] = c
     run.data.update({im.name: im.source for im in images})
     save(run, ctx, "inpaint", rows,
-         f"Inpainting (A.5) from pure noise over the full strided schedule (stride {s.stride}), CFG "
-         f"γ = {s.gamma}, {captions.by_row(prompts)}; test image with the "
-         f"course's mask scaled to {shape[1]} px, then own images; {s.inpaint_tries} tries per image; "
-         f"seed {run.seed}.",
-         "Rows of image, mask, image with a hole, and inpainted results.", params,
+         f"Inpainting (A.5) from pure noise over the full strided schedule (stride {s.stride}), "
+         f"{said(prompts, s.gamma)}; test image with {first_mask}, then own images; the hole column shows "
+         f"the kept pixels with the hole in orange; "
+         f"{s.inpaint_tries} tries per image; mean change inside the hole "
+         + ", ".join(f"{c:.0%}" for c in change) + f" of full scale; seed {run.seed}.",
+         "Rows of image, mask, image with its hole in orange, and inpainted results.", params,
          row_labels=[im.caption.split(":")[0] for im in images],
          col_labels=["image", "mask", "hole", *(f"try {j + 1}" for j in range(s.inpaint_tries))])

@@ -2,7 +2,9 @@
 
 Both are judged the same way on the local backend: every sample is rendered twice (upright and
 through its view; up close and low-passed), the project's MNIST classifier reads both renderings,
-and a sample counts only when both read as intended.
+and a sample counts only when both read as intended. The same test is run on real MNIST test
+digits of each prompt's class as a baseline: a half-turned 6 already reads as a 9, so an
+illusion scores only as far as it beats what real digits do without any diffusion.
 """
 from __future__ import annotations
 
@@ -55,6 +57,29 @@ class Reading:
         return [self.n, self.ok_a, self.ok_b, self.ok] if self.judged else [self.n]
 
 
+def _real_digits(run) -> tuple[Tensor, Tensor]:
+    """The MNIST test split as (N,1,28,28) in [-1,1] and (N,) labels: the baselines' real digits."""
+    from generator.data.mnist import load_mnist
+    test = load_mnist(run.cfg, "test")
+    return test.images.float() * 2 - 1, test.labels
+
+
+def real_baseline(probs, real: tuple[Tensor, Tensor], d_a: int, d_b: int, render_a, render_b,
+                  inverse=None) -> tuple[float, float]:
+    """The illusions' test on real digits: the share of real d_a digits x with render_a(x) read as d_a
+    and render_b(x) as d_b, and the same for real d_b digits, taken through `inverse` first where
+    the renderings are a view (an anagram's second image is v(x), so a real d_b is v(v^-1(x)))."""
+    x, y = real
+    out = []
+    for d, to in ((d_a, None), (d_b, inverse)):
+        xs = x[y == d]                                                   # (n_d,1,28,28)
+        if to is not None:
+            xs = to(xs)
+        ok = (probs(render_a(xs)).argmax(1) == d_a) & (probs(render_b(xs)).argmax(1) == d_b)
+        out.append(round(float(ok.float().mean()), 3) if len(xs) else float("nan"))
+    return out[0], out[1]
+
+
 def _sample(run, ctx, eps_fn, n: int, k: int) -> Tensor:
     """(n,C,H,W) final images of the strided loop from noise stream 2k (stream 2k+1 for the steps)."""
     x_T = noise(ctx, n, gen(run, 2 * k))
@@ -78,6 +103,7 @@ def run_a1_8(run) -> None:
         pairs.append((role, p1, p2, view, get_view(view)))    # unknown views fail before any work
         den.encode([p1, p2])                                    # and so do unknown prompts
     uncond, n = den.encode([""]), s.illusion_seeds
+    real = _real_digits(run) if probs else None
     best, table, readings = [], [], []
     for k, (role, p1, p2, view, v) in enumerate(pairs):
         x = _sample(run, ctx, anagram(den, [den.encode([p1]), den.encode([p2])], [VIEWS["identity"], v], uncond,
@@ -85,9 +111,13 @@ def run_a1_8(run) -> None:
         seen = v.view(x)                                                            # (n,C,H,W)
         r = Reading(probs, x, seen, p1, p2)
         readings.append(r)
+        base = []
         if r.judged:
             run.metrics[f"{role}_success"] = f"{r.ok}/{n}"
-        table.append([f"{p1} ↔ {p2}", view, *r.counts()])
+            base = real_baseline(probs, real, _digit(p1), _digit(p2), lambda t: t, v.view, v.inverse)
+            run.metrics[f"{role}_success_rate"] = round(r.ok / n, 3)
+            run.metrics.update({f"{role}_real_baseline_p1": base[0], f"{role}_real_baseline_p2": base[1]})
+        table.append([f"{p1} ↔ {p2}", view, *r.counts(), *base])
         best.append([x[r.best], seen[r.best]])
         read_note = " Labels: classifier's reading upright/transformed, ✓ = both as intended." if r.judged else ""
         save(run, ctx, f"anagram-{k + 1}", [list(x), list(seen)],
@@ -102,9 +132,14 @@ def run_a1_8(run) -> None:
          "Each row: an illusion and the same image transformed, reading as a different prompt.",
          {"pairs": [[p1, p2, view] for _, p1, p2, view, _ in pairs], "gamma": s.gamma, "seed": run.seed},
          row_labels=[f"{p1}\n↔ {p2}\n({view})" for _, p1, p2, view, _ in pairs], col_labels=["upright", "transformed"])
-    cols = ["illusion", "view", "seeds"] + (["upright ok", "transformed ok", "both ok"] if probs else [])
-    run.table("anagram-success", "How often each illusion reads as intended" +
-              (" by the project's MNIST classifier." if probs else " (no classifier for this backend)."), cols, table)
+    cols = ["illusion", "view", "seeds"] + (["upright ok", "transformed ok", "both ok", "real p1 pass",
+                                             "real p2 pass"] if probs else [])
+    run.table("anagram-success", "How often each illusion reads as intended" + (
+        " by the project's MNIST classifier, beside the same test on real MNIST test digits: real p1 pass = "
+        "the share of real p1 digits read as p1 upright and as p2 through the view, real p2 pass = the share "
+        "of real p2 digits that do so once mapped back through the inverse view. An illusion is only as "
+        "good as its margin over these baselines." if probs else " (no classifier for this backend)."),
+        cols, table)
     _rate(run, "anagram_success_rate", readings)
     run.params.update({"pairs": [[p1, p2, view] for _, p1, p2, view, _ in pairs], "gamma": s.gamma,
                        "seeds_per_pair": n})
@@ -113,9 +148,7 @@ def run_a1_8(run) -> None:
 def _far_reader_accuracy(run, probs, k_size: int, sigma: float) -> float:
     """How often the classifier reads real MNIST test digits right after the same low-pass: the far
     view's judge is only as good as this."""
-    from generator.data.mnist import load_mnist
-    test = load_mnist(run.cfg, "test")
-    x, y = test.images[:1000].float() * 2 - 1, test.labels[:1000]   # (N,1,28,28) in [-1,1], (N,)
+    x, y = (t[:1000] for t in _real_digits(run))                    # (N,1,28,28) in [-1,1], (N,)
     return round(float((probs(low_pass(x, k_size, sigma)).argmax(1) == y).float().mean()), 3)
 
 
@@ -123,15 +156,22 @@ def _hybrids(run, ctx, specs, probs, tag: str) -> tuple[list, list]:
     """Sample every hybrid (far, near, kernel, sigma): [(x, f_low(x), Reading)] and table rows."""
     den, s = ctx.den, ctx.s
     uncond, out, rows = den.encode([""]), [], []
+    real = _real_digits(run) if probs else None
     for k, (far_p, near_p, k_size, sigma) in enumerate(specs):
         eps_fn = hybrid(den, den.encode([far_p]), den.encode([near_p]), k_size, sigma, uncond, s.gamma)
         x = _sample(run, ctx, eps_fn, s.illusion_seeds, k)                         # (n,C,H,W)
         far = low_pass(x, k_size, sigma)          # the low band: what is left when fine detail is lost
         r = Reading(probs, far, x, far_p, near_p)
+        base = []
         if r.judged:
             run.metrics[f"hybrid{k + 1}{tag}_success"] = f"{r.ok}/{r.n}"
+            run.metrics[f"hybrid{k + 1}{tag}_success_rate"] = round(r.ok / r.n, 3)
+            base = real_baseline(probs, real, _digit(far_p), _digit(near_p),
+                                 lambda t, k_size=k_size, sigma=sigma: low_pass(t, k_size, sigma), lambda t: t)
+            run.metrics.update({f"hybrid{k + 1}{tag}_real_baseline_far": base[0],
+                                f"hybrid{k + 1}{tag}_real_baseline_near": base[1]})
         out.append((x, far, r))
-        rows.append([f"far {far_p} · near {near_p}", f"kernel {k_size}, σ = {sigma:g}", *r.counts()])
+        rows.append([f"far {far_p} · near {near_p}", f"kernel {k_size}, σ = {sigma:g}", *r.counts(), *base])
     return out, rows
 
 
@@ -185,6 +225,9 @@ def run_a1_9(run) -> None:
                     + ", ".join(f"{a:.0%} at σ = {sg:g}" for sg, a in accs.items()) + ".")
     else:
         caption += " (no classifier for this backend)."
-    cols = ["hybrid", "blur", "seeds"] + (["far ok", "near ok", "both ok"] if probs else [])
+        caption += (" Real far pass / real near pass: the same test on real MNIST test digits of the far and "
+                    "the near class (read as the far digit once low-passed and as the near digit as they are).")
+    cols = ["hybrid", "blur", "seeds"] + (["far ok", "near ok", "both ok", "real far pass", "real near pass"]
+                                          if probs else [])
     run.table("hybrid-success", caption, cols, table)
     _rate(run, "hybrid_success_rate", [r for *_, r in results])

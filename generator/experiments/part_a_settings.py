@@ -48,15 +48,16 @@ DEFAULT_PROMPTS = {
         "a0": "a handwritten 2 | a handwritten 5 | a handwritten 8",
         "denoise": "",                                   # the unconditional model: no hint of the digit
         "sample": "a handwritten {label}",               # sample k shows digit k
-        "sdedit": "a handwritten {label}",               # "a high quality photo" of that digit
-        "inpaint": "a handwritten {label}",
+        "sdedit": "",        # unconditional, as generic as the course's "a high quality photo": naming the
+        "inpaint": "",       # input's own digit pins it, and neither the drift nor a new fill would show
         "translate": "a handwritten 9",
         # pairs whose shapes really do map onto each other; chosen by eye and classifier over all
-        # 90 digit pairs per view (rot90 and skew have few: a 7 turned is an open 4, sheared a Z-like 2)
-        "anagram1": "a handwritten 6 | a handwritten 9 | rot180",
-        "anagram2": "a handwritten 2 | a handwritten 5 | flip",
-        "anagram3": "a handwritten 7 | a handwritten 4 | rot90cw",
-        "anagram4": "a handwritten 7 | a handwritten 2 | skew",
+        # 90 digit pairs per view (rot90 and skew have few: a 7 turned is an open 4, sheared a Z-like 2).
+        # Least trivial first: few real 7s pass as 2s when sheared, but most real 6s turned read as 9s
+        "anagram1": "a handwritten 7 | a handwritten 2 | skew",
+        "anagram2": "a handwritten 7 | a handwritten 4 | rot90cw",
+        "anagram3": "a handwritten 2 | a handwritten 5 | flip",
+        "anagram4": "a handwritten 6 | a handwritten 9 | rot180",
         # a near digit drawn along the far one's outline: a 7's bar is fine detail on a 1's stem
         # (it needs the lighter blur), a 3's open side fills in to an 8 when blurred
         "hybrid1": "a handwritten 1 | a handwritten 7 | 1.5",

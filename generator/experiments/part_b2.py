@@ -11,7 +11,7 @@ from generator.experiments.part_b_common import (frame_indices, save_animation, 
                                                  snapshot, test_data, train_data, train_model)
 from generator.experiments.part_b_objectives import losses, sample
 from generator.experiments.part_b_settings import settings
-from generator.metrics import sample_quality
+from generator.metrics import QUALITY_COLUMNS, quality_caption, quality_metrics, quality_row, sample_quality
 from generator.models.unet import UNet
 
 BUDGET_KEYS = ("epoch_images", "steps_per_epoch", "optimizer_steps")  # from part_b_common.budget
@@ -150,28 +150,27 @@ def run_b2_6(run) -> None:
     from generator.models.classifier import load_classifier
 
     classifier = load_classifier(run.cfg)
-    real = test_data(run).images
+    test = test_data(run)
     train = train_data(run, settings(run.cfg).cls.train_images)
     labels = torch.arange(10).repeat(4)  # (40,): 4 rows of 0..9
-    rows = []
+    rows, per_class, last = [], [], []
     for name, (g, make, loss) in _runs(run).items():
         _, _, folder = train_model(run, f"class-{run.cfg.part_b}", make, loss, g, train, lr_decay=g.lr_decay,
                                    T=settings(run.cfg).ddpm_T)
         run.params[name] = _train_params(run, g) | {"gamma": g.gamma, "sample_epochs": list(g.sample_epochs)}
 
         def quality(epoch, x, name=name):
-            q = sample_quality(classifier, x, labels, real, run.seed)
-            run.metrics[f"{name}_accuracy_epoch{epoch}"] = round(q["accuracy"], 4)
-            run.metrics[f"{name}_fd_epoch{epoch}"] = round(q["fd"], 3)
-            run.metrics["fd_real_vs_real"] = round(q["fd_real"], 3)
-            rows.append([name, epoch, q["n"], round(q["accuracy"], 3), round(q["fd"], 2), round(q["fd_real"], 2)]
-                        + [(round(q["per_class"][d], 2) if d in q["per_class"] else None) for d in range(10)])
+            q = sample_quality(classifier, x, labels, test.images, test.labels, run.seed)
+            run.metrics.update(quality_metrics(q, name, epoch))
+            rows.append(quality_row(name, epoch, q))
+            last.append(q)
+            per_class.append([name, epoch] + [(round(q["per_class"][d], 2) if d in q["per_class"] else None)
+                                              for d in range(10)])
 
         what = "Class-conditioned UNet" + (" without LR scheduler" if name == "constant-lr" else "")
         prefix = "samples-" if name == "scheduled" else "nosched-"
         _sample_epochs(run, g, make, folder, labels, prefix, what, quality)
-    run.table("quality", "Generated digits judged by the project's MNIST classifier: accuracy (overall and per "
-              "digit) and Fréchet distance in its 64-d feature space, beside the distance between two disjoint "
-              "real test sets of the same size", ["run", "epoch", "samples", "accuracy", "FD", "FD real vs real"]
-              + [f"acc {d}" for d in range(10)], rows)
+    run.table("quality", quality_caption(last[-1]), QUALITY_COLUMNS, rows)
+    run.table("per-class", "The classifier's accuracy per requested digit (4 samples each).",
+              ["run", "epoch"] + [f"acc {d}" for d in range(10)], per_class)
     run.data["classifier"] = "small CNN trained on the same training split (generator/models/classifier.py)"
