@@ -93,7 +93,8 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
 def run_b2_3(run) -> None:
     """Samples of the time-conditioned UNet at the course's epochs (Algorithm B.2), with animations."""
     g, make, _, folder = _train_time(run)
-    run.params = _train_params(run, g) | {"sample_epochs": list(g.sample_epochs), "samples": g.samples}
+    steps = g.steps if run.cfg.part_b == "fm" else settings(run.cfg).ddpm_T
+    run.params = _train_params(run, g) | {"sample_epochs": list(g.sample_epochs), "samples": g.samples, "steps": steps}
     _sample_epochs(run, g, make, folder, None, "samples-", "Time-conditioned UNet")
 
 
