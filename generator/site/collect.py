@@ -215,27 +215,30 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
     order = own.place(list(SECTIONS), own_sections)
     nav = _nav(own_pages)
     settings = f"{cfg.title}\0{cfg.author}\0{cfg.subtitle}\0{cfg.seed}\0{cfg.preset}\0{cfg.backend}\0{cfg.part_b}"
-    everything = [*notes.values(), *(o.path for o in own_sections), *media.values()]
-    for v in views.values():
-        everything += [v.folder / "manifest.json", *([v.prose_file] if v.prose_file else [])]
-        everything += [f.src for f in v.figures] + [p for f in v.figures for p in f.extra.values()]
+    # any prose may speak of any run, so every page depends on every manifest and the author's files
+    shared = [*notes.values(), *(o.path for o in own_sections), *(p.path for p in own_pages), *media.values()]
+    shared += [cfg.artifacts / sid / "manifest.json" for sid in SECTIONS]
     pages = []
     for file, (title, prose_name, part) in PAGES.items():
         intro = content / prose_name
         chosen = [views[sid] for sid in order if part is not None and views[sid].section.part == part]
+        inputs = [intro, *shared]
+        for v in chosen:
+            inputs += [*([v.prose_file] if v.prose_file else []), *(f.src for f in v.figures),
+                       *(p for f in v.figures for p in f.extra.values())]
         intro_html = "".join(bound(intro, context(cfg, runs)))
-        # every page's prose may speak of any run, so each page depends on all of them
-        page = PageView(file, title, intro_html, chosen, [intro, *everything], nav=nav,
+        page = PageView(file, title, intro_html, chosen, inputs, nav=nav,
                         template="part.html" if part else "index.html")
         if part is None:
             for key, ptitle in PARTS.items():
                 thumb = _thumbnail([v for v in views.values() if v.section.part == key])
                 page.cards.append({"file": f"part-{key}.html", "title": ptitle, "thumb": thumb,
                                    "sections": [views[sid] for sid in order if views[sid].section.part == key]})
+                page.inputs += [thumb.src, *thumb.extra.values()] if thumb else []
         pages.append(page)
     for p in own_pages:
         body = bound(p.path, context(cfg, runs), p.body, p.first_line)
-        pages.append(PageView(f"{p.slug}.html", p.title, "".join(body), [], [p.path, *everything], nav=nav,
+        pages.append(PageView(f"{p.slug}.html", p.title, "".join(body), [], shared, nav=nav,
                               template="page.html", files=media))
     for page in pages:
         if page.template != "page.html" and media:
