@@ -121,6 +121,11 @@ def context(cfg: WriteupConfig, runs: dict[str, dict | None], m: dict | None = N
            "part_b": cfg.part_b, "seed": cfg.seed, "course": cfg.preset == "course", "runs": runs,
            "own_inputs": {"test_image": bool(pa.test_image), "own_images": bool(pa.own_images),
                           "web_image": bool(pa.web_image), "drawings": bool(pa.drawings)}}
+    given = [k.replace("_", " ") for k, v in ctx["own_inputs"].items() if v]
+    # one sentence for every section that shows the author's images on the 28-px model
+    ctx["input_note"] = (f"The author's own images ({', '.join(given)}) enter as 28-pixel grey centre crops, inverted "
+                         "when their background is light, since that is all the MNIST model can take (a1.1 shows "
+                         "the test image before and after)." if given and cfg.backend == "local" else "")
     if m is not None:
         ctx.update(m=m, params=m["params"], metrics=m["metrics"], data=m["data"], run_time=m["duration_s"],
                    model=m["model"], device=m["device"], differs=differs.line(m["section"], m, cfg.part_b))
