@@ -195,7 +195,7 @@ def _own_section(cfg: WriteupConfig, o: own.OwnSection, runs: dict) -> SectionVi
 def _thumbnail(views: list[SectionView]) -> Figure | None:
     """A part's picture on the landing page: the last image of its last section that has one."""
     for v in reversed(views):
-        for f in v.figures:
+        for f in reversed(v.figures):
             if f.kind == "image" and f.src.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
                 return f
     return None
