@@ -37,7 +37,7 @@ def _train_time(run):
 
 
 def _train_params(run, g) -> dict:
-    p = {"objective": VARIANTS[run.cfg.part_b].label, "D": g.D, "epochs": g.epochs, "batch_size": g.batch_size,
+    p = {"objective": VARIANTS[run.cfg.part_b].label, "variant": run.cfg.part_b, "D": g.D, "epochs": g.epochs, "batch_size": g.batch_size,
          "lr": g.lr, "optimizer": "Adam", "scheduler": f"ExponentialLR(γ = 0.1^(1/{g.epochs}))" if g.lr_decay
          else "none (constant lr)"}
     return p | VARIANTS[run.cfg.part_b].params(settings(run.cfg))

@@ -127,8 +127,11 @@ def context(cfg: WriteupConfig, runs: dict[str, dict | None], m: dict | None = N
                          "when their background is light, since that is all the MNIST model can take (a1.1 shows "
                          "the test image before and after)." if given and cfg.backend == "local" else "")
     if m is not None:
+        # a section's prose speaks of its run, which may predate a change of backend or variant
+        variant = differs.variant(m) or cfg.part_b
         ctx.update(m=m, params=m["params"], metrics=m["metrics"], data=m["data"], run_time=m["duration_s"],
-                   model=m["model"], device=m["device"], differs=differs.line(m["section"], m, cfg.part_b))
+                   model=m["model"], device=m["device"], differs=differs.line(m["section"], m, variant),
+                   backend=m["backend"] or cfg.backend, part_b=variant)
     return ctx
 
 

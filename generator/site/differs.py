@@ -28,6 +28,13 @@ def _params(m: dict) -> dict:
     return nested[0] if nested and "D" not in p else p
 
 
+def variant(m: dict) -> str | None:
+    """The Part B variant a run used (its params' "variant"), or None where it does not say."""
+    p = _params(m)
+    # manifests written before "variant" was recorded name only the objective
+    return p.get("variant") or {"flow matching": "fm", "DDPM": "ddpm"}.get(p.get("objective"))
+
+
 def _course(sid: str, variant: str) -> dict:
     course = part_b_settings.PRESETS.get("course", {}).get(variant)
     group = _B_GROUP.get(sid)
