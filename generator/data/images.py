@@ -83,7 +83,7 @@ def load_user_image(cfg, rel: str, key: str, shape: tuple[int, int, int], name: 
     note = f"a {shape[1]}-px grey centre crop"
     if x.mean() > 0:
         # the local model knows white ink on black (MNIST): a light page is inverted
-        x, note = -x, note + ", inverted (light background)"
+        x, note = -x, note + ", inverted since its background is light"
     # said where it happens: the reader of the log, the caption and the manifest all learn it
     print(f"note: {path.name} becomes {note} for the local MNIST model", file=sys.stderr)
     return InputImage(name, f"your image {Path(rel).name} ({note})", x, None, f"file {rel} as {note}", path)
