@@ -2,15 +2,25 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
+from pathlib import Path
 
-from generator.config import PRESETS, load_config
+from generator.config import DEVICES, PRESETS, load_config
 from generator.errors import UserError
 from generator.sections import SECTIONS, select
 
 
+ANAGRAM_VIEWS = ("flip", "rot180", "rot90cw", "rot90ccw", "mirror", "negate", "skew", "jigsaw")  # = diffusion.VIEWS
+
+
 def _cfg(args):
-    return load_config(args.config, preset=getattr(args, "preset", None))
+    path = Path(args.config)
+    if not path.is_file():  # never the defaults in a folder that is not a write-up
+        where = "this folder" if args.config == "writeup.toml" else str(path.parent)
+        raise UserError(f"{args.config} not found in {where}: run writeup in the project folder or pass --config FILE")
+    return load_config(path, preset=getattr(args, "preset", None), device=getattr(args, "device", None))
 
 
 def cmd_run(args) -> None:
@@ -18,7 +28,11 @@ def cmd_run(args) -> None:
     cfg = _cfg(args)
     if args.mnist_dir:
         cfg.data.mnist_dir = args.mnist_dir
-    pipeline.run(cfg, select(args.target), force=args.force)
+    if args.dry_run:
+        from generator import estimate
+        estimate.dry_run(cfg, select(args.target), force=args.force or args.retrain)
+        return
+    pipeline.run(cfg, select(args.target), force=args.force or args.retrain, retrain=args.retrain)
 
 
 def cmd_list(args) -> None:
@@ -26,7 +40,9 @@ def cmd_list(args) -> None:
     cfg = _cfg(args)
     code = pipeline.code_hash()
     for s in SECTIONS.values():
-        print(f"{s.id:8} {pipeline.status(cfg, s, code):8} {s.title}")
+        state = pipeline.status(cfg, s, code)
+        why = f"  ({pipeline.why(cfg, s, code)})" if args.why and state != "fresh" else ""
+        print(f"{s.id:8} {state:8} {s.title}{why}")
 
 
 def cmd_build(args) -> None:
@@ -41,7 +57,8 @@ def cmd_serve(args) -> None:
 
 def cmd_publish(args) -> None:
     from generator.site.publish import publish
-    publish(_cfg(args), remote=args.remote, branch=args.branch, push=not args.no_push)
+    publish(_cfg(args), remote=args.remote, branch=args.branch, push=not args.no_push,
+            allow_stale=args.allow_stale)
 
 
 def cmd_pdf(args) -> None:
@@ -77,65 +94,105 @@ def cmd_clean(args) -> None:
         print(f"removed {path}")
 
 
+class _Help(argparse.HelpFormatter):
+    """Each option's help ends with its default, except flags and options with none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text, d = action.help or "", action.default
+        if "(default" in text or not action.option_strings or d in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: {' '.join(map(str, d)) if isinstance(d, list) else d})"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="writeup", description=__doc__)
-    p.add_argument("--config", default="writeup.toml", help="settings file (default: writeup.toml)")
+    fmt = {"formatter_class": _Help}
+    p.add_argument("--config", default="writeup.toml", help="settings file")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    r = sub.add_parser("run", help="run experiments and write artifacts/<section>/")
+    r = sub.add_parser("run", **fmt, help="run experiments and write artifacts/<section>/")
     r.add_argument("target", help=f"all, part-a, part-b or a section id ({', '.join(SECTIONS)})")
-    r.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset")
-    r.add_argument("--force", action="store_true", help="re-run even if the artifacts are fresh")
-    r.add_argument("--mnist-dir", help="folder with the MNIST IDX files")
+    r.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset (default: writeup.toml's)")
+    r.add_argument("--force", action="store_true", help="re-run even if the artifacts are fresh (reuses trained models whose settings did not change)")
+    r.add_argument("--retrain", action="store_true", help="re-run and retrain the section's own models (implies --force)")
+    r.add_argument("--mnist-dir", help="folder with the MNIST IDX files (default: data.mnist_dir)")
+    r.add_argument("--device", choices=DEVICES, help="override writeup.toml's device (auto: CUDA, MPS, then CPU; default: writeup.toml's)")
+    r.add_argument("--dry-run", action="store_true",
+                   help="print what would run, why, and about how long on this machine; run nothing")
     r.set_defaults(func=cmd_run)
 
-    b = sub.add_parser("build", help="build site/ from artifacts, content/ and templates/")
+    b = sub.add_parser("build", **fmt, help="build site/ from artifacts, content/ and templates/")
     b.add_argument("--strict", action="store_true", help="fail on missing or stale figures and broken links")
     b.add_argument("--force", action="store_true", help="re-render every page")
     b.set_defaults(func=cmd_build)
 
-    ls = sub.add_parser("list", help="show each section as fresh, stale or missing")
-    ls.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset")
+    ls = sub.add_parser("list", **fmt, help="show each section as fresh, stale or missing")
+    ls.add_argument("--why", action="store_true", help="say why each section is stale or missing")
+    ls.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset (default: writeup.toml's)")
     ls.set_defaults(func=cmd_list)
 
-    s = sub.add_parser("serve", help="preview site/ on http://localhost:PORT/")
-    s.add_argument("--port", type=int, default=8000)
+    s = sub.add_parser("serve", **fmt, help="preview site/ on http://localhost:PORT/")
+    s.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1")
     s.set_defaults(func=cmd_serve)
 
-    pub = sub.add_parser("publish", help="put site/ on the gh-pages branch and push it")
-    pub.add_argument("--remote", default="origin")
-    pub.add_argument("--branch", default="gh-pages")
+    pub = sub.add_parser("publish", **fmt, help="put site/ on the gh-pages branch and push it")
+    pub.add_argument("--remote", default="origin", help="git remote to push to")
+    pub.add_argument("--branch", default="gh-pages", help="branch that holds the site")
+    pub.add_argument("--allow-stale", action="store_true",
+                     help="publish even with stale or missing sections or sections made with the smoke preset")
     pub.add_argument("--no-push", action="store_true", help="commit to the branch but do not push")
     pub.set_defaults(func=cmd_publish)
 
-    pdf = sub.add_parser("pdf", help="print each page of site/ to PDF with headless Chromium")
+    pdf = sub.add_parser("pdf", **fmt, help="print each page of site/ to PDF with headless Chromium")
     pdf.add_argument("--out", help="folder for the PDFs (default: pdf/ beside writeup.toml)")
     pdf.set_defaults(func=cmd_pdf)
 
-    il = sub.add_parser("illusions", help="rank digit pairs for anagrams or hybrids on the local model")
+    il = sub.add_parser("illusions", **fmt, help="rank digit pairs for anagrams or hybrids on the local model")
     il.add_argument("kind", choices=["anagram", "hybrid"])
-    il.add_argument("--views", nargs="+", default=["rot180", "flip", "rot90cw", "skew"], help="anagram views")
-    il.add_argument("--sigmas", nargs="+", default=["1.5", "2"], help="hybrid blurs, in pixels")
+    il.add_argument("--views", nargs="+", default=["rot180", "flip", "rot90cw", "skew"], metavar="VIEW",
+                    help=f"anagram views, any of: {', '.join(ANAGRAM_VIEWS)}")
+    il.add_argument("--sigmas", nargs="+", default=["1.5", "2"], help="hybrid blurs: Gaussian sigma in pixels, in (0, 8]")
     il.add_argument("--seeds", type=int, default=4, help="seeds per pair")
     il.add_argument("--top", type=int, default=10, help="pairs to print (and save) per view or blur")
-    il.add_argument("--out", help="folder for contact sheets of the top pairs, to check them by eye")
-    il.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset")
+    il.add_argument("--out", help="folder for contact sheets of the top pairs, to check them by eye (default: none)")
+    il.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset (default: writeup.toml's)")
     il.set_defaults(func=cmd_illusions)
 
-    c = sub.add_parser("clean", help="remove site/ (and artifacts/ with --artifacts)")
-    c.add_argument("--artifacts", action="store_true")
+    c = sub.add_parser("clean", **fmt, help="remove site/ (and artifacts/ with --artifacts)")
+    c.add_argument("--artifacts", action="store_true", help="also remove artifacts/ (every section's results)")
     c.set_defaults(func=cmd_clean)
     return p
 
 
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt  # `kill` stops like Ctrl-C: staging folders removed, earlier results kept
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _sigterm)
     try:
         args.func(args)
+        sys.stdout.flush()
     except UserError as e:
         print(f"writeup: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("writeup: error: interrupted; earlier results kept", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `writeup list | head -3`: the reader left, which is fine
+        sys.stdout = open("/dev/null", "w")  # noqa: SIM115  (no flush error at exit)
+        return 0
+    except OSError as e:  # a full disk, a read-only or immutable folder: what and where, not a traceback
+        if isinstance(e, (FileNotFoundError,)) or e.errno not in _DISK_ERRORS:
+            raise
+        where = f" {e.filename}" if e.filename else ""
+        print(f"writeup: error: cannot write{where}: {e.strerror}; earlier results kept", file=sys.stderr)
+        return 2
     return 0
+
+
+_DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from generator.errors import UserError
 PRESETS = ("smoke", "quick", "course")  # each part's settings module holds its own values
 BACKENDS = ("local", "deepfloyd")
 PART_B_VARIANTS = ("fm", "ddpm")  # fa25 flow matching (default), fa24 DDPM
+SEED_RANGE = (0, 2**32 - 1)  # runners derive generator seeds as seed * 1000 + k: this keeps them within torch's uint64
+DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: CUDA, then Apple's MPS, then the CPU
 
 
 @dataclass
@@ -51,15 +53,18 @@ class WriteupConfig:
     author: str = ""
     subtitle: str = ""         # a line under the author's name, e.g. "CS180, Fall 2025"
     seed: int = 180            # one seed, reported on the page and reused by every section
-    preset: str = "quick"      # smoke (tests), quick (2-core CPU, ~15 min), course (GPU, course values)
+    preset: str = "quick"      # smoke (tests), quick (2-core CPU, ~12 min), course (GPU, course values)
     backend: str = "local"     # Part A denoiser: the project's own MNIST model, or DeepFloyd IF
     part_b: str = "fm"         # Part B objective: flow matching (fa25) or DDPM (fa24)
+    device: str = "auto"       # where models train and sample: auto, cpu, cuda or mps
     artifacts_dir: str = "artifacts"
     site_dir: str = "site"
+    allow_scripts: bool = False  # publish prose with <script> or inline event handlers (refused by default)
     data: DataConfig = field(default_factory=DataConfig)
     deepfloyd: DeepFloydConfig = field(default_factory=DeepFloydConfig)
     part_a: PartAConfig = field(default_factory=PartAConfig)
     root: Path = field(default=Path("."), compare=False, metadata={"toml": False})  # folder of writeup.toml
+    config_name: str = field(default="writeup.toml", compare=False, metadata={"toml": False})  # for messages
 
     def path(self, p: str) -> Path:
         """A path from writeup.toml, relative to the file's folder."""
@@ -77,29 +82,31 @@ class WriteupConfig:
     def site(self) -> Path:
         return self.path(self.site_dir)
 
-    def validate(self) -> "WriteupConfig":
+    def validate(self, where: str = "writeup.toml") -> "WriteupConfig":
+        if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
+            raise UserError(f"{where}: seed {self.seed} is out of range ({SEED_RANGE[0]} to {SEED_RANGE[1]})")
         for name, value, allowed in (("preset", self.preset, PRESETS), ("backend", self.backend, BACKENDS),
-                                     ("part_b", self.part_b, PART_B_VARIANTS)):
+                                     ("part_b", self.part_b, PART_B_VARIANTS), ("device", self.device, DEVICES)):
             if value not in allowed:
-                raise UserError(f"writeup.toml: unknown {name} {value!r} (choose from {', '.join(allowed)})")
+                raise UserError(f"{where}: unknown {name} {value!r} (choose from {', '.join(allowed)})")
         return self
 
 
-def _build(cls, data: dict, where: str):
+def _build(cls, data: dict, where: str, file: str = "writeup.toml"):
     """Make dataclass `cls` from a TOML table, rejecting unknown keys and wrong types."""
     if not isinstance(data, dict):
-        raise UserError(f"writeup.toml: [{where}] must be a table")
+        raise UserError(f"{file}: [{where}] must be a table")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("toml", True)}
     kwargs = {}
     for key, value in data.items():
         if key not in fields:
-            raise UserError(f"writeup.toml: unknown key {where + '.' if where else ''}{key!r} "
+            raise UserError(f"{file}: unknown key {where + '.' if where else ''}{key!r} "
                             f"(known: {', '.join(fields)})")
         hint = hints[key]
         name = f"{where + '.' if where else ''}{key}"
         if dataclasses.is_dataclass(hint):
-            kwargs[key] = _build(hint, value, name)
+            kwargs[key] = _build(hint, value, name, file)
             continue
         origin = typing.get_origin(hint) or hint
         ok = isinstance(value, origin) and not (origin is int and isinstance(value, bool))
@@ -108,7 +115,7 @@ def _build(cls, data: dict, where: str):
         if ok and origin is dict:
             ok = all(isinstance(v, str) for v in value.values())
         if not ok:
-            raise UserError(f"writeup.toml: {name} must be {getattr(origin, '__name__', origin)}, got {value!r}")
+            raise UserError(f"{file}: {name} must be {getattr(origin, '__name__', origin)}, got {value!r}")
         kwargs[key] = value
     return cls(**kwargs)
 
@@ -123,6 +130,6 @@ def load_config(path: str | Path = "writeup.toml", **overrides) -> WriteupConfig
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise UserError(f"{path}: not valid TOML ({e})") from None
     data.update({k: v for k, v in overrides.items() if v is not None})
-    cfg = _build(WriteupConfig, data, "")
-    cfg.root = path.parent
-    return cfg.validate()
+    cfg = _build(WriteupConfig, data, "", path.name)
+    cfg.root, cfg.config_name = path.parent, path.name
+    return cfg.validate(path.name)

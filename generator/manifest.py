@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from pathlib import Path, PurePosixPath
+
+from generator.fsutil import write_atomic  # noqa: F401  (re-exported: the builder writes with it)
 
 SCHEMA = 1
 FIGURE_KINDS = ("image", "plot", "animation")
@@ -30,19 +30,6 @@ FIGURE_OPTIONAL = {"video": str, "poster": str, "data": str}  # extra files: mp4
 
 class ManifestError(ValueError):
     """A manifest that does not follow the schema; the message names the file and the field."""
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temp file beside `path`, then rename over it: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def dumps(obj) -> bytes:

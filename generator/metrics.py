@@ -7,6 +7,8 @@ import torch
 
 from generator.models.classifier import classify, features
 
+CONFIDENT = 0.9  # a digit is "legible" when the classifier gives its top class at least this probability
+
 
 def per_class_accuracy(pred: torch.Tensor, labels: torch.Tensor) -> dict[int, float]:
     """{digit: fraction of samples asked for `digit` that the classifier reads as `digit`}."""
@@ -46,3 +48,10 @@ def sample_quality(classifier, samples: torch.Tensor, labels: torch.Tensor, real
             "fd": frechet_distance(f_samples, f_a),
             "fd_real": frechet_distance(f_a, f_b),
             "n": len(samples)}
+
+
+@torch.no_grad()
+def legibility(classifier, images: torch.Tensor, threshold: float = CONFIDENT) -> float:
+    """Fraction of images (N,1,28,28) in [0,1] whose top class has softmax probability >= threshold."""
+    probs = torch.cat([classifier(b.float().cpu()).softmax(1) for b in images.split(512)])  # (N,10)
+    return float((probs.max(1).values >= threshold).float().mean())

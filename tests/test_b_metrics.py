@@ -38,3 +38,16 @@ def test_classifier_real_vs_real_small_real_vs_noise_large(tmp_path, tiny_mnist_
     assert real["fd"] < 0.5 * noise["fd"]
     assert real["fd_real"] < 0.5 * noise["fd"]
     assert real["n"] == 50 and set(real["per_class"]) == set(range(10))
+
+
+def test_legibility_counts_confident_reads():
+    from generator.metrics import legibility
+
+    class Fixed(torch.nn.Module):  # logits per image: its first pixel scales a one-hot
+        def forward(self, x):
+            return torch.nn.functional.one_hot(torch.zeros(len(x), dtype=torch.long), 10) * x[:, 0, 0, :1] * 10
+
+    x = torch.zeros(4, 1, 28, 28)
+    x[:2, 0, 0, 0] = 1.0   # logit 10 vs 0: p = 0.9996, legible; the other two: p = 0.1
+    assert legibility(Fixed(), x) == 0.5
+    assert legibility(Fixed(), x[:2]) == 1.0 and legibility(Fixed(), x[2:]) == 0.0

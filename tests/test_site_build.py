@@ -80,11 +80,11 @@ def test_provenance_on_every_figure(cfg):
 
 def test_stale_figure_is_flagged_and_strict_fails_naming_it(cfg):
     report = site_build.build(cfg, log=quiet)
-    assert "b2.2: figure 'loss' is older than its section's inputs (run `writeup run b2.2`)" in report.warnings
+    assert "b2.2: stale, its inputs changed: figure 'loss' (run `writeup run b2.2`)" in report.warnings
     assert '<span class="badge stale">stale</span>' in (cfg.site / "part-b.html").read_text()
     with pytest.raises(UserError) as e:
         site_build.build(cfg, strict=True, log=quiet)
-    assert "b2.2: figure 'loss' is older" in str(e.value) and "not run yet: a0, a1.2," in str(e.value)
+    assert "b2.2: stale, its inputs changed: figure 'loss'" in str(e.value) and "not run yet: a0, a1.2," in str(e.value)
 
 
 def test_strict_fails_on_missing_figure_id_and_broken_link(cfg):

@@ -44,7 +44,7 @@ def project(tmp_path, monkeypatch):
 def test_publish_puts_exactly_the_site_on_gh_pages_and_pushes(project):
     cfg, bare = project
     head, status = git("rev-parse", "HEAD", cwd=cfg.root), git("status", "--porcelain", cwd=cfg.root)
-    commit = publish(cfg, log=quiet)
+    commit = publish(cfg, allow_stale=True, log=quiet)
     files = set(git("ls-tree", "-r", "--name-only", "gh-pages", cwd=bare).splitlines())
     site_files = {p.relative_to(cfg.site).as_posix() for p in cfg.site.rglob("*") if p.is_file()}
     assert files == site_files and ".nojekyll" in files and "index.html" in files
@@ -58,7 +58,7 @@ def test_publish_puts_exactly_the_site_on_gh_pages_and_pushes(project):
 
 def test_publish_keeps_cname_and_builds_on_the_remote_branch(project, tmp_path):
     cfg, bare = project
-    publish(cfg, log=quiet)
+    publish(cfg, allow_stale=True, log=quiet)
     # someone sets a custom domain on GitHub: a commit on the remote gh-pages adding CNAME
     other = tmp_path / "other"
     git("clone", "-q", "-b", "gh-pages", str(bare), str(other), cwd=tmp_path)
@@ -68,7 +68,7 @@ def test_publish_keeps_cname_and_builds_on_the_remote_branch(project, tmp_path):
     git("push", "-q", "origin", "gh-pages", cwd=other)
     (cfg.root / "content/part-b.md").write_text("Changed intro.")
     site_build.build(cfg, log=quiet)
-    commit = publish(cfg, log=quiet)
+    commit = publish(cfg, allow_stale=True, log=quiet)
     assert git("show", f"{commit}:CNAME", cwd=bare) == "diffusion.example.org"
     assert "Changed intro." in git("show", f"{commit}:part-b.html", cwd=bare)
     assert len(git("rev-list", "gh-pages", cwd=bare).splitlines()) == 3
@@ -76,8 +76,8 @@ def test_publish_keeps_cname_and_builds_on_the_remote_branch(project, tmp_path):
 
 def test_publish_twice_without_changes_makes_no_new_commit(project):
     cfg, bare = project
-    first = publish(cfg, log=quiet)
-    assert publish(cfg, log=quiet) == first
+    first = publish(cfg, allow_stale=True, log=quiet)
+    assert publish(cfg, allow_stale=True, log=quiet) == first
 
 
 def test_publish_refuses_a_site_with_broken_or_root_absolute_links(project):
@@ -85,7 +85,7 @@ def test_publish_refuses_a_site_with_broken_or_root_absolute_links(project):
     page = cfg.site / "part-a.html"
     page.write_text(page.read_text().replace('href="static/style.css"', 'href="/static/style.css"'))
     with pytest.raises(UserError, match="root-absolute URL '/static/style.css' breaks when served under /REPO/"):
-        publish(cfg, log=quiet)
+        publish(cfg, allow_stale=True, log=quiet)
     assert git("branch", "--list", "gh-pages", cwd=bare) == ""
 
 
@@ -93,15 +93,15 @@ def test_publish_refuses_symlinks_and_a_missing_site(project, tmp_path):
     cfg, bare = project
     (cfg.site / "leak.txt").symlink_to(cfg.root / "secret.txt")
     with pytest.raises(UserError, match="leak.txt: a symlink"):
-        publish(cfg, log=quiet)
+        publish(cfg, allow_stale=True, log=quiet)
     empty = load_config(tmp_path / "nothing.toml")
     with pytest.raises(UserError, match="index.html is missing: run `writeup build` first"):
-        publish(empty, log=quiet)
+        publish(empty, allow_stale=True, log=quiet)
 
 
 def test_no_push_commits_locally_only(project):
     cfg, bare = project
-    commit = publish(cfg, push=False, log=quiet)
+    commit = publish(cfg, push=False, allow_stale=True, log=quiet)
     assert git("rev-parse", "gh-pages", cwd=cfg.root) == commit
     assert git("branch", "--list", "gh-pages", cwd=bare) == ""
 
@@ -133,3 +133,55 @@ def test_pages_workflow_builds_strict_and_deploys_with_the_official_actions():
     assert next(s for s in build["steps"] if "upload-pages-artifact" in s.get("uses", ""))["with"]["path"] == "site"
     assert deploy["steps"][0]["uses"].startswith("actions/deploy-pages@") and deploy["needs"] == "build"
     assert wf["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+
+
+def test_publish_refuses_stale_missing_or_smoke_sections_unless_allowed(project):
+    cfg, bare = project
+    with pytest.raises(UserError) as e:
+        publish(cfg, log=quiet)
+    msg = str(e.value)
+    assert msg.startswith("publish refused, 21 section(s) not ready (--allow-stale publishes anyway): ")
+    assert "a0 is missing (never run)" in msg and "\n" not in msg
+    assert git("branch", "--list", "gh-pages", cwd=bare) == ""
+    lines = []
+    publish(cfg, allow_stale=True, log=lines.append)
+    assert "warning: publishing anyway: a1.1 was made with the smoke preset (tiny test models)" in lines
+    assert "warning: publishing anyway: b2.2 is stale (its inputs changed)" in lines
+
+
+def test_publish_names_the_remote_and_branch_first_and_says_what_changed(project):
+    cfg, bare = project
+    lines = []
+    publish(cfg, allow_stale=True, log=lines.append)
+    first = [x for x in lines if not x.startswith("warning")]
+    assert first[0] == f"publishing {cfg.site.resolve()} to origin ({bare}), branch gh-pages"
+    assert first[1].endswith("first publish") and first[2] == f"pushed gh-pages to origin ({bare})"
+    page = cfg.site / "part-b.html"
+    page.write_text(page.read_text().replace("</main>", "<p>more</p></main>"))
+    lines.clear()
+    publish(cfg, allow_stale=True, log=lines.append)
+    assert any(x.endswith("1 file(s) changed, pages: part-b.html") for x in lines)
+
+
+def test_publish_quotes_the_whole_rejection(project):
+    cfg, bare = project
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'policy: gh-pages is frozen until Friday' >&2\necho 'ask the admin' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    with pytest.raises(UserError) as e:
+        publish(cfg, allow_stale=True, log=quiet)
+    assert "policy: gh-pages is frozen until Friday" in str(e.value) and "ask the admin" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("line", ['<script>alert(1)</script>', '<img src="x.png" onerror="alert(1)">',
+                                  '[click](javascript:alert(1))'])
+def test_publish_refuses_scripts_in_the_prose_unless_allowed(project, line):
+    cfg, bare = project
+    md = cfg.root / "content" / "a1.1.md"
+    md.write_text(md.read_text() + "\n" + line + "\n")
+    n = md.read_text().count("\n")
+    with pytest.raises(UserError, match=f"a script or inline event handler in the prose at content/a1.1.md:{n}"):
+        publish(cfg, allow_stale=True, log=quiet)
+    (cfg.root / "writeup.toml").write_text((cfg.root / "writeup.toml").read_text() + "allow_scripts = true\n")
+    publish(load_config(cfg.root / "writeup.toml"), allow_stale=True, push=False, log=quiet)

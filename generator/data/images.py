@@ -43,6 +43,8 @@ def _open(path: Path, key: str) -> Image.Image:
         with Image.open(path) as im:
             im.load()
             return _on_white(im)
+    except Image.DecompressionBombError:  # the header claims more pixels than any photo has
+        raise UserError(f"{path}: image too large to open safely (over {Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise UserError(f"{path}: not a readable image ({e.__class__.__name__})") from None
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from generator.errors import UserError
+from generator.fsutil import write_atomic
 
 FILES = {  # split -> (images file, labels file), as named on every mirror
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -110,9 +111,7 @@ def _download(folder: Path) -> bool:
             except OSError:
                 continue
             if hashlib.sha256(blob).hexdigest() == digest:
-                tmp = folder / (name + ".part")
-                tmp.write_bytes(blob)
-                tmp.replace(folder / name)
+                write_atomic(folder / name, blob)
                 break
         else:
             _download_failed = True

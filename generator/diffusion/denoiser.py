@@ -75,10 +75,3 @@ class FunctionDenoiser:
     def __call__(self, x_t: Tensor, t: int, cond: Tensor) -> tuple[Tensor, Tensor | None]:
         return self.fn(x_t, t, cond)
 
-
-def split_eps_var(out: Tensor, channels: int) -> tuple[Tensor, Tensor | None]:
-    """Split a learned-variance model's output (B,2C,H,W) into eps (B,C,...) and var (B,C,...)."""
-    if out.shape[1] == 2 * channels:
-        eps, var = out.split(channels, dim=1)  # (B,C,H,W), (B,C,H,W): IF's channels 0-2 eps, 3-5 var
-        return eps, var
-    return out, None

@@ -50,3 +50,17 @@ def euler_sample(u_theta: VelocityFn, x0: Tensor, steps: int) -> Iterator[Tensor
         t = torch.full((x.shape[0],), i / steps, device=x.device)  # (B,)
         x = x + u_theta(x, t).float() / steps
         yield x
+
+
+def heun_sample(u_theta: VelocityFn, x0: Tensor, evaluations: int) -> Iterator[Tensor]:
+    """Heun's second-order step at the cost of `evaluations` Euler steps (two evaluations a step):
+    x' = x + h u(x, t); x <- x + h/2 (u(x, t) + u(x', t + h)), h = 2/evaluations; yields x after each step.
+    The straight FM paths are nearly linear, so the step's O(h^3) error beats Euler's O(h^2) at equal cost."""
+    steps = max(1, evaluations // 2)
+    x, h = x0.float(), 1.0 / steps
+    for i in range(steps):
+        t = torch.full((x.shape[0],), i * h, device=x.device)  # (B,)
+        k1 = u_theta(x, t).float()
+        k2 = u_theta(x + h * k1, t + h).float()
+        x = x + h / 2 * (k1 + k2)
+        yield x

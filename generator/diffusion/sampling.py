@@ -2,7 +2,7 @@
 
 Every trick plugs into `iterative_denoise` from outside: a noise-estimate combinator is the
 `eps_fn` (plain, CFG, anagram, hybrid: see combinators.py), a per-step projection is `project`
-(inpainting: see inpaint.py), and SDEdit is the same loop started at `i_start` from a noised image.
+(inpainting: see edits.py), and SDEdit is the same loop started at `i_start` from a noised image.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from generator.diffusion import (VIEWS, anagram, get_view, hybrid, iterative_den
                                  strided_timesteps)
 from generator.errors import UserError
 from generator.experiments.part_a_common import show
-from generator.experiments.part_a_settings import HYBRID_BLUR, PRESETS
+from generator.experiments.part_a_settings import HYBRID_BLUR, PRESETS, blur_sigma
 
 PAIRS = [(a, b) for a in range(10) for b in range(10) if a != b]
 CHUNK = 30   # pairs per batch: 30 pairs x 4 seeds x 4 estimates is about 500 images through the UNet
@@ -82,18 +82,24 @@ def _save(path: Path, rows, images: torch.Tensor, second, top: int) -> None:
     figures.save_grid(path, cells, scale=3, row_labels=[f"{a} / {b}" for (a, b), _, _ in rows[:top]])
 
 
+def _sigma(text: str) -> float:
+    try:
+        return blur_sigma(text)  # NaN, negative, zero and text all fail here
+    except UserError as e:
+        raise UserError(f"--sigmas: {e}") from None
+
+
 def main(cfg, kind: str, names: list[str], seeds: int, top: int, out: str | None) -> None:
     if seeds < 1 or top < 1:
         raise UserError(f"--seeds and --top must be at least 1, got {seeds} and {top}")
+    for name in names:  # every name checked before minutes of search
+        get_view(name) if kind == "anagram" else _sigma(name)
     for name in names:
         if kind == "anagram":
             rows, x = search_anagram(cfg, name, seeds)
             second, what = get_view(name).view, f"view {name}: p1 upright / p2 through the view"
         else:
-            try:
-                sigma = float(name)
-            except ValueError:
-                raise UserError(f"--sigmas takes numbers of pixels, got {name!r}") from None
+            sigma = _sigma(name)
             rows, x = search_hybrid(cfg, sigma, seeds)
             second, what = (lambda t, s=sigma: low_pass(t, KERNEL, s)), f"sigma {sigma:g}: far (low band) / near"
         print(f"\n{what}; {seeds} seeds per pair, best first")

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from generator import figures
+from generator.errors import UserError
 from generator.experiments.part_b2 import run_b2_2, run_b2_3, run_b2_5, run_b2_6  # noqa: F401
 from generator.experiments.part_b_common import save_loss_curve, snapshot, test_data, train_data, train_model
 from generator.experiments.part_b_objectives import denoise_loss, pure_noise_loss
@@ -63,7 +64,8 @@ def run_b1_2_1(run) -> None:
     make = lambda: UNet(1, s.D)  # noqa: E731
     model, result, folder = train_model(run, "denoiser", make, denoise_loss(s.sigma), s, train)
     run.params = {"sigma": s.sigma, "D": s.D, "epochs": s.epochs, "batch_size": s.batch_size, "lr": s.lr,
-                  "optimizer": "Adam", "checkpoint": folder.relative_to(run.cfg.cache).as_posix()}
+                  "optimizer": "Adam", "checkpoint": folder.relative_to(run.cfg.cache).as_posix(),
+                  "epoch_images": run.data["epoch_images"], "optimizer_steps": run.data["optimizer_steps"]}
     save_loss_curve(run, "loss", {"σ = 0.5 denoiser": result.losses}, f"Single-step denoiser, σ = {s.sigma}",
                     f"Training loss of every step over {s.epochs} epochs (σ = {s.sigma}, batch {s.batch_size}, "
                     f"Adam lr {s.lr}, D = {s.D}).", run.params)
@@ -79,7 +81,10 @@ def run_b1_2_2(run) -> None:
     s = settings(run.cfg)
     up = json.loads((run.upstream("b1.2.1") / "manifest.json").read_text())
     d = s.denoise
-    folder = run.cfg.cache / up["params"]["checkpoint"]
+    folder = (run.cfg.cache / str(up["params"].get("checkpoint", ""))).resolve()
+    if run.cfg.cache.resolve() not in folder.parents:  # weights are only ever loaded from the cache
+        raise UserError(f"{run.upstream('b1.2.1') / 'manifest.json'}: params.checkpoint "
+                        f"{up['params'].get('checkpoint')!r} leads out of {run.cfg.cache}; re-run b1.2.1")
     if not (folder / f"epoch_{d.epochs}.pt").exists():  # cache wiped: retrain into the same folder
         train_model(run, "denoiser", lambda: UNet(1, d.D), denoise_loss(d.sigma), d, train_data(run, d.train_images))
     model = snapshot(lambda: UNet(1, d.D), folder, d.epochs)
@@ -108,7 +113,8 @@ def run_b1_2_3(run) -> None:
     make = lambda: UNet(1, s.D)  # noqa: E731
     model, result, folder = train_model(run, "pure-noise", make, pure_noise_loss, s, train)
     run.params = {"input": "z = ε ~ N(0, I)", "D": s.D, "epochs": s.epochs, "batch_size": s.batch_size,
-                  "lr": s.lr, "optimizer": "Adam"}
+                  "lr": s.lr, "optimizer": "Adam", "epoch_images": run.data["epoch_images"],
+                  "optimizer_steps": run.data["optimizer_steps"]}
     save_loss_curve(run, "loss", {"pure-noise denoiser": result.losses}, "Denoising pure noise",
                     f"Training loss of every step over {s.epochs} epochs with pure-noise inputs (batch "
                     f"{s.batch_size}, Adam lr {s.lr}, D = {s.D}).", run.params)

@@ -1,6 +1,6 @@
 """Part B, part 2: time- and class-conditioned generators (b2.2/b2.3 and b2.5/b2.6).
 
-Flow matching (fa25) by default, DDPM (fa24) when cfg.part_b == "ddpm" (part_b_objectives.VARIANTS); the sections, figures
+Flow matching (fa25) by default, DDPM (fa24) when cfg.part_b == "ddpm"; the sections, figures
 and checkpoints are the same, only the objective, the time injection and the sampler change.
 """
 from __future__ import annotations
@@ -9,38 +9,50 @@ import torch
 
 from generator.experiments.part_b_common import (frame_indices, save_animation, save_loss_curve, save_samples,
                                                  snapshot, test_data, train_data, train_model)
-from generator.experiments.part_b_objectives import VARIANTS, sample
+from generator.experiments.part_b_objectives import losses, sample
 from generator.experiments.part_b_settings import settings
 from generator.metrics import sample_quality
 from generator.models.unet import UNet
 
+BUDGET_KEYS = ("epoch_images", "steps_per_epoch", "optimizer_steps")  # from part_b_common.budget
+
+VARIANTS = {  # cfg.part_b -> (time injection, name on the page, sampler name)
+    "fm": ("mul", "flow matching", "Euler steps"),
+    "ddpm": ("add", "DDPM", "DDPM steps"),
+}
+
 
 def _runs(run) -> dict:
     """name -> (settings, model factory, loss) of the class-conditioned runs of this variant."""
-    s, v = settings(run.cfg), VARIANTS[run.cfg.part_b]
+    s = settings(run.cfg)
+    mode = VARIANTS[run.cfg.part_b][0]
+    cls_loss = losses(run.cfg.part_b, s.ddpm_T)["cls"]
     runs = {"scheduled": s.cls}
     if s.cls_const is not None:
         runs["constant-lr"] = s.cls_const
-    return {name: (g, (lambda g=g: UNet(1, g.D, time=v.time_injection, num_classes=10)), v.class_loss(s.ddpm_T, g.p_uncond))
+    return {name: (g, (lambda g=g: UNet(1, g.D, time=mode, num_classes=10)), cls_loss(g.p_uncond))
             for name, g in runs.items()}
 
 
 def _train_time(run):
     s = settings(run.cfg)
     g = s.time
-    v = VARIANTS[run.cfg.part_b]
-    make = lambda: UNet(1, g.D, time=v.time_injection)  # noqa: E731
+    make = lambda: UNet(1, g.D, time=VARIANTS[run.cfg.part_b][0])  # noqa: E731
     train = train_data(run, g.train_images)
-    model, result, folder = train_model(run, f"time-{run.cfg.part_b}", make, v.time_loss(s.ddpm_T),
+    model, result, folder = train_model(run, f"time-{run.cfg.part_b}", make, losses(run.cfg.part_b, s.ddpm_T)["time"],
                                         g, train, lr_decay=g.lr_decay, T=s.ddpm_T)
     return g, make, result, folder
 
 
 def _train_params(run, g) -> dict:
-    p = {"objective": VARIANTS[run.cfg.part_b].label, "variant": run.cfg.part_b, "D": g.D, "epochs": g.epochs, "batch_size": g.batch_size,
+    p = {"objective": VARIANTS[run.cfg.part_b][1], "D": g.D, "epochs": g.epochs, "batch_size": g.batch_size,
          "lr": g.lr, "optimizer": "Adam", "scheduler": f"ExponentialLR(γ = 0.1^(1/{g.epochs}))" if g.lr_decay
-         else "none (constant lr)"}
-    return p | VARIANTS[run.cfg.part_b].params(settings(run.cfg))
+         else "none (constant lr)", **{k: v for k, v in run.data.items() if k in BUDGET_KEYS}}
+    if g.ema:
+        p["ema"] = g.ema
+    if run.cfg.part_b == "ddpm":
+        p.update(T=settings(run.cfg).ddpm_T, betas="linear 1e-4 to 0.02")
+    return p
 
 
 def run_b2_2(run) -> None:
@@ -57,17 +69,23 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
     """Sample every snapshot in g.sample_epochs (same noise each time); GIFs for the first and last."""
     s = settings(run.cfg)
     n = len(labels) if labels is not None else g.samples
-    v = VARIANTS[run.cfg.part_b]
-    sampler, steps = v.sampler_label, v.steps(g, s)
-    keep = frame_indices(steps, g.gif_frames)
+    sampler = VARIANTS[run.cfg.part_b][2]
+    steps = g.steps if run.cfg.part_b == "fm" else s.ddpm_T
+    method = g.sampler if run.cfg.part_b == "fm" else "ddpm"
+    yields = steps // 2 if method == "heun" else steps  # Heun: two network evaluations a step
+    if method == "heun":
+        sampler = f"network evaluations ({yields} Heun steps)"
+    keep = frame_indices(yields, g.gif_frames)
     for epoch in g.sample_epochs:
         model = snapshot(make, folder, epoch)
         frames = []
-        for i, x in enumerate(sample(v, model, n, steps=steps, T=s.ddpm_T, labels=labels,
-                                     gamma=g.gamma, generator=torch.Generator().manual_seed(run.seed))):
+        for i, x in enumerate(sample(run.cfg.part_b, model, n, steps=steps, T=s.ddpm_T, labels=labels,
+                                     gamma=g.gamma, generator=torch.Generator().manual_seed(run.seed),
+                                     method=method)):
             if i in keep:
                 frames.append(x)
-        params = {"epoch": epoch, "steps": steps, "seed": run.seed, **({"gamma": g.gamma} if labels is not None else {})}
+        params = {"epoch": epoch, "steps": steps, "sampler": method, "seed": run.seed,
+                  **({"gamma": g.gamma} if labels is not None else {})}
         guided = f", CFG γ = {g.gamma}" if labels is not None else ""
         save_samples(run, f"{fig_prefix}epoch{epoch}", frames[-1],
                      f"{what} after epoch {epoch}: {n} samples, {steps} {sampler}{guided}; seed {run.seed}.",
@@ -83,11 +101,29 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
 
 
 def run_b2_3(run) -> None:
-    """Samples of the time-conditioned UNet at the course's epochs (Algorithm B.2), with animations."""
+    """Samples of the time-conditioned UNet at the course's epochs (Algorithm B.2), with animations,
+    and how many of them the classifier reads confidently, beside real test digits."""
+    from generator.metrics import legibility
+    from generator.models.classifier import load_classifier
+
     g, make, _, folder = _train_time(run)
-    steps = VARIANTS[run.cfg.part_b].steps(g, settings(run.cfg))
-    run.params = _train_params(run, g) | {"sample_epochs": list(g.sample_epochs), "samples": g.samples, "steps": steps}
-    _sample_epochs(run, g, make, folder, None, "samples-", "Time-conditioned UNet")
+    run.params = _train_params(run, g) | {"sample_epochs": list(g.sample_epochs), "samples": g.samples}
+    classifier = load_classifier(run.cfg)
+    real = test_data(run).images
+    real_legible = legibility(classifier, real)
+    run.metrics["legible_real"] = round(real_legible, 4)
+    rows = []
+
+    def quality(epoch, x):
+        frac = legibility(classifier, x)
+        run.metrics[f"legible_epoch{epoch}"] = round(frac, 4)
+        rows.append([epoch, len(x), round(frac, 3), round(real_legible, 3), len(real),
+                     round(frac / real_legible, 2) if real_legible else None])
+
+    _sample_epochs(run, g, make, folder, None, "samples-", "Time-conditioned UNet", quality)
+    run.table("legibility", "Time-only samples the project's MNIST classifier reads with confidence ≥ 0.9 "
+              "(softmax of its top digit), beside the same fraction for real test digits",
+              ["epoch", "samples", "legible", "legible real", "real digits", "ratio"], rows)
 
 
 def run_b2_5(run) -> None:
@@ -102,7 +138,7 @@ def run_b2_5(run) -> None:
         run.metrics[f"{name}_final_loss"] = round(sum(result.losses[-50:]) / len(result.losses[-50:]), 5)
         run.params[name] = _train_params(run, g) | {"p_uncond": g.p_uncond}
     g = settings(run.cfg).cls
-    save_loss_curve(run, "loss", curves, f"Class-conditioned UNet ({VARIANTS[run.cfg.part_b].label})",
+    save_loss_curve(run, "loss", curves, f"Class-conditioned UNet ({VARIANTS[run.cfg.part_b][1]})",
                     f"Training loss of every step over {g.epochs} epochs (batch {g.batch_size}, p_uncond = "
                     f"{g.p_uncond}, D = {g.D}) for: " + "; ".join(
                         f"{n}: Adam lr {p['lr']}, {p['scheduler']}" for n, p in run.params.items()) + ".",

@@ -44,15 +44,26 @@ def train_model(run, name: str, make_model, loss_fn, s, train: Mnist, lr_decay: 
     torch.manual_seed(run.seed)  # same init whichever section trains it first
     model = make_model()
     result = fit(model, loss_fn, train.images, train.labels, epochs=s.epochs, batch_size=s.batch_size,
-                 lr=s.lr, lr_decay=lr_decay, ckpt_dir=folder, seed=run.seed, desc=f"{run.section.id} {name}")
+                 lr=s.lr, lr_decay=lr_decay, ckpt_dir=folder, seed=run.seed, desc=f"{run.section.id} {name}",
+                 epoch_images=s.epoch_images, ema=getattr(s, "ema", 0.0))
     run.device = result.device
     run.model = f"course UNet D={s.D} ({name})"
+    run.data.update(budget(s, train), processes=result.processes)
     torch.manual_seed(run.seed)  # figures must not depend on whether training ran here or was cached
     return model, result, folder
 
 
+def budget(s, train: Mnist) -> dict:
+    """What a training run costs, for the manifest: digits per epoch, optimizer steps, batch."""
+    from generator.train import steps_per_epoch
+    per_epoch = steps_per_epoch(train.count, s.epoch_images, s.batch_size)
+    return {"epoch_images": s.epoch_images or train.count, "steps_per_epoch": per_epoch,
+            "optimizer_steps": per_epoch * s.epochs, "batch_size": s.batch_size}
+
+
 def snapshot(make_model, folder: Path, epoch: int) -> torch.nn.Module:
-    """The model as it was after `epoch` (per-epoch snapshot written by train.fit)."""
+    """The model as it was after `epoch` (per-epoch snapshot written by train.fit; the weight
+    average where the settings have one), on the CPU (samplers move it to the chosen device)."""
     return load_snapshot(make_model(), folder, epoch)
 
 

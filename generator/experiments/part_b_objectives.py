@@ -5,13 +5,13 @@ the batch after every step so the caller keeps frames for animations and the las
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from generator import devices
 from generator.diffusion import flow
 from generator.diffusion.objectives import eps_loss, one_hot_dropout
 from generator.diffusion.sampling import iterative_denoise
@@ -49,55 +49,20 @@ def ddpm_loss(T: int, p_uncond: float | None):
     return lambda model, x, y: eps_loss(model, x, y, alphas_cumprod, p_uncond, t_offset=1)
 
 
-def _fm_steps(net, x: Tensor, steps: int, T: int, generator) -> Iterator[Tensor]:
-    """Algorithm B.2 (fa25): Euler steps of the learned velocity from t = 0 to 1."""
-    yield from flow.euler_sample(net, x, steps)
-
-
-def _ddpm_steps(net, x: Tensor, steps: int, T: int, generator) -> Iterator[Tensor]:
-    """Algorithm B.2 (fa24): A-core's strided loop at stride 1 with sigma_t^2 = beta_t."""
-    alphas_cumprod = linear_alphas_cumprod(T)
-
-    def eps_fn(x_t: Tensor, t: int):
-        return net(x_t, torch.full((x_t.shape[0],), (t + 1) / T, device=x_t.device)), None
-
-    for step in iterative_denoise(eps_fn, x, ddpm_timesteps(T), alphas_cumprod, fixed_variance="beta",
-                                  generator=generator):
-        yield step.x
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One Part B objective: what the network predicts, how it takes time, its losses and sampler.
-
-    A third objective is one more entry in VARIANTS (and its prose a branch on `part_b` in content/)."""
-    name: str                                      # cfg.part_b
-    label: str                                     # on the page and in manifests ("objective")
-    predicts: str                                  # what the network outputs, in words
-    time_injection: str                            # a key of models.unet.TIME_INJECTION
-    sampler_label: str                             # the sampler's steps, in captions
-    time_loss: Callable[[int], Callable]           # T -> loss(model, x, y)
-    class_loss: Callable[[int, float], Callable]   # T, p_uncond -> loss(model, x, y)
-    steps: Callable[[object, object], int]         # (GenSettings, PartBSettings) -> sampler steps
-    sampler: Callable[..., Iterator[Tensor]]       # (net, x, steps, T, generator) -> x after each step
-    params: Callable[[object], dict]               # PartBSettings -> what the manifest records of this variant
-
-
-VARIANTS = {
-    "fm": Variant("fm", "flow matching", "the velocity x1 - x0", "mul", "Euler steps",
-                  lambda T: fm_time_loss, lambda T, p: fm_class_loss(p), lambda g, s: g.steps, _fm_steps,
-                  lambda s: {}),
-    "ddpm": Variant("ddpm", "DDPM", "the noise ε", "add", "DDPM steps",
-                    lambda T: ddpm_loss(T, None), lambda T, p: ddpm_loss(T, p), lambda g, s: s.ddpm_T, _ddpm_steps,
-                    lambda s: {"T": s.ddpm_T, "betas": "linear 1e-4 to 0.02"}),
-}
+def losses(variant: str, T: int) -> dict:
+    """{"time": loss, "cls": p_uncond -> loss} for a Part B variant."""
+    return {"fm": {"time": fm_time_loss, "cls": fm_class_loss},
+            "ddpm": {"time": ddpm_loss(T, None), "cls": lambda p: ddpm_loss(T, p)}}[variant]
 
 
 @torch.no_grad()
-def sample(variant: Variant, model, n: int, *, steps: int, T: int, labels: Tensor | None = None,
-           gamma: float = 5.0, generator: torch.Generator | None = None) -> Iterator[Tensor]:
-    """Draw n samples (B.2, or B.4 with CFG when labels are given); yields x (n,1,28,28) per step."""
-    device = next(model.parameters()).device
+def sample(variant: str, model, n: int, *, steps: int, T: int, labels: Tensor | None = None,
+           gamma: float = 5.0, generator: torch.Generator | None = None,
+           method: str = "euler") -> Iterator[Tensor]:
+    """Draw n samples (B.2, or B.4 with CFG when labels are given) on the chosen device; yields x
+    (n,1,28,28) per step. FM: `steps` network evaluations by Euler's or Heun's method."""
+    device = devices.pick()
+    model = model.to(device)
     x = torch.randn(n, 1, 28, 28, generator=generator).to(device)
     if device.type != "cpu" and generator is not None:  # a CPU generator cannot draw CUDA noise
         torch.manual_seed(generator.initial_seed())
@@ -110,4 +75,16 @@ def sample(variant: Variant, model, n: int, *, steps: int, T: int, labels: Tenso
 
     # CFG (B.4) mixes the same way for velocities (FM) and noise estimates (DDPM)
     net = plain if labels is None else flow.cfg_velocity(plain, F.one_hot(labels, 10).float().to(device), gamma)
-    yield from variant.sampler(net, x, steps, T, generator)
+
+    if variant == "fm":
+        yield from (flow.heun_sample if method == "heun" else flow.euler_sample)(net, x, steps)
+        return
+    alphas_cumprod = linear_alphas_cumprod(T)
+
+    def eps_fn(x_t: Tensor, t: int):
+        return net(x_t, torch.full((x_t.shape[0],), (t + 1) / T, device=x_t.device)), None
+
+    # Algorithm B.2 is A-core's strided loop at stride 1 with sigma_t^2 = beta_t
+    for step in iterative_denoise(eps_fn, x, ddpm_timesteps(T), alphas_cumprod, fixed_variance="beta",
+                                  generator=generator):
+        yield step.x

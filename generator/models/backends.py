@@ -10,7 +10,7 @@ from generator.errors import UserError
 # name -> "module:function" taking the WriteupConfig; imported only when chosen, so the local
 # backend never pulls in diffusers and the DeepFloyd one never trains MNIST.
 BACKENDS = {
-    "local": "generator.models.local:load",          # the project's own MNIST UNet (Helper A-sections)
+    "local": "generator.models.local:load",          # the project's own MNIST UNet
     "deepfloyd": "generator.models.deepfloyd:load",  # DeepFloyd IF stage I (+ stage II upsampler)
 }
 

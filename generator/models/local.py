@@ -1,6 +1,6 @@
 """The `local` backend: the project's own class-conditioned MNIST DDPM, behind the Denoiser contract.
 
-The course UNet (time="add", 10 classes) is trained once with Helper B's `fit()` to predict eps
+The course UNet (time="add", 10 classes) is trained once with `train.fit()` to predict eps
 under DeepFloyd IF's 1000-step cosine schedule, on MNIST scaled to [-1, 1], with the one-hot class
 dropped to the zero vector with probability p_uncond (so CFG has an unconditional branch). Because
 T and the schedule are IF's, Part A's t values, stride-30 list and i_start values apply unchanged.
@@ -8,12 +8,13 @@ The trained weights (an EMA of them) are cached under cfg.cache, keyed by everyt
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
 import math
 import re
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,19 +22,25 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from generator import train as train_module
 from generator.diffusion.objectives import eps_loss
 from generator.diffusion.schedules import cosine_alphas_cumprod
 from generator.errors import UserError
+from generator.train import LAST, Ema, _atomic_save, load_checkpoint
 
 T = 1000          # IF's number of diffusion steps
 VERSION = 2       # bump when training changes its result (2: EMA after each step): old caches are ignored
+# An epoch is at most this many digits, drawn afresh each epoch, so the optimizer steps (and the
+# time) do not grow with the data: the same 2,485 steps with the 4,500-digit offline fallback
+# (whole epochs, as before) and with all 60,000 MNIST digits.
+EPOCH_CAP = 4500
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 @dataclass(frozen=True)
 class LocalSettings:
     D: int                   # UNet width (course: 64)
-    steps: int               # optimizer steps; epochs = ceil(steps / batches per epoch)
+    steps: int               # optimizer steps; epochs = ceil(steps / batches per epoch of <= EPOCH_CAP digits)
     batch_size: int          # course Part B: 128
     lr: float                # Adam, decayed x0.1 over the run (course's ExponentialLR)
     ema: float               # EMA decay of the weights we sample with; 0 = the last weights
@@ -131,28 +138,20 @@ def ddpm_loss(alphas_cumprod: Tensor, p_uncond: float):
     return lambda model, x, y: eps_loss(model, x * 2 - 1, y, alphas_cumprod, p_uncond)
 
 
-class Ema:
-    """Exponential moving average of a model's weights (BatchNorm statistics copied as they are)."""
-
-    def __init__(self, model: nn.Module, decay: float):
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
-        self.decay, self.n = decay, 0
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        # warm-up: early on the average would be dominated by the random initial weights
-        d = min(self.decay, (1 + self.n) / (10 + self.n))
-        for e, p in zip(self.model.parameters(), model.parameters()):
-            e.lerp_(p.detach().float().to(e.device), 1 - d)
-        for e, b in zip(self.model.buffers(), model.buffers()):
-            e.copy_(b)
-        self.n += 1
-
-
 def _key(s: LocalSettings, seed: int, source: str, count: int) -> str:
-    blob = json.dumps({"v": VERSION, "settings": dataclasses.asdict(s), "seed": seed,
-                       "data": source, "count": count}, sort_keys=True)
+    key = {"v": VERSION, "settings": dataclasses.asdict(s), "seed": seed, "data": source, "count": count}
+    if count > EPOCH_CAP:  # only larger splits train differently since the cap
+        key["epoch_cap"] = EPOCH_CAP
+    blob = json.dumps(key, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def schedule(s: LocalSettings, n: int) -> tuple[int, int, int]:
+    """(digits per epoch for fit (0 = all n), epochs, optimizer steps) for n training digits."""
+    from generator.train import steps_per_epoch
+    epoch_images = 0 if n <= EPOCH_CAP else EPOCH_CAP
+    epochs = math.ceil(s.steps / max(1, min(n, EPOCH_CAP) // s.batch_size))
+    return epoch_images, epochs, epochs * steps_per_epoch(n, epoch_images, s.batch_size)
 
 
 def _train(cfg, s: LocalSettings, folder: Path, images: Tensor, labels: Tensor, data: dict) -> dict:
@@ -164,27 +163,26 @@ def _train(cfg, s: LocalSettings, folder: Path, images: Tensor, labels: Tensor, 
     model = UNet(1, s.D, time="add", num_classes=10)
     ema = Ema(model, s.ema) if s.ema else None
     ckpt = folder / "ckpt"
-    if ema is not None and (ckpt / "ema.pt").exists():   # resuming: the average goes on too
-        state = torch.load(ckpt / "ema.pt", map_location="cpu", weights_only=True)
+    state = load_checkpoint(ckpt / "ema.pt", weights_only=True) if ema is not None and (ckpt / "ema.pt").exists() else None
+    if state is None and ema is not None:  # no average to resume: the weights must start over with it
+        (ckpt / LAST).unlink(missing_ok=True)
+    if state is not None:   # resuming: the average goes on too
         ema.model.load_state_dict(state["model"])
         ema.n = int(state["n"])
 
     def save_ema(epoch: int, _model: nn.Module) -> None:
         if ema is not None:
-            torch.save({"model": ema.model.state_dict(), "n": ema.n}, ckpt / "ema.pt")
+            _atomic_save({"model": ema.model.state_dict(), "n": ema.n}, ckpt / "ema.pt")
 
-    per_epoch = max(1, len(images) // s.batch_size)
-    epochs = math.ceil(s.steps / per_epoch)
-    res = fit(model, ddpm_loss(cosine_alphas_cumprod(T), s.p_uncond), images, labels,
+    epoch_images, epochs, _ = schedule(s, len(images))
+    res = fit(model, ddpm_loss(cosine_alphas_cumprod(T), s.p_uncond), images, labels, epoch_images=epoch_images,
               epochs=epochs, batch_size=s.batch_size, lr=s.lr, lr_decay=True, ckpt_dir=ckpt,
               seed=cfg.seed, desc="local MNIST DDPM", on_epoch_end=save_ema,
               on_step=None if ema is None else ema.update)
     weights = (ema.model if ema is not None else model).cpu().state_dict()
     record = {"settings": dataclasses.asdict(s), "epochs": epochs, "losses": res.losses,
               "seconds": res.seconds, "device": res.device, "data": data, "model": weights}
-    tmp = folder / "denoiser.pt.tmp"
-    torch.save(record, tmp)
-    tmp.replace(folder / "denoiser.pt")
+    _atomic_save(record, folder / "denoiser.pt")
     return record
 
 
@@ -205,9 +203,18 @@ def load(cfg) -> LocalDenoiser:
     if folder in _LOADED:
         return _LOADED[folder]
     folder.mkdir(parents=True, exist_ok=True)
+    record = None
+    if train_module.RETRAIN and folder not in train_module._RETRAINED:  # `writeup run --retrain`: once a run
+        train_module._RETRAINED.add(folder)
+        (folder / "denoiser.pt").unlink(missing_ok=True)
+        shutil.rmtree(folder / "ckpt", ignore_errors=True)
     if (folder / "denoiser.pt").exists():
-        record = torch.load(folder / "denoiser.pt", map_location="cpu", weights_only=False)
-    else:
+        record = load_checkpoint(folder / "denoiser.pt")
+        if record is not None:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime((folder / "denoiser.pt").stat().st_mtime))
+            print(f"local MNIST DDPM: reusing the model trained at {when} ({folder}; "
+                  "`writeup run --retrain` trains it again)")
+    if record is None:
         rng = torch.get_rng_state()   # training must not shift the section's random stream
         record = _train(cfg, s, folder, images, labels, data)
         torch.set_rng_state(rng)

@@ -6,20 +6,15 @@ import os
 import threading
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
+
+from generator.errors import UserError
+from generator.fsutil import atomic_path
 
 PIXEL_ART_WIDTH = 400  # narrower images (28 px digits, 64 px IF, small grids) are enlarged towards this
                        # many CSS pixels by a whole factor, with sharp pixels
-
-
-@dataclass
-class Asset:
-    """One file the site serves: `rel` under site/, copied from `src` (or made from it)."""
-    rel: str
-    src: Path
 
 
 def file_digest(path: Path) -> str:
@@ -33,8 +28,11 @@ def site_path(section_id: str, rel: str) -> str:
 
 def pixel_size(path: Path) -> tuple[int, int]:
     """(width, height) read from the file header only."""
-    with Image.open(path) as im:
-        return im.size
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+        raise UserError(f"{path}: not a readable image ({e.__class__.__name__}); re-run its section") from None
 
 
 def display_width(width: int) -> int | None:
@@ -69,7 +67,8 @@ def gif_to_mp4(gif: Path, cache: Path, digest=file_digest) -> Path | None:
     if exe is None:
         return None
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.mp4")  # unique: conversions run in parallel
+    tmp = out.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.mp4")  # unique: conversions run in parallel;
+    # not fsutil.atomic_path: ffmpeg picks the container from the file name's extension
     # even sizes for yuv420p; nearest-neighbour keeps pixel art sharp; no metadata so bytes are stable
     cmd = [exe, "-y", "-loglevel", "error", "-i", str(gif), "-vf",
            "scale=trunc(iw/2)*2:trunc(ih/2)*2:flags=neighbor", "-c:v", "libx264", "-pix_fmt", "yuv420p",
@@ -87,10 +86,9 @@ def poster_from_gif(gif: Path, cache: Path, digest=file_digest) -> Path:
     out = cache / "site-video" / f"{digest(gif)[:24]}.poster.png"
     if not out.is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
-        with Image.open(gif) as im:
+        with Image.open(gif) as im, atomic_path(out) as tmp:
             im.seek(im.n_frames - 1)
-            im.convert("RGB").save(out.with_suffix(".tmp.png"), optimize=True)
-        out.with_suffix(".tmp.png").replace(out)
+            im.convert("RGB").save(tmp, format="PNG", optimize=True)
     return out
 
 

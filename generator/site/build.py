@@ -18,6 +18,7 @@ from pathlib import Path
 
 from generator.config import WriteupConfig
 from generator.errors import UserError
+from generator.fsutil import remove_leftovers, swap_dir
 from generator.manifest import ManifestError, dumps, write_atomic
 from generator.site import assets, checks, collect, prose, render
 
@@ -34,6 +35,7 @@ class BuildReport:
     linked: int = 0                                    # asset files linked from the previous build
     missing: list[str] = field(default_factory=list)   # sections never run (placeholders on the page)
     warnings: list[str] = field(default_factory=list)
+    stale: dict[str, str] = field(default_factory=dict)  # section id -> why it is stale
     problems: list[str] = field(default_factory=list)  # link / URL / size checks
     bytes: int = 0
     seconds: float = 0.0
@@ -93,15 +95,6 @@ def _put(tmp: Path, old: Path, rel: str, same: bool, make) -> bool:
     return False
 
 
-def _swap(tmp: Path, site: Path) -> None:
-    """Put the finished build in place of site/ with two renames."""
-    old = site.with_name(f".{site.name}.old-{os.getpid()}")
-    if site.exists():
-        site.rename(old)
-    tmp.rename(site)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _write_pages(tmp: Path, cfg: WriteupConfig, col: collect.Collected, state: dict, digest: _Digests,
                  report: BuildReport) -> tuple[dict, dict[str, Path]]:
     """Render the pages whose inputs changed, link the rest; returns their state and the files they need."""
@@ -146,7 +139,13 @@ def _write_files(tmp: Path, site: Path, files: dict[str, Path], state: dict, dig
 def _log(report: BuildReport, site: Path, log) -> None:
     if report.missing:  # one line for all of them: a fresh checkout has many
         log(f"warning: not run yet, shown as placeholders: {', '.join(report.missing)} (run `writeup run all`)")
-    for w in report.warnings + report.problems:
+    by_reason: dict[str, list[str]] = {}
+    for sid, why in report.stale.items():
+        by_reason.setdefault(why, []).append(sid)
+    for why, ids in by_reason.items():  # one line per reason, not one per figure
+        log(f"warning: stale ({why}): {', '.join(ids)} (`writeup list --why` for each; "
+            f"`writeup run {ids[0] if len(ids) == 1 else 'all'}` refreshes)")
+    for w in [w for w in report.warnings if w.split(":")[0] not in report.stale] + report.problems:
         log(f"warning: {w}")
     log(f"built {site}: {len(report.rendered)} page(s) rendered, {len(report.reused)} unchanged; "
         f"{report.copied} file(s) copied, {report.linked} unchanged; {report.bytes / 1e6:.1f} MB "
@@ -172,8 +171,11 @@ def build(cfg: WriteupConfig, strict: bool = False, force: bool = False, log=pri
     except (ManifestError, prose.ProseError) as e:
         raise UserError(str(e)) from None
     report.missing, report.warnings = col.missing, col.warnings
+    report.stale = {sv.section.id: sv.why for p in col.pages for sv in p.sections if sv.why}
 
     # 2. write the new site beside the old one, check it, swap it in
+    for pattern in (f".{cfg.site.name}.build-*", f".{cfg.site.name}.old-*"):  # left by a killed build
+        remove_leftovers(cfg.site.parent, pattern)
     tmp = cfg.site.with_name(f".{cfg.site.name}.build-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -186,7 +188,7 @@ def build(cfg: WriteupConfig, strict: bool = False, force: bool = False, log=pri
         failures = [f"not run yet: {', '.join(report.missing)} (run `writeup run all`)"] if report.missing else []
         if strict and failures + report.warnings + report.problems:
             raise UserError("build --strict failed:\n  " + "\n  ".join(failures + report.warnings + report.problems))
-        _swap(tmp, cfg.site)
+        swap_dir(tmp, cfg.site)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -49,6 +49,7 @@ class SectionView:
     notes_html: str = ""               # the author's content/<id>.notes.md, shown under the figures
     differs: str = ""                  # what the run's preset changed from the course ("" for course runs)
     own: bool = False                  # the author's own section (content/sections/), made by no runner
+    why: str = ""                      # why a stale section is stale (pipeline.why)
 
 
 @dataclass
@@ -163,10 +164,10 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
     if notes is not None:
         view.notes_html = "".join(bound(notes, ctx))
     view.figures = _figures(s, m, folder, status == "stale", cfg.artifacts)
-    for f in view.figures:
-        if f.stale:
-            warnings.append(f"{s.id}: figure {f.id!r} is older than its section's inputs "
-                            f"(run `writeup run {s.id}`)")
+    stale = [repr(f.id) for f in view.figures if f.stale]
+    if stale:  # one line per section, saying why
+        view.why = pipeline.why(cfg, s, code)
+        warnings.append(f"{s.id}: stale, {view.why}: figure {', '.join(stale)} (run `writeup run {s.id}`)")
     return view
 
 

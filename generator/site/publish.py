@@ -2,11 +2,13 @@
 
 Uses git plumbing with a private index, so the user's working tree, index and current branch are
 never touched. Before anything is committed the site is checked: size, broken links, root-absolute
-URLs (they break under https://USER.github.io/REPO/), symlinks, loads from other hosts.
+URLs (they break under https://USER.github.io/REPO/), symlinks, loads from other hosts, scripts in
+the prose; and its sections must be fresh and not made with the smoke preset (or --allow-stale).
 """
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -20,9 +22,9 @@ from generator.site.build import SIZE_LIMIT
 def _git(args: list[str], cwd: Path, env: dict | None = None, input: bytes | None = None,
          check: bool = True) -> str:
     r = subprocess.run(["git", *args], cwd=cwd, env=env, input=input, capture_output=True)
-    if check and r.returncode != 0:
-        msg = (r.stderr or r.stdout).decode(errors="replace").strip().splitlines()
-        raise UserError(f"git {args[0]} failed: {msg[-1] if msg else 'exit ' + str(r.returncode)}")
+    if check and r.returncode != 0:  # the whole message: a hook's reason is rarely on git's last line
+        msg = (r.stderr or r.stdout).decode(errors="replace").strip()
+        raise UserError(f"git {args[0]} failed: {msg.replace(chr(10), ' | ') if msg else 'exit ' + str(r.returncode)}")
     return r.stdout.decode().strip() if r.returncode == 0 else ""
 
 
@@ -35,19 +37,58 @@ def precheck(site: Path, max_bytes: int) -> None:
         raise UserError("publish refused, the site has problems:\n  " + "\n  ".join(problems))
 
 
+_SCRIPT = re.compile(r"<script\b|\son[a-z]+\s*=|javascript:", re.IGNORECASE)
+
+
+def unfit(cfg: WriteupConfig) -> list[str]:
+    """Sections that would publish something other than a finished write-up: stale, missing or smoke."""
+    from generator import manifest, pipeline
+    from generator.sections import SECTIONS
+    problems, code = [], pipeline.code_hash()
+    for s in SECTIONS.values():
+        state = pipeline.status(cfg, s, code)
+        if state != "fresh":
+            problems.append(f"{s.id} is {state} ({pipeline.why(cfg, s, code)})")
+        elif manifest.read(cfg.artifacts / s.id)["preset"] == "smoke":
+            problems.append(f"{s.id} was made with the smoke preset (tiny test models)")
+    return problems
+
+
+def scripts_in_prose(cfg: WriteupConfig) -> list[str]:
+    """Lines of content/*.md with a <script>, an inline event handler or a javascript: URL."""
+    found = []
+    for md in sorted((cfg.root / "content").glob("*.md")):
+        for n, line in enumerate(md.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            if _SCRIPT.search(line):
+                found.append(f"content/{md.name}:{n}")
+    return found
+
+
 def publish(cfg: WriteupConfig, remote: str = "origin", branch: str = "gh-pages", push: bool = True,
-            log=print) -> str:
+            allow_stale: bool = False, log=print) -> str:
     """Commit site/ as the whole tree of `branch` (keeping its CNAME), push unless told not to; returns the commit."""
     site = cfg.site.resolve()
     precheck(site, SIZE_LIMIT[cfg.preset])
+    scripts = [] if cfg.allow_scripts else scripts_in_prose(cfg)
+    if scripts:
+        raise UserError(f"publish refused: a script or inline event handler in the prose at {', '.join(scripts)} "
+                        f"(remove it, or set allow_scripts = true in {cfg.config_name})")
+    problems = unfit(cfg)
+    if problems and not allow_stale:
+        raise UserError(f"publish refused, {len(problems)} section(s) not ready (--allow-stale publishes anyway): "
+                        + "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else ""))
+    for p in problems:
+        log(f"warning: publishing anyway: {p}")
     repo_root = cfg.root.resolve()
     if subprocess.run(["git", "rev-parse", "--git-dir"], cwd=repo_root, capture_output=True).returncode:
         raise UserError(f"{repo_root} is not a git repository: `git init` it and add a remote first")
     git_dir = _git(["rev-parse", "--absolute-git-dir"], repo_root)
     ref = f"refs/heads/{branch}"
     if push:
-        if not _git(["remote", "get-url", remote], repo_root, check=False):
+        url = _git(["remote", "get-url", remote], repo_root, check=False)
+        if not url:
             raise UserError(f"no git remote {remote!r} (add one, or use --no-push)")
+        log(f"publishing {site} to {remote} ({url}), branch {branch}")
         # the remote's branch may be ahead (another machine, or the CNAME set on GitHub): build on it
         _git(["fetch", "-q", remote, f"+{ref}:refs/remotes/{remote}/{branch}"], repo_root, check=False)
     local = _git(["rev-parse", "-q", "--verify", f"{ref}^{{commit}}"], repo_root, check=False)
@@ -83,8 +124,17 @@ def publish(cfg: WriteupConfig, remote: str = "origin", branch: str = "gh-pages"
         commit = _git(["commit-tree", tree, *(["-p", parent] if parent else []), "-m", message],
                       repo_root, {**os.environ, **ident})
         _git(["update-ref", ref, commit, local or "0" * 40], repo_root)  # fails if the branch moved meanwhile
-        log(f"committed site/ to {branch}: {commit[:12]}")
+        log(f"committed site/ to {branch}: {commit[:12]}; {_changes(repo_root, parent, tree)}")
     if push:
         _git(["push", "-q", remote, f"{ref}:{ref}"], repo_root)
-        log(f"pushed {branch} to {remote}")
+        log(f"pushed {branch} to {remote} ({url})")
     return commit
+
+
+def _changes(repo_root: Path, parent: str, tree: str) -> str:
+    """What this commit changes on the branch, in one line: pages by name, other files by count."""
+    if not parent:
+        return "first publish"
+    names = _git(["diff", "--name-only", parent, tree], repo_root).splitlines()
+    pages = [n for n in names if n.endswith(".html")]
+    return (f"{len(names)} file(s) changed" + (f", pages: {', '.join(pages)}" if pages else ""))

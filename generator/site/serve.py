@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
+import urllib.parse
 from pathlib import Path
 
 from generator.config import WriteupConfig
@@ -15,7 +17,12 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     def translate_path(self, path: str) -> str:
         if path.startswith(self.prefix):
             path = "/" + path[len(self.prefix):]
-        return super().translate_path(path)
+        if "\0" in urllib.parse.unquote(path):  # %00: no such file (os.path would raise on it)
+            return os.path.join(self.directory, ".no-such-file")
+        local = super().translate_path(path)
+        if not os.path.exists(local) and os.path.isfile(local + ".html"):  # /part-a -> part-a.html, as Pages does
+            return local + ".html"
+        return local
 
     def log_message(self, fmt, *args):  # quieter than the default: one short line per request
         print(f"  {self.command} {self.path} -> {args[1] if len(args) > 1 else ''}")

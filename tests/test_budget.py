@@ -1,0 +1,93 @@
+"""Presets as compute budgets: smoke and quick train the same steps on any amount of data."""
+import pytest
+import torch
+
+from generator.diffusion import flow
+from generator.experiments.part_b_settings import PRESETS
+from generator.train import epoch_order, fit, steps_per_epoch
+
+
+@pytest.mark.parametrize("preset", ["smoke", "quick"])
+@pytest.mark.parametrize("variant", ["fm", "ddpm"])
+def test_budget_presets_do_not_depend_on_the_data_count(preset, variant):
+    s = PRESETS[preset][variant]
+    for g in (s.denoise, s.time, s.cls) + ((s.cls_const,) if s.cls_const else ()):
+        assert g.epoch_images > 0
+        counts = {steps_per_epoch(n, g.epoch_images, g.batch_size) for n in (4500, 5000, 60000)}
+        assert len(counts) == 1, f"{preset}/{variant}: steps change with the data count: {counts}"
+
+
+def test_course_keeps_whole_epochs():
+    s = PRESETS["course"]["fm"]
+    assert s.time.epoch_images == 0 and s.denoise.epoch_images == 0
+    assert steps_per_epoch(60000, 0, 64) == 938 and steps_per_epoch(60000, 0, 256) == 235  # 60000 = 234*256 + 96
+
+
+def test_epoch_order_draws_a_fixed_count_and_repeats_small_sets():
+    order = epoch_order(10, 25, seed=1, epoch=3)
+    assert len(order) == 25 and set(order.tolist()) == set(range(10))
+    assert torch.equal(order, epoch_order(10, 25, seed=1, epoch=3))        # resumable: same order again
+    assert not torch.equal(epoch_order(100, 10, 1, 1), epoch_order(100, 10, 1, 2))  # fresh digits each epoch
+    assert torch.equal(epoch_order(7, 0, 2, 1), torch.randperm(7, generator=torch.Generator().manual_seed(2001)))
+
+
+@pytest.mark.parametrize("n", [40, 400])
+def test_fit_runs_the_same_steps_for_any_data_count(tmp_path, n):
+    from generator.experiments.part_b_objectives import fm_time_loss
+    from generator.models.unet import UNet
+    torch.manual_seed(0)
+    result = fit(UNet(1, 4, time="mul"), fm_time_loss, torch.rand(n, 1, 28, 28), torch.zeros(n, dtype=torch.long),
+                 epochs=2, batch_size=16, lr=1e-3, lr_decay=False, ckpt_dir=tmp_path, seed=0, desc="t",
+                 epoch_images=64, bf16=False, quiet=True)
+    assert len(result.losses) == 2 * 4 and result.steps_per_epoch == 4
+
+
+def test_ema_snapshot_is_the_average(tmp_path):
+    from generator.experiments.part_b_objectives import fm_time_loss
+    from generator.models.unet import UNet
+    from generator.train import load_snapshot
+    torch.manual_seed(0)
+    model = UNet(1, 4, time="mul")
+    first = {k: v.clone() for k, v in model.state_dict().items()}
+    fit(model, fm_time_loss, torch.rand(64, 1, 28, 28), torch.zeros(64, dtype=torch.long), epochs=1,
+        batch_size=16, lr=1e-2, lr_decay=False, ckpt_dir=tmp_path, seed=0, desc="t", ema=0.9, bf16=False, quiet=True)
+    snap = load_snapshot(UNet(1, 4, time="mul"), tmp_path, 1)
+    last = torch.load(tmp_path / "last.pt", weights_only=False)["model"]
+    w = "out.weight"
+    assert torch.equal(snap.state_dict()[w], model.state_dict()[w])      # the caller gets the average
+    assert not torch.equal(snap.state_dict()[w], last[w])                # which is not the last weights
+    between = (snap.state_dict()[w] - first[w]).norm() < (last[w] - first[w]).norm()
+    assert between  # the average lags behind the last weights
+
+
+def test_heun_beats_euler_at_the_same_evaluations():
+    """dx/dt = -x from x(0)=1: x(1) = e^-1. Heun's error is far below Euler's for 10 evaluations each."""
+    u = lambda x, t: -x  # noqa: E731
+    x0 = torch.ones(1, 1, 2, 2)
+    *_, euler = flow.euler_sample(u, x0, 10)
+    heun_steps = list(flow.heun_sample(u, x0, 10))
+    exact = torch.exp(torch.tensor(-1.0))
+    assert len(heun_steps) == 5
+    assert (heun_steps[-1] - exact).abs().max() < 0.2 * (euler - exact).abs().max()
+    *_, straight = flow.heun_sample(lambda x, t: torch.full_like(x, 2.0), x0, 4)  # a straight path: exact
+    assert torch.allclose(straight, x0 + 2.0)
+
+
+def test_dry_run_lists_runs_nothing(tmp_path, tiny_mnist_dir, capsys):
+    from generator.cli import main
+    from generator.data import mnist
+    path = tmp_path / "writeup.toml"
+    path.write_text(f'preset = "smoke"\n[data]\nmnist_dir = "{tiny_mnist_dir}"\ndownload = false\n', encoding="utf-8")
+    mnist._memo.clear()
+    assert main(["--config", str(path), "run", "b2.3", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would run 2 section(s)" in out and "b2.2" in out and "needed upstream" in out
+    assert "train time-fm D=8: 2 epochs" not in out and "steps x 64" in out and "total" in out
+    assert not (tmp_path / "artifacts").exists()
+
+
+def test_local_model_steps_do_not_depend_on_the_data_count():
+    from generator.models import local
+    s = local.PRESETS["quick"]
+    assert local.schedule(s, 4500) == (0, 35, 2485)            # the offline fallback: whole epochs, as before
+    assert local.schedule(s, 60000) == (local.EPOCH_CAP, 35, 2485)  # all of MNIST: same steps

@@ -1,0 +1,42 @@
+"""Two processes (accelerate launch, gloo on the CPU) train a Part B section as well as one does."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from generator.cli import main
+from generator.data import mnist
+
+
+def _setup(folder, tiny_mnist_dir):
+    folder.mkdir()
+    (folder / "writeup.toml").write_text(f'preset = "smoke"\n[data]\nmnist_dir = "{tiny_mnist_dir}"\n'
+                                         f'download = false\n', encoding="utf-8")
+    return folder
+
+
+def _manifest(folder):
+    return json.loads((folder / "artifacts" / "b1.2.1" / "manifest.json").read_text())
+
+
+def test_two_processes_match_one_on_smoke(tmp_path, tiny_mnist_dir, monkeypatch):
+    one = _setup(tmp_path / "one", tiny_mnist_dir)
+    mnist._memo.clear()
+    monkeypatch.chdir(one)
+    assert main(["run", "b1.2.1"]) == 0
+
+    two = _setup(tmp_path / "two", tiny_mnist_dir)
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "generator",
+           "run", "b1.2.1"]
+    done = subprocess.run(cmd, cwd=two, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    m1, m2 = _manifest(one), _manifest(two)
+    assert m1["data"]["processes"] == 1 and m2["data"]["processes"] == 2
+    assert m2["data"]["optimizer_steps"] == m1["data"]["optimizer_steps"]  # same global batch, same steps
+    for key in ("test_mse_epoch1", "test_mse_epoch2"):  # same quality (BatchNorm sees half a batch each)
+        assert m2["metrics"][key] == pytest.approx(m1["metrics"][key], rel=0.05)
+    assert not list((two / "artifacts").glob(".staging-*"))   # only process 0 published
