@@ -51,6 +51,7 @@ class PartAConfig:
 class WriteupConfig:
     title: str = "Fun with Diffusion Models"
     author: str = ""
+    subtitle: str = ""         # a line under the author's name, e.g. "CS180, Fall 2025"
     seed: int = 180            # one seed, reported on the page and reused by every section
     preset: str = "quick"      # smoke (tests), quick (2-core CPU, ~12 min), course (GPU, course values)
     backend: str = "local"     # Part A denoiser: the project's own MNIST model, or DeepFloyd IF

@@ -8,6 +8,8 @@ hand-drawn inputs. Files named in writeup.toml [part_a] replace them, processed 
 """
 from __future__ import annotations
 
+import sys
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ class InputImage:
     image: Tensor        # (C, H, W) in [-1, 1]
     label: int | None    # the digit it shows, where known (the local backend prompts with it)
     source: str          # where it came from, for the manifest
+    original: Path | None = None  # the author's file, when it was transformed to fit the model
 
 
 # ---------------------------------------------------------------- user files
@@ -39,11 +42,20 @@ def _open(path: Path, key: str) -> Image.Image:
     try:
         with Image.open(path) as im:
             im.load()
-            return im.copy()
+            return _on_white(im)
     except Image.DecompressionBombError:  # the header claims more pixels than any photo has
         raise UserError(f"{path}: image too large to open safely (over {Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise UserError(f"{path}: not a readable image ({e.__class__.__name__})") from None
+
+
+def _on_white(im: Image.Image) -> Image.Image:
+    """A drawing on a transparent page, composited on white (dropping alpha would leave it blank)."""
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        page = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(page, rgba).convert("RGB")
+    return im.copy()
 
 
 def _resize_crop(im: Image.Image, size: int, resample=Image.BICUBIC) -> Image.Image:
@@ -68,11 +80,15 @@ def load_user_image(cfg, rel: str, key: str, shape: tuple[int, int, int], name: 
     """A file from writeup.toml, sized for the backend."""
     path = cfg.path(rel)
     x = _to_tensor(_open(path, key), shape)
-    note = ""
-    if shape[0] == 1 and x.mean() > 0:
+    if shape[0] != 1:
+        return InputImage(name, f"your image {Path(rel).name}", x, None, f"file {rel}")
+    note = f"a {shape[1]}-px grey centre crop"
+    if x.mean() > 0:
         # the local model knows white ink on black (MNIST): a light page is inverted
-        x, note = -x, ", inverted to white-on-black"
-    return InputImage(name, f"your image {Path(rel).name}", x, None, f"file {rel}{note}")
+        x, note = -x, note + ", inverted since its background is light"
+    # said where it happens: the reader of the log, the caption and the manifest all learn it
+    print(f"note: {path.name} becomes {note} for the local MNIST model", file=sys.stderr)
+    return InputImage(name, f"your image {Path(rel).name} ({note})", x, None, f"file {rel} as {note}", path)
 
 
 def load_mask(cfg, rel: str, image_rel: str, shape: tuple[int, int, int]) -> Tensor:
@@ -179,7 +195,7 @@ def test_image(cfg, shape) -> InputImage:
     rel = cfg.part_a.test_image
     if rel:
         im = load_user_image(cfg, rel, "test_image", shape, "test")
-        im.caption = f"test image {Path(rel).name}"
+        im.caption = "test image" + im.caption.removeprefix("your image")
         return im
     return _mnist_digit(cfg, shape, 7, 0, "test", "test image")
 

@@ -8,7 +8,7 @@ from torch import Tensor
 from generator import captions
 from generator.data.images import test_image
 from generator.diffusion import conditional, estimate_x0, forward, gaussian_blur, iterative_denoise
-from generator.experiments.part_a_common import check_i_start, gen, save, setup
+from generator.experiments.part_a_common import check_i_start, gen, save, setup, show
 from generator.experiments.part_a_settings import fill, prompt
 
 
@@ -35,6 +35,26 @@ def noisy_versions(run, ctx, x0: Tensor) -> list[Tensor]:
     return [forward(x0, t, ctx.den.alphas_cumprod, generator=gen(run, t)) for t in ctx.s.noise_ts]
 
 
+def input_figure(run, im, box: int = 168) -> None:
+    """The author's file beside what the model is given (a small grey crop): both at `box` px."""
+    from PIL import Image
+
+    from generator.data.images import _open
+
+    original = _open(im.original, "test_image").convert("RGB")
+    original.thumbnail((box, box))
+    crop = Image.fromarray((show(im.image)[0].numpy() * 255).round().astype("uint8"), "L")
+    crop = crop.resize((box, box), Image.NEAREST).convert("RGB")  # pixels kept visible
+    sheet = Image.new("RGB", (2 * box + 16, box), (255, 255, 255))
+    sheet.paste(original, ((box - original.width) // 2, (box - original.height) // 2))
+    sheet.paste(crop, (box + 16, 0))
+    sheet.save(run.out / f"input-{im.name}.png", optimize=True)
+    run.figure(f"input-{im.name}", f"input-{im.name}.png",
+               f"Your file {im.original.name} (left) and what the model is given (right): {im.source.split(' as ')[-1]}.",
+               "The author's image beside its small grey version that the model sees.", "image",
+               {"file": im.original.name})
+
+
 def run_a1_1(run) -> None:
     ctx = setup(run)
     im = test_image(run.cfg, ctx.den.shape)
@@ -49,6 +69,8 @@ def run_a1_1(run) -> None:
          {"t": list(ts), "seed": run.seed}, col_labels=["original", *(f"t = {t}" for t in ts)])
     for t, x in zip(ts, noisy):
         run.metrics[f"psnr_noisy_t{t}_db"] = round(psnr(x, im.image), 2)
+    if im.original is not None and ctx.den.shape[0] == 1:
+        input_figure(run, im)
 
 
 def run_a1_2(run) -> None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-TIME_MODES = ("add", "mul")
+# how the time embedding t_k enters a feature map h (a Part B variant names one of these)
+TIME_INJECTION = {"add": lambda h, t: h + t,   # fa24 DDPM
+                  "mul": lambda h, t: h * t}   # fa25 flow matching
+TIME_MODES = tuple(TIME_INJECTION)
 
 
 class Conv(nn.Sequential):
@@ -118,17 +121,13 @@ class UNet(nn.Module):
             c1 = self.fc1_c(c)[:, :, None, None]                # (B,2D,1,1)
             c2 = self.fc2_c(c)[:, :, None, None]                # (B,D,1,1)
             u0 = c1 * u0 + t1
-        elif self.time == "add":
-            u0 = u0 + t1
-        elif self.time == "mul":
-            u0 = u0 * t1
+        elif self.time is not None:
+            u0 = TIME_INJECTION[self.time](u0, t1)
         u1 = self.up1(torch.cat([e2, u0], dim=1))               # (B,4D,7,7) -> (B,D,14,14)
         if self.num_classes:
             u1 = c2 * u1 + t2
-        elif self.time == "add":
-            u1 = u1 + t2
-        elif self.time == "mul":
-            u1 = u1 * t2
+        elif self.time is not None:
+            u1 = TIME_INJECTION[self.time](u1, t2)
         u2 = self.up2(torch.cat([e1, u1], dim=1))               # (B,2D,14,14) -> (B,D,28,28)
         o = self.conv_out(torch.cat([e0, u2], dim=1))           # (B,2D,28,28) -> (B,D,28,28)
         return self.out(o)

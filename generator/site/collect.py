@@ -12,7 +12,7 @@ from typing import Callable
 from generator import manifest, pipeline
 from generator.config import WriteupConfig
 from generator.sections import PARTS, SECTIONS, Section
-from generator.site import prose
+from generator.site import differs, own, prose
 
 # The three pages of the site, in reading order: file name -> (title, prose file, part or None).
 PAGES = {
@@ -46,6 +46,9 @@ class SectionView:
     outro_html: str                    # prose after the figures (empty without a figures mark)
     prose_file: Path | None            # content/<id>.md, or None when the author has not written one
     figures: list[Figure] = field(default_factory=list)
+    notes_html: str = ""               # the author's content/<id>.notes.md, shown under the figures
+    differs: str = ""                  # what the run's preset changed from the course ("" for course runs)
+    own: bool = False                  # the author's own section (content/sections/), made by no runner
     why: str = ""                      # why a stale section is stale (pipeline.why)
 
 
@@ -57,6 +60,10 @@ class PageView:
     sections: list[SectionView]
     inputs: list[Path]                 # every file the page is made from (hashed for rebuilds)
     digest: str = ""                   # hash of those inputs' bytes and the facts read from them
+    template: str = "part.html"
+    nav: list[dict] = field(default_factory=list)   # the menu: file, label, title
+    cards: list[dict] = field(default_factory=list)  # the landing page: one per part, with its thumbnail
+    files: dict[str, Path] = field(default_factory=dict)  # site path -> source of the page's own files
 
 
 @dataclass
@@ -103,22 +110,59 @@ def _figures(s: Section, m: dict, folder: Path, stale: bool, root: Path) -> list
     return out
 
 
-def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str], missing: list[str]) -> SectionView:
+def context(cfg: WriteupConfig, runs: dict[str, dict | None], m: dict | None = None) -> dict:
+    """What prose may use: the settings, every section's manifest and, in a section, its own run.
+
+    In a section: m (its manifest), params, metrics, data, run_time (seconds), model, device and
+    differs (what the preset changed). Everywhere: title, author, preset, backend, part_b, seed,
+    course (preset is course), own_inputs (which Part A inputs the author supplied), settings (all
+    of writeup.toml) and runs (id -> manifest, or none when not run)."""
+    pa = cfg.part_a
+    ctx = {"settings": cfg, "title": cfg.title, "author": cfg.author, "preset": cfg.preset, "backend": cfg.backend,
+           "part_b": cfg.part_b, "seed": cfg.seed, "course": cfg.preset == "course", "runs": runs,
+           "own_inputs": {"test_image": bool(pa.test_image), "own_images": bool(pa.own_images),
+                          "web_image": bool(pa.web_image), "drawings": bool(pa.drawings)}}
+    given = [k.replace("_", " ") for k, v in ctx["own_inputs"].items() if v]
+    # one sentence for every section that shows the author's images on the 28-px model
+    ctx["input_note"] = (f"The author's own images ({', '.join(given)}) enter as 28-pixel grey centre crops, inverted "
+                         "when their background is light, since that is all the MNIST model can take (a1.1 shows "
+                         "the test image before and after)." if given and cfg.backend == "local" else "")
+    if m is not None:
+        # a section's prose speaks of its run, which may predate a change of backend or variant
+        variant = differs.variant(m) or cfg.part_b
+        ctx.update(m=m, params=m["params"], metrics=m["metrics"], data=m["data"], run_time=m["duration_s"],
+                   model=m["model"], device=m["device"], differs=differs.line(m["section"], m, variant),
+                   backend=m["backend"] or cfg.backend, part_b=variant)
+    return ctx
+
+
+def bound(path: Path, ctx: dict, text: str | None = None, first_line: int = 1) -> tuple[str, str]:
+    """A prose file bound to its run and rendered: (HTML before the figures mark, HTML after it)."""
+    text = _prose(path) if text is None else text
+    before, after = prose.split_figures(prose.bind(text, ctx, str(path), first_line))
+    return render_prose(before, str(path)), render_prose(after, str(path))
+
+
+def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str], missing: list[str],
+                 runs: dict[str, dict | None] | None = None, notes: Path | None = None) -> SectionView:
     """One section: its manifest (validated, files checked), its freshness and its prose."""
     folder = cfg.artifacts / s.id
     # as pipeline.status() decides it, reading the manifest once; a broken one fails the build here,
     # naming its file and field (ManifestError)
     m = manifest.read(folder) if (folder / "manifest.json").exists() else None
     status = "missing" if m is None else "fresh" if m["input_hash"] == pipeline.input_hash(cfg, s, code) else "stale"
+    if m is not None and m["section"] != s.id:
+        raise manifest.ManifestError(f"{folder / 'manifest.json'}: section is {m['section']!r}, expected {s.id!r}")
     prose_file = cfg.root / "content" / f"{s.id}.md"
-    before, after = prose.split_figures(_prose(prose_file))
-    view = SectionView(s, status, m, folder, render_prose(before, str(prose_file)),
-                       render_prose(after, str(prose_file)), prose_file if prose_file.is_file() else None)
-    if m is None:
+    view = SectionView(s, status, m, folder, "", "", prose_file if prose_file.is_file() else None)
+    if m is None:  # prose about results that do not exist would state numbers nobody computed
         missing.append(s.id)
         return view
-    if m["section"] != s.id:
-        raise manifest.ManifestError(f"{folder / 'manifest.json'}: section is {m['section']!r}, expected {s.id!r}")
+    ctx = context(cfg, runs if runs is not None else {s.id: m}, m)
+    view.intro_html, view.outro_html = bound(prose_file, ctx)
+    view.differs = ctx["differs"]
+    if notes is not None:
+        view.notes_html = "".join(bound(notes, ctx))
     view.figures = _figures(s, m, folder, status == "stale", cfg.artifacts)
     stale = [repr(f.id) for f in view.figures if f.stale]
     if stale:  # one line per section, saying why
@@ -137,23 +181,76 @@ def _digest(page: PageView, template_digest: str, file_digest: Callable[[Path], 
     return h.hexdigest()
 
 
+def _runs(cfg: WriteupConfig) -> dict[str, dict | None]:
+    """Every section's manifest (None when never run), for prose that speaks of several sections."""
+    out: dict[str, dict | None] = {}
+    for sid in SECTIONS:
+        folder = cfg.artifacts / sid
+        out[sid] = manifest.read(folder) if (folder / "manifest.json").exists() else None
+    return out
+
+
+def _own_section(cfg: WriteupConfig, o: own.OwnSection, runs: dict) -> SectionView:
+    view = SectionView(o.section, "fresh", None, cfg.root / "content" / "sections", "", "", o.path, own=True)
+    view.intro_html, view.outro_html = bound(o.path, context(cfg, runs), o.body, o.first_line)
+    return view
+
+
+def _thumbnail(views: list[SectionView]) -> Figure | None:
+    """A part's picture on the landing page: the last image of its last section that has one."""
+    for v in reversed(views):
+        for f in reversed(v.figures):
+            if f.kind == "image" and f.src.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
+                return f
+    return None
+
+
+def _nav(own_pages: list[own.OwnPage]) -> list[dict]:
+    nav = [{"file": file, "label": NAV[file], "title": title} for file, (title, _, _) in PAGES.items()]
+    return nav + [{"file": f"{p.slug}.html", "label": p.nav, "title": p.title} for p in own_pages]
+
+
 def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Path], str]) -> Collected:
     """Read and validate everything the site is made from; write nothing."""
     code = pipeline.code_hash()
+    content = cfg.root / "content"
     warnings: list[str] = []
     missing: list[str] = []
-    views = {s.id: read_section(cfg, s, code, warnings, missing) for s in SECTIONS.values()}
+    runs = _runs(cfg)
+    notes = own.notes_files(content)
+    own_sections, own_pages, media = own.sections(content), own.pages(content), own.media(content)
+    views = {s.id: read_section(cfg, s, code, warnings, missing, runs, notes.get(s.id)) for s in SECTIONS.values()}
+    views |= {o.section.id: _own_section(cfg, o, runs) for o in own_sections}
+    order = own.place(list(SECTIONS), own_sections)
+    nav = _nav(own_pages)
+    settings = f"{cfg.title}\0{cfg.author}\0{cfg.subtitle}\0{cfg.seed}\0{cfg.preset}\0{cfg.backend}\0{cfg.part_b}"
+    # any prose may speak of any run, so every page depends on every manifest and the author's files
+    shared = [*notes.values(), *(o.path for o in own_sections), *(p.path for p in own_pages), *media.values()]
+    shared += [cfg.artifacts / sid / "manifest.json" for sid in SECTIONS]
     pages = []
     for file, (title, prose_name, part) in PAGES.items():
-        intro = cfg.root / "content" / prose_name
-        chosen = [v for v in views.values() if part is None or v.section.part == part]
-        inputs = [intro]
-        if part is not None:  # the index lists sections (title, state) only, so a re-run leaves it alone
-            for v in chosen:
-                inputs += [v.folder / "manifest.json", *([v.prose_file] if v.prose_file else [])]
-                inputs += [f.src for f in v.figures] + [p for f in v.figures for p in f.extra.values()]
-        page = PageView(file, title, render_prose(_prose(intro), str(intro)), chosen, inputs)
-        settings = f"{cfg.title}\0{cfg.author}\0{cfg.seed}\0{cfg.preset}\0{cfg.backend}\0{cfg.part_b}"
-        page.digest = _digest(page, template_digest + settings, file_digest)
+        intro = content / prose_name
+        chosen = [views[sid] for sid in order if part is not None and views[sid].section.part == part]
+        inputs = [intro, *shared]
+        for v in chosen:
+            inputs += [*([v.prose_file] if v.prose_file else []), *(f.src for f in v.figures),
+                       *(p for f in v.figures for p in f.extra.values())]
+        intro_html = "".join(bound(intro, context(cfg, runs)))
+        page = PageView(file, title, intro_html, chosen, inputs, nav=nav,
+                        template="part.html" if part else "index.html")
+        if part is None:
+            for key, ptitle in PARTS.items():
+                thumb = _thumbnail([v for v in views.values() if v.section.part == key])
+                page.cards.append({"file": f"part-{key}.html", "title": ptitle, "thumb": thumb,
+                                   "sections": [views[sid] for sid in order if views[sid].section.part == key]})
+                page.inputs += [thumb.src, *thumb.extra.values()] if thumb else []
         pages.append(page)
+    for p in own_pages:
+        body = bound(p.path, context(cfg, runs), p.body, p.first_line)
+        pages.append(PageView(f"{p.slug}.html", p.title, "".join(body), [], shared, nav=nav,
+                              template="page.html", files=media))
+    for page in pages:
+        if page.template != "page.html" and media:
+            page.files = media  # the author's images may be linked from any prose
+        page.digest = _digest(page, template_digest + settings, file_digest)
     return Collected(pages, warnings, missing)

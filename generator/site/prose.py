@@ -1,7 +1,17 @@
-"""Markdown prose with LaTeX math, rendered at build time to HTML with native MathML (no network at read time)."""
+"""Markdown prose with LaTeX math, rendered at build time to HTML with native MathML (no network at read time).
+
+Prose is first a sandboxed Jinja template bound to its run (the manifest and the settings), as
+Quarto/knitr inline code binds narrative to computation: `{{ params.gamma }}` states the value
+that was used, `{% if part_b == "ddpm" %}` holds a passage that is true of one variant only, and an
+unknown name fails the build naming the file and line.
+"""
 from __future__ import annotations
 
 import re
+import traceback
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
 from markdown_it import MarkdownIt
 
@@ -17,6 +27,63 @@ _TOKEN = "MATHTOKEN{}Z"
 
 class ProseError(ValueError):
     """Prose that cannot be rendered (bad LaTeX); the message names the file."""
+
+
+def _num(v, digits: int = 3) -> str:
+    """A number as prose states it: 60000 -> "60,000", 0.98765 -> "0.988"."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, int) or float(v).is_integer():
+        return f"{int(v):,}"
+    return f"{v:.{digits}g}"
+
+
+def _duration(seconds) -> str:
+    """Seconds as a reader wants a run time: "45 s", "13 min", "1 h 5 min"."""
+    s = float(seconds)
+    if s < 90:
+        return f"{s:.0f} s" if s >= 10 else f"{s:.1f} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    return f"{int(s // 3600)} h {round(s % 3600 / 60)} min"
+
+
+def _percent(v, digits: int = 0) -> str:
+    return f"{float(v) * 100:.{digits}f}%"
+
+
+def _jinja() -> SandboxedEnvironment:
+    # the sandbox: prose can read the manifest and settings but call nothing unsafe on them
+    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env.filters.update(num=_num, duration=_duration, percent=_percent)
+    return env
+
+
+_JINJA = _jinja()
+
+
+def _template_line(e: BaseException) -> int | None:
+    """The template line an error was raised at (Jinja rewrites tracebacks to template lines)."""
+    line = None
+    for frame, lineno in traceback.walk_tb(e.__traceback__):
+        if frame.f_code.co_filename == "<template>":
+            line = lineno
+    return line
+
+
+def bind(text: str, context: dict, where: str, first_line: int = 1) -> str:
+    """Render the prose template `text` with `context`; any error names `where`:line.
+
+    `first_line` is the file line `text` starts on (after front matter), so the line is the file's."""
+    try:
+        return _JINJA.from_string(text).render(context)
+    except jinja2.TemplateSyntaxError as e:
+        raise ProseError(f"{where}:{(e.lineno or 1) + first_line - 1}: {e.message}") from None
+    except Exception as e:  # an undefined name, a sandbox refusal, a bad filter argument: all the prose's
+        line = _template_line(e)
+        at = f"{where}:{line + first_line - 1}" if line else where
+        message = getattr(e, "message", None) or str(e)
+        raise ProseError(f"{at}: {message}") from None
 
 
 def _md() -> MarkdownIt:
@@ -57,3 +124,30 @@ def split_figures(text: str) -> tuple[str, str]:
     """Prose before and after the figures mark (all of it before when there is no mark)."""
     before, _, after = text.partition(FIGURES_MARK)
     return before, after
+
+
+def front_matter(text: str, where: str, keys: dict[str, bool]) -> tuple[dict[str, str], str, int]:
+    """`---` / `key: value` lines / `---` at the top of a file -> (fields, body, body's first line).
+
+    `keys` maps each allowed key to whether it is required; anything else is a one-line error."""
+    if not text.startswith("---\n"):
+        raise ProseError(f"{where}:1: needs front matter: a first line '---', then 'key: value' lines "
+                         f"({', '.join(keys)}), then '---'")
+    lines = text.split("\n")
+    fields: dict[str, str] = {}
+    for n, line in enumerate(lines[1:], start=2):
+        if line.strip() == "---":
+            missing = [k for k, required in keys.items() if required and k not in fields]
+            if missing:
+                raise ProseError(f"{where}: front matter lacks {', '.join(missing)}")
+            return fields, "\n".join(lines[n:]), n + 1
+        if not line.strip():
+            continue
+        key, sep, value = line.partition(":")
+        key = key.strip()
+        if not sep or not value.strip():
+            raise ProseError(f"{where}:{n}: front matter line is not 'key: value': {line!r}")
+        if key not in keys:
+            raise ProseError(f"{where}:{n}: unknown front matter key {key!r} (known: {', '.join(keys)})")
+        fields[key] = value.strip().strip('"')
+    raise ProseError(f"{where}: front matter is not closed by a '---' line")

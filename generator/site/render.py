@@ -9,7 +9,7 @@ from generator import __version__
 from generator.config import WriteupConfig
 from generator.sections import PARTS
 from generator.site import assets
-from generator.site.collect import NAV, PAGES, Figure, PageView, SectionView
+from generator.site.collect import PAGES, Figure, PageView, SectionView
 
 STATIC = ("style.css", "site.js")  # templates/ files copied to site/static/
 WIDE = 720  # CSS px: an image wider than this is a swipe strip on a phone (shown at half its file size)
@@ -95,17 +95,25 @@ def _section(sv: SectionView, cfg: WriteupConfig, files: dict[str, Path], figure
             # the run details only, so no table repeats another
             "metrics": m["metrics"] if m and m["metrics"] and not m["tables"] else {},
             "figures": [_figure(sv, f, cfg, files, digest) for f in sv.figures] if figures else [],
+            "notes": sv.notes_html, "differs": sv.differs, "own": sv.own,
             "page": next(p for p, (_, _, part) in PAGES.items() if part == sv.section.part)}
 
 
 def render_page(env: jinja2.Environment, page: PageView, cfg: WriteupConfig,
                 digest=assets.file_digest) -> tuple[str, dict[str, Path]]:
     """HTML of one page, and the files (site path -> source) it links to."""
-    files: dict[str, Path] = {}
-    overview = page.file == "index.html"  # the overview lists sections but shows no figures
-    sections = [_section(sv, cfg, files, not overview, digest) for sv in page.sections]
-    nav = [{"file": file, "label": NAV[file], "title": title} for file, (title, _, _) in PAGES.items()]
-    html = env.get_template("index.html" if overview else "part.html").render(
-        cfg=cfg, page=page, sections=sections, nav=nav, parts=PARTS, version=__version__,
+    files: dict[str, Path] = dict(page.files)
+    sections = [_section(sv, cfg, files, True, digest) for sv in page.sections]
+    cards = []
+    for c in page.cards:  # the landing page: each part with its picture
+        thumb = None
+        if c["thumb"] is not None:
+            sv = next(v for v in c["sections"] if c["thumb"] in v.figures)
+            thumb = _figure(sv, c["thumb"], cfg, files, digest)
+        cards.append({"file": c["file"], "title": c["title"], "thumb": thumb,
+                      "sections": [{"id": v.section.id, "title": v.section.title, "anchor": v.section.anchor}
+                                   for v in c["sections"]]})
+    html = env.get_template(page.template).render(
+        cfg=cfg, page=page, sections=sections, nav=page.nav, parts=PARTS, version=__version__, cards=cards,
         figure_count=sum(len(s["figures"]) for s in sections))
     return html, files

