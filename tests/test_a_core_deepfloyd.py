@@ -200,3 +200,22 @@ def test_a0_pipeline_thresholds_exactly_as_the_loop(den, on):
     img = den.generate(["a rocket ship"], num_inference_steps=3, generator=torch.Generator().manual_seed(0),
                        threshold=th)
     assert img.shape == (1, 3, SIZE, SIZE) and den.stage1.scheduler is own  # generate() restores IF's scheduler
+
+
+@pytest.mark.filterwarnings("ignore:no GPU")
+def test_threshold_setting_reaches_the_sections_and_their_manifests(tmp_path, built, tiny_mnist_dir):
+    """part_a.threshold: a0 (the IF pipeline) and a loop section record the same choice; it changes pixels."""
+    from generator import manifest, pipeline
+    from generator.sections import SECTIONS
+    out = {}
+    for on in (False, True):
+        cfg = tiny_if_config(tmp_path / str(on), built=built)
+        cfg.data.mnist_dir, cfg.data.download = str(tiny_mnist_dir), False
+        cfg.part_a.threshold = on
+        pipeline.run(cfg, [SECTIONS["a0"], SECTIONS["a1.5"]], log=lambda *_: None)
+        ms = {sid: manifest.read(cfg.artifacts / sid) for sid in ("a0", "a1.5")}
+        labels = {m["params"]["x0_threshold"] for m in ms.values()}
+        assert labels == {"dynamic (ratio 0.95, sample_max 1.5)" if on else "none"}
+        out[on] = (cfg.artifacts / "a1.5").glob("*.png")
+        out[on] = {p.name: p.read_bytes() for p in out[on]}
+    assert out[False].keys() == out[True].keys() and out[False] != out[True]
