@@ -9,7 +9,6 @@ separated by " | ":
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from generator.errors import UserError
@@ -117,9 +116,6 @@ def parse_all(prompts: dict[str, str]) -> dict[str, Spec]:
     return out
 
 
-_TEMPLATE = re.compile(r"\{label\}")
-
-
 def is_template(text: str) -> bool:
     """A prompt with "{label}" is filled in per image, so it cannot be encoded up front."""
-    return bool(_TEMPLATE.search(text))
+    return "{label}" in text

@@ -103,8 +103,10 @@ def spec(cfg, role: str) -> prompt_specs.Spec:
 def items(cfg, role: str, n: int) -> list[str]:
     """The n prompts of a0 or (p1, p2, view) of an anagram, or a UserError naming the role."""
     sp = spec(cfg, role)
-    parts = [sp.upright, sp.turned, sp.view] if isinstance(sp, prompt_specs.Anagram) else list(sp) \
-        if isinstance(sp, tuple) else [sp]
+    if isinstance(sp, prompt_specs.Anagram):
+        parts = [sp.upright, sp.turned, sp.view]
+    else:
+        parts = list(sp) if isinstance(sp, tuple) else [sp]
     if len(parts) != n:
         raise UserError(f"prompt {role!r} = {prompt_specs.short(prompt(cfg, role))}: expected {n} parts "
                         "separated by ' | '")
