@@ -45,6 +45,9 @@ class PartAConfig:
     drawings: list[str] = field(default_factory=list)    # a1.7.1: local default is two stroke drawings
     masks: list[str] = field(default_factory=list)       # a1.7.2 masks for own_images (white = new content)
     prompts: dict[str, str] = field(default_factory=dict)  # overrides of the backend's default prompts, by role
+    # dynamic thresholding of x0_hat in every Part A loop (and a0's IF pipeline) as IF's scheduler does
+    # (ratio 0.95, sample_max 1.5); false = the course's loop, which does not threshold
+    threshold: bool = False
 
 
 @dataclass

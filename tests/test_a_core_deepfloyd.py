@@ -134,7 +134,7 @@ def test_missing_weights_and_licence_errors_are_one_line(tmp_path, built):
             raise OSError("cannot load DeepFloyd/IF-I-XL-v1.0") from inner
     except OSError as outer:
         err = deepfloyd.load_error("DeepFloyd/IF-I-XL-v1.0", outer)
-    assert "accept the DeepFloyd licence" in str(err) and "huggingface-cli login" in str(err)
+    assert "accept the DeepFloyd licence" in str(err) and "hf auth login" in str(err)
 
 
 def test_bad_dtype_is_a_user_error(tmp_path, built):
@@ -173,3 +173,49 @@ def test_prompts_worth_encoding_skip_views_and_templates(tmp_path):
     got = wanted_prompts(cfg)
     assert got[:2] == ["", "a high quality photo"] and got[-2:] == ["a photo of a cat", "a photo of a tree"]
     assert "rot90cw" not in got and not any("{" in p for p in got)
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_a0_pipeline_thresholds_exactly_as_the_loop(den, on):
+    """a0 (the IF pipeline) and the strided loop make the same x0_hat choice: equal samples either way."""
+    from generator.diffusion import IF_THRESHOLD
+    th = IF_THRESHOLD if on else None
+    ts = strided_timesteps(990, 330)
+    p, u = den.encode(["a rocket ship"]), den.encode([""])
+    own = den.stage1.scheduler
+    from diffusers import DDPMScheduler
+    kw = (dict(thresholding=True, dynamic_thresholding_ratio=0.95, sample_max_value=1.5) if on
+          else dict(thresholding=False, clip_sample=False))
+    den.stage1.scheduler = DDPMScheduler.from_config(own.config, **kw)
+    try:
+        ref = den.stage1(prompt_embeds=p, negative_prompt_embeds=u, timesteps=ts, guidance_scale=7.0,
+                         generator=torch.Generator().manual_seed(0), output_type="pt").images
+    finally:
+        den.stage1.scheduler = own
+    g = torch.Generator().manual_seed(0)
+    x_T = torch.randn(1, *den.shape, generator=g)
+    out = last(iterative_denoise(cfg_fn(den, p, u, 7.0), x_T, ts + [-1], den.alphas_cumprod, threshold=th,
+                                 generator=g)).x
+    assert torch.allclose(out, ref, atol=1e-4 * ref.abs().max()), (out - ref).abs().max()
+    img = den.generate(["a rocket ship"], num_inference_steps=3, generator=torch.Generator().manual_seed(0),
+                       threshold=th)
+    assert img.shape == (1, 3, SIZE, SIZE) and den.stage1.scheduler is own  # generate() restores IF's scheduler
+
+
+@pytest.mark.filterwarnings("ignore:no GPU")
+def test_threshold_setting_reaches_the_sections_and_their_manifests(tmp_path, built, tiny_mnist_dir):
+    """part_a.threshold: a0 (the IF pipeline) and a loop section record the same choice; it changes pixels."""
+    from generator import manifest, pipeline
+    from generator.sections import SECTIONS
+    out = {}
+    for on in (False, True):
+        cfg = tiny_if_config(tmp_path / str(on), built=built)
+        cfg.data.mnist_dir, cfg.data.download = str(tiny_mnist_dir), False
+        cfg.part_a.threshold = on
+        pipeline.run(cfg, [SECTIONS["a0"], SECTIONS["a1.5"]], log=lambda *_: None)
+        ms = {sid: manifest.read(cfg.artifacts / sid) for sid in ("a0", "a1.5")}
+        labels = {m["params"]["x0_threshold"] for m in ms.values()}
+        assert labels == {"dynamic (ratio 0.95, sample_max 1.5)" if on else "none"}
+        out[on] = (cfg.artifacts / "a1.5").glob("*.png")
+        out[on] = {p.name: p.read_bytes() for p in out[on]}
+    assert out[False].keys() == out[True].keys() and out[False] != out[True]

@@ -62,7 +62,7 @@ def test_hybrid_items_take_an_optional_sigma(value, spec):
 
 
 @pytest.mark.parametrize("value, match", [
-    ("one | seven | wide", "prompt 'hybrid1': blur sigma 'wide' must be a number"),
+    ("one | seven | wide", "prompt 'hybrid1' = 'one \\| seven \\| wide': blur sigma 'wide' must be a number"),
     ("one | seven | 0", "blur sigma '0'"), ("one | seven | 9", "blur sigma '9'"),
     ("one | seven | 1 | 2", "expected 'far | near' or 'far | near | sigma'"),
 ])

@@ -10,7 +10,8 @@ from generator.diffusion.denoiser import Denoiser, EpsFn, FunctionDenoiser
 from generator.diffusion.edits import inpaint, inpaint_projection, sdedit
 from generator.diffusion.filters import gaussian_blur, high_pass, hybrid_blur, low_pass
 from generator.diffusion.forward import estimate_x0, forward, renoise
-from generator.diffusion.sampling import FIXED_VARIANCES, Step, ddpm_step, iterative_denoise, last, step_std
+from generator.diffusion.sampling import (FIXED_VARIANCES, IF_THRESHOLD, Step, Threshold, ddpm_step, iterative_denoise,
+                                         last, step_std)
 from generator.diffusion.schedules import (alpha_bar, cosine_alphas_cumprod, ddpm_timesteps,
                                            linear_alphas_cumprod, strided_timesteps)
 from generator.diffusion.views import VIEWS, View, get_view
@@ -19,7 +20,7 @@ __all__ = [
     "Denoiser", "EpsFn", "FunctionDenoiser",
     "alpha_bar", "cosine_alphas_cumprod", "linear_alphas_cumprod", "strided_timesteps", "ddpm_timesteps",
     "forward", "renoise", "estimate_x0", "gaussian_blur", "low_pass", "high_pass", "hybrid_blur",
-    "Step", "FIXED_VARIANCES", "ddpm_step", "step_std", "iterative_denoise", "last",
+    "Step", "Threshold", "IF_THRESHOLD", "FIXED_VARIANCES", "ddpm_step", "step_std", "iterative_denoise", "last",
     "guided_estimates", "conditional", "cfg", "anagram", "hybrid",
     "sdedit", "inpaint", "inpaint_projection", "VIEWS", "View", "get_view",
 ]

@@ -28,6 +28,26 @@ FIXED_VARIANCES = {
 
 
 @dataclass(frozen=True)
+class Threshold:
+    """Dynamic thresholding of x0_hat (Saharia et al. 2022, Imagen sec. 2.3), as IF's stage I scheduler does.
+
+    Per image, s = the `ratio` quantile of |x0_hat|, clamped to [1, sample_max]; x0_hat <- clip(x0_hat, -s, s) / s.
+    IF ships ratio 0.95 and sample_max 1.5 (stage I) / 1.0 (stage II); the course's loop does not threshold.
+    """
+    ratio: float = 0.95
+    sample_max: float = 1.5
+
+    def __call__(self, x0: Tensor) -> Tensor:
+        flat = x0.reshape(x0.shape[0], -1).abs().float()                 # (B, C*H*W)
+        s = torch.quantile(flat, self.ratio, dim=1).clamp(1, self.sample_max)  # (B,)
+        s = s.reshape(-1, *([1] * (x0.dim() - 1))).to(x0)
+        return x0.clamp(-s, s) / s
+
+
+IF_THRESHOLD = Threshold(0.95, 1.5)  # DeepFloyd/IF-I-*-v1.0 scheduler_config.json
+
+
+@dataclass(frozen=True)
 class Step:
     """One step of the loop: the new sample x at timesteps[i] = t, and the x0 estimate that made it."""
     i: int      # index of t in the timestep list
@@ -52,13 +72,19 @@ def step_std(var: Tensor | None, t: int, t_prev: int, alphas_cumprod: Tensor,
 
 
 def ddpm_step(x_t: Tensor, eps: Tensor, var: Tensor | None, t: int, t_prev: int,
-              alphas_cumprod: Tensor, noise: Tensor | None, fixed_variance: str = "posterior"
-              ) -> tuple[Tensor, Tensor]:
-    """x_t -> x_{t'} (A.3 / Algorithm B.2); returns (x_{t'}, x0_hat). No noise is added from t = 0."""
+              alphas_cumprod: Tensor, noise: Tensor | None, fixed_variance: str = "posterior",
+              threshold: Threshold | None = None) -> tuple[Tensor, Tensor]:
+    """x_t -> x_{t'} (A.3 / Algorithm B.2); returns (x_{t'}, x0_hat). No noise is added from t = 0.
+
+    threshold: applied to x0_hat before it enters the posterior mean (diffusers' DDPMScheduler with
+    thresholding=True); None = the course's loop, x0_hat as estimated.
+    """
     a_t, a_prev = alpha_bar(alphas_cumprod, t).to(x_t), alpha_bar(alphas_cumprod, t_prev).to(x_t)
     alpha = a_t / a_prev                 # alpha_t = alpha_bar_t / alpha_bar_{t'}
     beta = 1 - alpha                     # beta_t  = 1 - alpha_t
     x0 = estimate_x0(x_t, eps, t, alphas_cumprod)
+    if threshold is not None:
+        x0 = threshold(x0)
     # x_{t'} = sqrt(alpha_bar_{t'}) beta_t / (1 - alpha_bar_t) x0_hat
     #        + sqrt(alpha_t) (1 - alpha_bar_{t'}) / (1 - alpha_bar_t) x_t + v_sigma      (A.3)
     x_prev = (a_prev.sqrt() * beta / (1 - a_t)) * x0 + (alpha.sqrt() * (1 - a_prev) / (1 - a_t)) * x_t
@@ -69,12 +95,14 @@ def ddpm_step(x_t: Tensor, eps: Tensor, var: Tensor | None, t: int, t_prev: int,
 
 def iterative_denoise(eps_fn: EpsFn, x: Tensor, timesteps: list[int], alphas_cumprod: Tensor, *,
                       i_start: int = 0, fixed_variance: str = "posterior", project: Project | None = None,
-                      resample: int = 1, generator: torch.Generator | None = None) -> Iterator[Step]:
+                      resample: int = 1, threshold: Threshold | None = None,
+                      generator: torch.Generator | None = None) -> Iterator[Step]:
     """Strided DDPM sampling from x at timesteps[i_start] down to timesteps[-1]; yields every step.
 
     fixed_variance: "posterior" or "beta" (Algorithm B.2), used only when eps_fn returns no variance.
     project: applied to each new x_{t'} (inpainting). resample > 1: RePaint's harmonising jumps,
     i.e. the step t -> t' is redone `resample` times, taking x_{t'} back to t in between.
+    threshold: dynamic thresholding of x0_hat at every step (IF's scheduler); None = the course's loop.
     Use as `*steps, last = iterative_denoise(...)`, or keep only the steps you want.
     """
     if fixed_variance not in FIXED_VARIANCES:
@@ -86,7 +114,7 @@ def iterative_denoise(eps_fn: EpsFn, x: Tensor, timesteps: list[int], alphas_cum
             eps, var = eps_fn(x, t)
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
             x_prev, x0 = ddpm_step(x, eps.float(), None if var is None else var.float(), t, t_prev,
-                                   alphas_cumprod, noise, fixed_variance)
+                                   alphas_cumprod, noise, fixed_variance, threshold)
             if project is not None:
                 x_prev = project(x_prev, t_prev)
             if r < resample - 1:

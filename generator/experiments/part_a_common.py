@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 from torch import Tensor
 
 from generator import figures
-from generator.diffusion import Denoiser, strided_timesteps
+from generator.diffusion import IF_THRESHOLD, Denoiser, Threshold, strided_timesteps
 from generator.errors import UserError
 from generator.experiments.part_a_settings import PRESETS, PartASettings
 
@@ -20,6 +20,7 @@ class Ctx:
     s: PartASettings
     ts: list[int]          # the strided timesteps [990, 960, ..., 0]
     scale: int             # integer enlargement for figures (28 px -> 112 px)
+    threshold: Threshold | None = None  # x0_hat thresholding of every loop (writeup.toml part_a.threshold)
 
 
 def setup(run) -> Ctx:
@@ -34,8 +35,15 @@ def setup(run) -> Ctx:
         run.data.update({"train_source": info["data"]["source"], "train_images": info["data"]["train_images"]})
     if run.cfg.backend == "local":
         run.device = f"{run.device} (fp32 sampling)"
-    run.params.update({"T": len(den.alphas_cumprod), "image_size": f"{den.shape[1]}x{den.shape[2]}"})
-    return Ctx(den, s, ts, max(1, 128 // den.shape[1]))
+    threshold = IF_THRESHOLD if run.cfg.part_a.threshold else None
+    run.params.update({"T": len(den.alphas_cumprod), "image_size": f"{den.shape[1]}x{den.shape[2]}",
+                       "x0_threshold": threshold_label(threshold)})
+    return Ctx(den, s, ts, max(1, 128 // den.shape[1]), threshold)
+
+
+def threshold_label(th: Threshold | None) -> str:
+    """The manifest's params.x0_threshold: what the page says about x0_hat thresholding."""
+    return "none" if th is None else f"dynamic (ratio {th.ratio}, sample_max {th.sample_max})"
 
 
 def gen(run, k: int) -> torch.Generator:

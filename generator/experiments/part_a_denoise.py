@@ -105,7 +105,8 @@ def run_a1_3(run) -> None:
     rows = []
     for t, x in zip(ctx.s.noise_ts, noisy_versions(run, ctx, im.image)):
         eps, _ = eps_fn(x[None], t)                                    # (1,C,H,W)
-        x0_hat = estimate_x0(x[None], eps, t, den.alphas_cumprod)[0]   # (C,H,W)
+        x0_hat = estimate_x0(x[None], eps, t, den.alphas_cumprod)       # (1,C,H,W)
+        x0_hat = (ctx.threshold(x0_hat) if ctx.threshold else x0_hat)[0]  # the loop's choice, here too
         rows.append([im.image, x, x0_hat.clamp(-1, 1)])
         run.metrics[f"one_step_psnr_t{t}_db"] = round(psnr(x0_hat, im.image), 2)
     run.params.update({"t": list(ctx.s.noise_ts), "prompt": p})
@@ -127,13 +128,15 @@ def run_a1_4(run) -> None:
     x_t = forward(im.image[None], ts[i0], den.alphas_cumprod, generator=gen(run, 0))   # (1,C,H,W)
     shown = {i0: x_t[0]}
     x = x_t
-    for st in iterative_denoise(eps_fn, x_t, ts, den.alphas_cumprod, i_start=i0, generator=gen(run, 1)):
+    for st in iterative_denoise(eps_fn, x_t, ts, den.alphas_cumprod, i_start=i0, threshold=ctx.threshold,
+                                generator=gen(run, 1)):
         x = st.x
         if (st.i - i0) % s.every == 0 and st.i < len(ts) - 1:
             shown[st.i] = st.x[0]
     iterative = x[0].clamp(-1, 1)
     eps, _ = eps_fn(x_t, ts[i0])
-    one_step = estimate_x0(x_t, eps, ts[i0], den.alphas_cumprod)[0].clamp(-1, 1)
+    one_step = estimate_x0(x_t, eps, ts[i0], den.alphas_cumprod)
+    one_step = (ctx.threshold(one_step) if ctx.threshold else one_step)[0].clamp(-1, 1)
     blurred, sigma, _ = best_blur(x_t[0], im.image, s.blur_sigmas)
     steps_t = [ts[i] for i in shown]
     run.params.update({"i_start": i0, "t_start": ts[i0], "stride": s.stride, "prompt": p, "cfg": "none"})

@@ -62,7 +62,8 @@ def edit_grid(run, ctx, images: list[InputImage], role: str, name: str, what: st
     prompts = [fill(prompt(run.cfg, role), im.label) for im in images]
     eps_fn = cfg_eps(den, den.encode(prompts), den.encode([""]), s.gamma)
     x_orig = torch.stack([im.image for im in images])                      # (N,C,H,W)
-    cols = [last(sdedit(eps_fn, x_orig, i, ts, den.alphas_cumprod, generator=gen(run, i))).x.clamp(-1, 1)
+    cols = [last(sdedit(eps_fn, x_orig, i, ts, den.alphas_cumprod, threshold=ctx.threshold,
+                       generator=gen(run, i))).x.clamp(-1, 1)
             for i in i_starts]                                              # i_starts x (N,C,H,W)
     rows = [[c[j] for c in cols] + [im.image] for j, im in enumerate(images)]
     _drift(run, images, i_starts, cols)
@@ -116,7 +117,7 @@ def run_a1_7_2(run) -> None:
         x = im.image[None].expand(s.inpaint_tries, *shape)                 # (tries,C,H,W): one batch of tries
         m4 = m[None, None]                                                  # (1,1,H,W), broadcast over C
         out = last(inpaint(cfg_eps(den, den.encode([p]), uncond, s.gamma), x, m4, ts, den.alphas_cumprod,
-                           resample=s.inpaint_resample, generator=gen(run, k))).x.clamp(-1, 1)
+                           resample=s.inpaint_resample, threshold=ctx.threshold, generator=gen(run, k))).x.clamp(-1, 1)
         mask_img = (m * 2 - 1).expand(*shape)                               # white = new content
         # how much the fill differs from what the hole hid: mean |x_out - x_orig| over hole pixels, in [0, 1]
         change.append(round(float(((out - im.image).abs() / 2 * m4).sum() / (m.sum() * shape[0] * len(out))), 3))

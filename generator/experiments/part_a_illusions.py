@@ -83,7 +83,8 @@ def real_baseline(probs, real: tuple[Tensor, Tensor], d_a: int, d_b: int, render
 def _sample(run, ctx, eps_fn, n: int, k: int) -> Tensor:
     """(n,C,H,W) final images of the strided loop from noise stream 2k (stream 2k+1 for the steps)."""
     x_T = noise(ctx, n, gen(run, 2 * k))
-    return last(iterative_denoise(eps_fn, x_T, ctx.ts, ctx.den.alphas_cumprod, generator=gen(run, 2 * k + 1))).x.clamp(-1, 1)
+    return last(iterative_denoise(eps_fn, x_T, ctx.ts, ctx.den.alphas_cumprod, threshold=ctx.threshold,
+                                generator=gen(run, 2 * k + 1))).x.clamp(-1, 1)
 
 
 def _rate(run, name: str, readings: list[Reading]) -> None:

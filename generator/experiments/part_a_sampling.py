@@ -24,7 +24,7 @@ def _sample_local(run, ctx, prompts: list[str]) -> list[list]:
     for k, n in enumerate(s.a0_steps):
         ts = timesteps_for(n)
         cols.append(last(iterative_denoise(cfg_eps(den, cond, uncond, s.gamma), x_T, ts, den.alphas_cumprod,
-                                           generator=gen(run, 1 + k))).x.clamp(-1, 1))
+                                           threshold=ctx.threshold, generator=gen(run, 1 + k))).x.clamp(-1, 1))
     return [[col[j] for col in cols] for j in range(len(prompts))]   # (prompts x steps) of (C,H,W)
 
 
@@ -36,7 +36,8 @@ def run_a0(run) -> None:
     run.params.update({"prompts": prompts, "num_inference_steps": list(s.a0_steps), "cfg_gamma": s.gamma})
     steps_lbl = [f"{n} steps" for n in s.a0_steps]
     if hasattr(den, "generate"):   # DeepFloyd: the pipeline's own sampler, then stage II to 256 px
-        cols = [den.generate(prompts, num_inference_steps=n, guidance_scale=s.gamma, generator=gen(run, 1 + k))
+        cols = [den.generate(prompts, num_inference_steps=n, guidance_scale=s.gamma, generator=gen(run, 1 + k),
+                             threshold=ctx.threshold)
                 for k, n in enumerate(s.a0_steps)]                          # steps x (N,3,64,64)
         rows = [[c[j] for c in cols] for j in range(len(prompts))]
         big = den.upsample(cols[-1], prompts, num_inference_steps=s.a0_stage2_steps, generator=gen(run, 99))
@@ -77,7 +78,7 @@ def _samples(run, guided: bool) -> None:
     cond = den.encode(prompts)
     eps_fn = cfg_eps(den, cond, den.encode([""]), s.gamma) if guided else conditional(den, cond)
     x_T = noise(ctx, s.samples, gen(run, 0))   # the same x_T in 1.5 and 1.6
-    steps = iterative_denoise(eps_fn, x_T, ctx.ts, den.alphas_cumprod, generator=gen(run, 1))
+    steps = iterative_denoise(eps_fn, x_T, ctx.ts, den.alphas_cumprod, threshold=ctx.threshold, generator=gen(run, 1))
     how = f"CFG γ = {s.gamma} (unconditional: the empty prompt “”)" if guided else "no CFG"
     params = {"i_start": 0, "stride": s.stride, "prompts": prompts, "seed": run.seed,
               **({"gamma": s.gamma} if guided else {})}

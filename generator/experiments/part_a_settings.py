@@ -4,7 +4,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from generator import prompt_specs
 from generator.errors import UserError
+from generator.prompt_specs import blur_sigma  # noqa: F401  (a hybrid's sigma; re-exported for callers)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ DEFAULT_PROMPTS = {
 def prompt(cfg, role: str) -> str:
     """The prompt (template) for a role: writeup.toml [part_a.prompts] first, else the backend default."""
     if role in cfg.part_a.prompts:
+        prompt_specs.check_role(role)
         return cfg.part_a.prompts[role]
     return DEFAULT_PROMPTS[cfg.backend].get(role, "")
 
@@ -93,37 +96,32 @@ def fill(template: str, label: int | None) -> str:
     return "" if label is None else template.replace("{label}", str(label))
 
 
+def spec(cfg, role: str) -> prompt_specs.Spec:
+    """The role's prompt parsed once (prompt_specs.parse): a str, a0's tuple, an Anagram or a Hybrid."""
+    return prompt_specs.parse(role, prompt(cfg, role))
+
+
 def items(cfg, role: str, n: int) -> list[str]:
-    """The n " | "-separated parts of a role's prompt, or a UserError naming the role."""
-    parts = [p.strip() for p in prompt(cfg, role).split("|")]
+    """The n prompts of a0 or (p1, p2, view) of an anagram, or a UserError naming the role."""
+    sp = spec(cfg, role)
+    if isinstance(sp, prompt_specs.Anagram):
+        parts = [sp.upright, sp.turned, sp.view]
+    else:
+        parts = list(sp) if isinstance(sp, tuple) else [sp]
     if len(parts) != n:
-        raise UserError(f"prompt {role!r} = {prompt(cfg, role)!r}: expected {n} parts separated by ' | '")
+        raise UserError(f"prompt {role!r} = {prompt_specs.short(prompt(cfg, role))}: expected {n} parts "
+                        "separated by ' | '")
     return parts
-
-
-def blur_sigma(text: str) -> float:
-    """A hybrid's optional third part: the low-pass σ in pixels."""
-    try:
-        sigma = float(text)
-    except ValueError:
-        sigma = 0.0
-    if not 0 < sigma <= 8:
-        raise UserError(f"blur sigma {text!r} must be a number of pixels in (0, 8]")
-    return sigma
 
 
 def hybrid_items(cfg, role: str, blur: tuple[int, float]) -> tuple[str, str, int, float]:
     """(far prompt, near prompt, kernel size, sigma) of a hybrid; `blur` is the backend's default."""
-    parts = [p.strip() for p in prompt(cfg, role).split("|")]
-    if len(parts) == 2:
-        return parts[0], parts[1], *blur
-    if len(parts) != 3:
-        raise UserError(f"prompt {role!r} = {prompt(cfg, role)!r}: expected 'far | near' or 'far | near | sigma'")
-    try:
-        sigma = blur_sigma(parts[2])
-    except UserError as e:
-        raise UserError(f"prompt {role!r}: {e}") from None
-    return parts[0], parts[1], max(blur[0], 2 * math.ceil(3 * sigma) + 1), sigma   # the kernel spans ±3σ
+    h = spec(cfg, role)
+    if not isinstance(h, prompt_specs.Hybrid):
+        raise UserError(f"prompt {role!r}: expected 'far | near' or 'far | near | sigma'")
+    if h.sigma is None:
+        return h.far, h.near, *blur
+    return h.far, h.near, max(blur[0], 2 * math.ceil(3 * h.sigma) + 1), h.sigma   # the kernel spans ±3σ
 
 
 def numbered(cfg, stem: str) -> list[str]:

@@ -19,5 +19,7 @@ def load_denoiser(cfg: WriteupConfig) -> Denoiser:
     """The Denoiser for cfg.backend."""
     if cfg.backend not in BACKENDS:
         raise UserError(f"unknown backend {cfg.backend!r} (choose from {', '.join(BACKENDS)})")
+    from generator.prompt_specs import parse_all
+    parse_all(cfg.part_a.prompts)  # a misspelt role or a malformed prompt fails before any model loads
     module, func = BACKENDS[cfg.backend].split(":")
     return getattr(importlib.import_module(module), func)(cfg)

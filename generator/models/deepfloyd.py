@@ -1,15 +1,12 @@
 """DeepFloyd IF behind the Denoiser protocol: stage I (64 px) for the loop, stage II (256 px) to upsample.
 
 diffusers is imported only in this module. Weights must already be in the local Hugging Face
-cache (the licence is accepted on the IF-I-XL card, then `huggingface-cli login` and one online
+cache (the licence is accepted on the IF-I-XL card, then `hf auth login` and one online
 run); HF_HUB_OFFLINE=1 is respected. Prompts are T5 embeddings [1, 77, 4096], read from a
 course-style {prompt: tensor} .pth or computed once with T5 and cached under cfg.cache.
 """
 from __future__ import annotations
 
-import os
-import warnings
-from contextlib import contextmanager
 from typing import Sequence
 
 import torch
@@ -17,79 +14,13 @@ from torch import Tensor
 
 from generator.config import WriteupConfig
 from generator.errors import UserError
+from generator.diffusion.sampling import Threshold
+from generator.models.deepfloyd_hub import (DTYPES, LICENCE, SIZES_GB, from_pretrained, load_error,  # noqa: F401
+                                            out_of_memory, pick_device)
 from generator.models.deepfloyd_prompts import PromptEmbeds
 
-DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
-
-# Approximate weights in GB at fp16 (for the out-of-memory message); T5-XXL is only loaded to encode prompts.
-SIZES_GB = {"IF-I-XL": 8.6, "IF-I-L": 1.8, "IF-I-M": 0.8, "IF-II-L": 2.5, "IF-II-M": 0.9, "T5-XXL": 9.5}
-LICENCE = "https://huggingface.co/DeepFloyd/IF-I-XL-v1.0"
 NOT_LOADED = dict(text_encoder=None, tokenizer=None, safety_checker=None, feature_extractor=None,
                   watermarker=None, requires_safety_checker=False)  # prompts come as embeddings
-
-
-def load_error(repo: str, e: BaseException) -> UserError:
-    """A one-line UserError for a failed from_pretrained: licence, unknown repo, or missing weights."""
-    chain, x = [], e
-    while x is not None and len(chain) < 10:
-        chain.append(x)
-        x = x.__cause__ or x.__context__
-    names = {type(x).__name__ for x in chain}
-    text = " ".join(str(x) for x in chain).lower()
-    if "GatedRepoError" in names or any(w in text for w in ("gated", "restricted", "401 client error",
-                                                            "403 client error")):
-        return UserError(f"{repo}: access denied (gated model): accept the DeepFloyd licence at {LICENCE} "
-                         "and log in with `huggingface-cli login` (or set HF_TOKEN)")
-    if "RepositoryNotFoundError" in names:
-        return UserError(f"{repo}: no such model on the Hugging Face hub (check deepfloyd.stage1/stage2 "
-                         "in writeup.toml)")
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-    how = ("unset HF_HUB_OFFLINE and run once online" if offline else "run once with a network connection")
-    return UserError(f"{repo}: weights not found in the local Hugging Face cache ({type(e).__name__}); "
-                     f"accept the licence at {LICENCE}, run `huggingface-cli login`, then {how}")
-
-
-def from_pretrained(cls, repo: str, dtype: torch.dtype, **kw):
-    """cls.from_pretrained, preferring the fp16 weight files (what the course loads; cast to dtype).
-
-    Falls back to the full-precision files for a copy saved without them; errors -> UserError.
-    """
-    from diffusers.utils import deprecation_utils
-    # diffusers renamed torch_dtype= to dtype= (the old name warns); older releases know only torch_dtype
-    key = "dtype" if hasattr(deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE") else "torch_dtype"
-    try:
-        try:
-            return cls.from_pretrained(repo, variant="fp16", **{key: dtype}, **kw)
-        except (OSError, ValueError) as e:
-            if "variant" not in str(e).lower() and "fp16" not in str(e).lower():
-                raise
-            return cls.from_pretrained(repo, **{key: dtype}, **kw)
-    except (OSError, ValueError) as e:
-        raise load_error(repo, e) from None
-
-
-@contextmanager
-def out_of_memory(what: str):
-    """Turn a CUDA OOM into a UserError that says what to change."""
-    try:
-        yield
-    except torch.cuda.OutOfMemoryError:
-        torch.cuda.empty_cache()
-        sizes = ", ".join(f"{k} ~{v} GB" for k, v in SIZES_GB.items())
-        raise UserError(f"GPU out of memory while {what}: set deepfloyd.cpu_offload = true or pick a smaller "
-                        f"stage1 in writeup.toml (fp16 weights: {sizes})") from None
-
-
-def pick_device(cfg: WriteupConfig) -> tuple[str, torch.dtype]:
-    """cuda with cfg's dtype if there is a GPU, else the CPU in float32 (with a warning: very slow)."""
-    if cfg.deepfloyd.dtype not in DTYPES:
-        raise UserError(f"writeup.toml: deepfloyd.dtype {cfg.deepfloyd.dtype!r} unknown (choose from "
-                        f"{', '.join(DTYPES)})")
-    if torch.cuda.is_available():
-        return "cuda", DTYPES[cfg.deepfloyd.dtype]
-    warnings.warn("no GPU: DeepFloyd IF runs on the CPU in float32, which is very slow "
-                  "(minutes per 64 px sample with IF-I-L)", stacklevel=2)
-    return "cpu", torch.float32
 
 
 class IFDenoiser:
@@ -121,14 +52,26 @@ class IFDenoiser:
 
     @torch.no_grad()
     def generate(self, prompts: Sequence[str], num_inference_steps: int = 20, guidance_scale: float = 7.0,
-                 generator: torch.Generator | None = None) -> Tensor:
-        """Stage I through the diffusers pipeline (its own scheduler): (N,3,64,64) in [-1, 1], on the CPU."""
+                 generator: torch.Generator | None = None, threshold: Threshold | None = None) -> Tensor:
+        """Stage I through the diffusers pipeline: (N,3,64,64) in [-1, 1], on the CPU.
+
+        The pipeline's scheduler thresholds x0_hat the same way as the strided loop of the other
+        sections: with `threshold` (IF's own setting) or not at all (no clipping either).
+        """
+        from diffusers import DDPMScheduler
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        with out_of_memory(f"sampling {self.name}"):
-            img = self.stage1(prompt_embeds=self.encode(prompts),
-                              negative_prompt_embeds=self.encode([""] * len(prompts)),
-                              num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
-                              generator=generator, output_type="pt").images
+        own = self.stage1.scheduler
+        kw = (dict(thresholding=True, dynamic_thresholding_ratio=threshold.ratio,
+                   sample_max_value=threshold.sample_max) if threshold else dict(thresholding=False, clip_sample=False))
+        self.stage1.scheduler = DDPMScheduler.from_config(own.config, **kw)
+        try:
+            with out_of_memory(f"sampling {self.name}"):
+                img = self.stage1(prompt_embeds=self.encode(prompts),
+                                  negative_prompt_embeds=self.encode([""] * len(prompts)),
+                                  num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
+                                  generator=generator, output_type="pt").images
+        finally:
+            self.stage1.scheduler = own
         return img.float().cpu().clamp(-1, 1)
 
     @torch.no_grad()
@@ -166,14 +109,14 @@ _LOADED: dict[tuple, IFDenoiser] = {}  # the last one loaded, shared by every Pa
 
 def load(cfg: WriteupConfig) -> IFDenoiser:
     """The deepfloyd backend: IF stage I (cfg.deepfloyd.stage1) and its prompt embeddings."""
-    from diffusers import IFPipeline
     d = cfg.deepfloyd
     key = (d.stage1, d.stage2, d.cpu_offload, d.dtype, str(cfg.path(d.prompt_embeds).resolve()) if d.prompt_embeds
            else "", str(cfg.cache.resolve()))
     if key in _LOADED:
         return _LOADED[key]
     _LOADED.clear()  # drop an older pipeline first: two IF copies rarely fit on one GPU
-    device, dtype = pick_device(cfg)
+    device, dtype = pick_device(cfg)  # before diffusers, T5 or any UNet is loaded: a missing GPU is said first
+    from diffusers import IFPipeline
     with torch.random.fork_rng(devices=[]):  # loading must not shift the section's random stream
         prompts = PromptEmbeds.open(cfg, device)
         stage1 = _place(cfg, from_pretrained(IFPipeline, d.stage1, dtype, **NOT_LOADED), device)

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from generator.config import WriteupConfig
 from generator.errors import UserError
+from generator.models.deepfloyd_hub import from_pretrained, out_of_memory
 
 DEFAULT_PROMPTS = ("", "a high quality photo")  # the CFG null prompt and the course's "neutral" prompt
 # The keys of the course's fa24 prompt_embeds_dict.pth: encoded up front with T5, in one load.
@@ -26,10 +27,10 @@ COURSE_PROMPTS = DEFAULT_PROMPTS + (
 
 
 def wanted_prompts(cfg: WriteupConfig) -> list[str]:
-    """Prompts worth encoding at once: the course's and every " | "-separated item of [part_a.prompts]."""
-    from generator.diffusion.views import VIEWS  # an anagram's " | view" item is not a prompt
-    own = [q.strip() for v in cfg.part_a.prompts.values() for q in v.split("|")
-           if "{" not in q and q.strip() not in VIEWS]
+    """Prompts worth encoding at once: the course's and every prompt of [part_a.prompts] (no templates)."""
+    from generator import prompt_specs
+    own = [q for spec in prompt_specs.parse_all(cfg.part_a.prompts).values() for q in prompt_specs.texts(spec)
+           if not prompt_specs.is_template(q)]
     return list(dict.fromkeys(COURSE_PROMPTS + tuple(own)))
 
 
@@ -83,7 +84,9 @@ class PromptEmbeds:
         missing = list(dict.fromkeys(p for p in prompts if p not in self.table))
         if missing and self.encoder_repo is None:
             from generator.diffusion.denoiser import known_prompts_error
-            raise known_prompts_error(missing[0], self.known)
+            from generator.prompt_specs import SHOWN
+            cut = missing[0] if len(missing[0]) <= SHOWN else missing[0][:SHOWN] + "…"  # never echo a huge prompt
+            raise known_prompts_error(cut, self.known)
         if missing:
             self.encode(missing)
         return torch.cat([self.table[p] for p in prompts])  # N x (1, 77, D) -> (N, 77, D)
@@ -91,8 +94,6 @@ class PromptEmbeds:
     def encode(self, prompts: list[str]) -> None:
         """Run T5 (IF's text-only pipeline, encode_prompt) on prompts, add them, rewrite the cache file."""
         from diffusers import IFPipeline
-
-        from generator.models.deepfloyd import from_pretrained, out_of_memory
         # fp16 on a GPU as IF ships it; bf16 on the CPU halves T5-XXL's memory with T5's own training dtype
         dtype = torch.float16 if self.device == "cuda" else torch.bfloat16
         text = from_pretrained(IFPipeline, self.encoder_repo, dtype, unet=None, safety_checker=None,

@@ -73,23 +73,17 @@ def digit_of(prompt: str) -> int | None:
         return int(word)
     if word in WORDS:
         return WORDS.index(word)
-    raise UserError(f"unknown prompt {prompt!r} for the local MNIST model: it knows '' (unconditional) "
+    from generator.prompt_specs import short
+    raise UserError(f"unknown prompt {short(prompt)} for the local MNIST model: it knows '' (unconditional) "
                     f"and the digits 0-9, written as '6', 'six', 'a handwritten 6' or 'the digit 6'")
 
 
 def check_prompts(cfg) -> None:
-    """Every prompt in writeup.toml [part_a.prompts] must name a digit, an anagram's view exist and
-    a hybrid's blur be a sigma."""
-    from generator.diffusion.views import get_view
-    from generator.experiments.part_a_settings import blur_sigma
-    for role, value in cfg.part_a.prompts.items():
-        parts = [p.strip() for p in value.split("|")]  # a0's list, "p1 | p2 | view", "far | near [| sigma]"
+    """Every prompt in writeup.toml [part_a.prompts] must have a known role and shape and name a digit."""
+    from generator import prompt_specs
+    for role, spec in prompt_specs.parse_all(cfg.part_a.prompts).items():
         try:
-            if role.startswith("anagram") and len(parts) == 3:
-                get_view(parts.pop())
-            if role.startswith("hybrid") and len(parts) == 3:
-                blur_sigma(parts.pop())
-            for part in parts:
+            for part in prompt_specs.texts(spec):
                 digit_of(part.replace("{label}", "0"))
         except UserError as e:
             raise UserError(f"writeup.toml [part_a.prompts] {role}: {e}") from None
