@@ -33,7 +33,7 @@ class Section:
 
 # every runner seeds from `seed`, sizes from `preset` and reads MNIST (Part A's local model trains on it)
 COMMON_READS = ("seed", "preset", "data.mnist_dir", "data.download")
-PART_READS = {"a": ("backend", "deepfloyd"), "b": ()}
+PART_READS = {"a": ("backend", "deepfloyd", "part_a.threshold"), "b": ()}
 # settings whose values are paths: their files' bytes count too
 FILE_SETTINGS = ("part_a.test_image", "part_a.own_images", "part_a.web_image", "part_a.drawings", "part_a.masks")
 _TEST, _OWN, _P = "part_a.test_image", "part_a.own_images", "part_a.prompts."
