@@ -141,6 +141,9 @@ def run_b2_6(run) -> None:
         what = "Class-conditioned UNet" + (" without LR scheduler" if name == "constant-lr" else "")
         prefix = "samples-" if name == "scheduled" else "nosched-"
         _sample_epochs(run, g, make, folder, labels, prefix, what, quality)
+        if name == "scheduled" and run.cfg.part_b == "fm":  # the in-page demo samples this model
+            from generator.models.onnx_export import export_flow_demo
+            export_flow_demo(run, snapshot(make, folder, g.sample_epochs[-1]), g.steps, g.gamma)
     run.table("quality", "Generated digits judged by the project's MNIST classifier: accuracy (overall and per "
               "digit) and Fréchet distance in its 64-d feature space, beside the distance between two disjoint "
               "real test sets of the same size", ["run", "epoch", "samples", "accuracy", "FD", "FD real vs real"]
