@@ -179,16 +179,19 @@
       "Any current Chrome, Edge, Firefox or Safari has it.";
   } else if (location.protocol === "file:") {
     problem.textContent = "Opened from disk, this page cannot load its models (browsers block that for files). " +
-      "Serve the site instead: run `writeup serve` (or `python3 -m http.server` in the site folder) " +
+      "Serve the site instead: run “writeup serve” (or “python3 -m http.server” in the site folder) " +
       "and open http://localhost:8000/demo.html.";
   }
-  if (problem.textContent) { problem.hidden = false; root.querySelectorAll("button").forEach(function (b) { b.disabled = true; }); return; }
+  if (problem.textContent) { problem.hidden = false; say(""); root.querySelectorAll("button").forEach(function (b) { b.disabled = true; }); return; }
 
   if (window.demoUi) window.demoUi(root);
   var q = new URLSearchParams(location.search);  // ?demo=sample&digit=3&seed=0[&gamma=5]
   if (q.get("demo") === "sample" && root.dataset.flow) {
     var d = Number(q.get("digit") || 0), seed = Number(q.get("seed") || 0);
-    var gamma = q.has("gamma") ? Number(q.get("gamma")) : null;
-    model("flow").then(function (m) { window.demoSample(d, gamma === null ? m.meta.gamma : gamma, seed); });
+    var gamma = q.has("gamma") ? Number(q.get("gamma")) : Number(document.getElementById("demo-gamma").value);
+    document.getElementById("demo-digit").value = d;  // the form shows what runs
+    document.getElementById("demo-seed").value = seed;
+    document.getElementById("demo-gamma").value = gamma;
+    window.demoSample(d, gamma, seed);
   }
 })();

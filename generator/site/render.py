@@ -101,7 +101,8 @@ def render_demo(env: jinja2.Environment, cfg: WriteupConfig, pages: list[PageVie
     files |= {f"static/ort/{f}": templates / "vendor" / "onnxruntime-web" / f for f in ORT_FILES}
     files |= {f"static/{f}": templates / f for f in ("demo.js", "demo-ui.js")}
     runtime = sum(p.stat().st_size for rel, p in files.items() if rel.startswith("static/"))
-    demo["load_mb"] = f"{(runtime + max(p.stat().st_size for p in files.values())) / 1e6:.0f}"
+    largest = max(p.stat().st_size for rel, p in files.items() if rel.endswith(".onnx"))
+    demo["load_mb"] = f"{(runtime + largest) / 1e6:.0f}"
     nav = [{"file": file, "label": NAV[file], "title": title} for file, (title, _, _) in PAGES.items()]
     page = {"file": "demo.html", "title": "Try it: the models in your browser"}
     return env.get_template("demo.html").render(cfg=cfg, page=page, nav=nav, version=__version__, demo=demo), files
