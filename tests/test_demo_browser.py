@@ -154,22 +154,29 @@ def test_sample_from_the_keyboard(browser, project):
 
 
 @pytest.mark.slow
-def test_quick_models_in_the_browser_make_the_digits_asked_for(browser):
-    """Run on this checkout's quick models: `writeup run b2.6 && writeup build` first."""
+@pytest.mark.parametrize("section", ["b2.6", "a0"])
+def test_quick_models_in_the_browser_make_the_digits_asked_for(browser, section):
+    """This checkout's quick models, every digit at four seeds: equal to PyTorch and read as asked.
+    b2.6 by URL; a0 as inpainting a blank image under a full mask (sampling from pure noise)."""
     from generator.config import load_config
     from generator.models.classifier import classify, load_classifier
 
     cfg = load_config(ROOT / "writeup.toml")
-    ref_file = cfg.artifacts / "b2.6" / "demo-reference.json"
-    if cfg.preset == "smoke" or not ref_file.is_file() or not (cfg.site / "demo/flow.onnx").is_file():
-        pytest.skip("needs this checkout's quick run with the demo exported: writeup run b2.6 && writeup build")
+    ref_file = cfg.artifacts / section / "demo-reference.json"
+    name = {"b2.6": "flow", "a0": "local"}[section]
+    if cfg.preset == "smoke" or not ref_file.is_file() or not (cfg.site / f"demo/{name}.onnx").is_file():
+        pytest.skip(f"needs this checkout's quick run with the demo exported: writeup run {section} && writeup build")
     ref = json.loads(ref_file.read_text())
     server, url = _serve(cfg.site)
     try:
         got, want, worst, seconds = [], [], 0.0, []
         for seed in ref["seeds"]:
             for d in range(10):
-                out = _run(browser, f"{url}demo.html?demo=sample&digit={d}&seed={seed}")
+                if section == "b2.6":
+                    out = _run(browser, f"{url}demo.html?demo=sample&digit={d}&seed={seed}")
+                else:
+                    out = _run(browser, f"{url}demo.html", f"demoEdit('inpaint', new Array(784).fill(0), "
+                                                           f"new Array(784).fill(1), {d}, 0, {seed}); 1")
                 x = torch.tensor(out["result"])
                 worst = max(worst, float((x - torch.tensor(ref["samples"][str(seed)][str(d)])).abs().max()))
                 got.append(x.reshape(1, 28, 28))
@@ -180,7 +187,7 @@ def test_quick_models_in_the_browser_make_the_digits_asked_for(browser):
         server.server_close()
     pred = classify(load_classifier(cfg), torch.stack(got))
     accuracy = float((pred == torch.tensor(want)).float().mean())
-    print(f"browser samples: {len(got)}, max |browser - PyTorch| = {worst:.2e}, classifier accuracy = "
+    print(f"{section}: browser samples: {len(got)}, max |browser - PyTorch| = {worst:.2e}, classifier accuracy = "
           f"{accuracy:.3f}, seconds per sample = {sum(seconds) / len(seconds):.2f}")
     assert worst <= TOL
     assert accuracy >= 0.95
