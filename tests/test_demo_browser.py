@@ -153,6 +153,20 @@ def test_sample_from_the_keyboard(browser, project):
     assert out["result"] is not None and (torch.tensor(out["result"]) - torch.tensor(ref)).abs().max() <= TOL
 
 
+def test_demo_page_passes_the_nu_html_checker(project):
+    import subprocess
+    from test_site_html import _vnu
+
+    cmd, why = _vnu()
+    if cmd is None:
+        pytest.skip(why)
+    root, _ = project
+    r = subprocess.run([*cmd, "--format", "text", str(root / "site/demo.html"), str(root / "site/part-b.html")],
+                       capture_output=True, text=True, timeout=120)
+    report = (r.stdout + r.stderr).strip()
+    assert [line for line in report.splitlines() if line.startswith(("Error", "Warning"))] == [], report
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("section", ["b2.6", "a0"])
 def test_quick_models_in_the_browser_make_the_digits_asked_for(browser, section):
