@@ -44,6 +44,25 @@ def cmd_publish(args) -> None:
     publish(_cfg(args), remote=args.remote, branch=args.branch, push=not args.no_push)
 
 
+def cmd_pdf(args) -> None:
+    from pathlib import Path
+
+    from generator.site.browser import PDF_PAGES, find_chromium, write_pdfs
+    cfg = _cfg(args)
+    missing = [p for p in PDF_PAGES if not (cfg.site / p).is_file()]
+    if missing:
+        raise UserError(f"{cfg.site} has no {missing[0]}: run `writeup build` first")
+    if find_chromium() is None:
+        raise UserError("the PDF is printed by headless Chromium and there is none on PATH "
+                        "(Debian: apt-get install chromium)")
+    out = Path(args.out) if args.out else cfg.root / "pdf"
+    try:
+        for path in write_pdfs(cfg.site, out):
+            print(path)
+    except (OSError, RuntimeError, TimeoutError, ConnectionError) as e:
+        raise UserError(f"printing the site to PDF failed: {e}") from None
+
+
 def cmd_illusions(args) -> None:
     from generator.experiments import illusion_search
     names = args.views if args.kind == "anagram" else args.sigmas
@@ -88,6 +107,10 @@ def parser() -> argparse.ArgumentParser:
     pub.add_argument("--branch", default="gh-pages")
     pub.add_argument("--no-push", action="store_true", help="commit to the branch but do not push")
     pub.set_defaults(func=cmd_publish)
+
+    pdf = sub.add_parser("pdf", help="print each page of site/ to PDF with headless Chromium")
+    pdf.add_argument("--out", help="folder for the PDFs (default: pdf/ beside writeup.toml)")
+    pdf.set_defaults(func=cmd_pdf)
 
     il = sub.add_parser("illusions", help="rank digit pairs for anagrams or hybrids on the local model")
     il.add_argument("kind", choices=["anagram", "hybrid"])

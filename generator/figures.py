@@ -3,20 +3,27 @@
 Images come in as arrays or tensors shaped (C, H, W) or (H, W) with values in [0, 1]. Small
 images are enlarged by an integer factor with nearest-neighbour, so pixels stay sharp and the
 labels stay legible. Output bytes depend only on the inputs (no timestamps in PNG or GIF).
+
+The page has a light and a dark theme, so nothing here paints a white panel: grids and plots have
+a transparent background and mid-grey labels that read on either; formats without transparency
+(GIF frames, the MP4 made from them) use the dark panel BG with light INK, which suits both themes
+and the white-on-black MNIST digits.
 """
 from __future__ import annotations
 
 import functools
 import io
 import math
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-BG = (255, 255, 255)
-INK = (20, 20, 20)
+BG = (34, 37, 41)       # opaque panel (GIF frames): dark, like the digits' own background
+INK = (226, 226, 222)   # text on BG
+LABEL = (128, 131, 136)  # text on a transparent background: ~4:1 contrast on white and on the dark theme
 
 
 def to_uint8(img) -> np.ndarray:
@@ -52,7 +59,8 @@ def _text_size(draw: ImageDraw.ImageDraw, text: str, font) -> tuple[int, int]:
 
 def grid(rows: Sequence[Sequence], scale: int = 1, row_labels: Sequence[str] | None = None,
          col_labels: Sequence[str] | None = None, pad: int = 4, font_size: int = 14) -> Image.Image:
-    """A grid of images (rows of equal-size images, None = blank cell) with optional labels."""
+    """A grid of images (rows of equal-size images, None = blank cell) with optional labels, as RGBA
+    on a transparent background (whose colour channels hold BG, so dropping alpha gives the dark panel)."""
     tiles = [[None if im is None else enlarge(im, scale) for im in row] for row in rows]
     first = next(t for row in tiles for t in row if t is not None)
     w, h = first.size
@@ -68,20 +76,21 @@ def grid(rows: Sequence[Sequence], scale: int = 1, row_labels: Sequence[str] | N
     off = (cw - w) // 2
     W = left + ncol * cw + (ncol + 1) * pad
     H = top + len(tiles) * h + (len(tiles) + 1) * pad
-    canvas = Image.new("RGB", (W, H), BG)
+    canvas = Image.new("RGBA", (W, H), (*BG, 0))
     draw = ImageDraw.Draw(canvas)
     for j, label in enumerate(col_labels or []):
         tw, th = _text_size(draw, label, font)
         x = left + pad + j * (cw + pad) + (cw - tw) // 2
-        draw.multiline_text((x, pad), label, fill=INK, font=font, align="center")
+        draw.multiline_text((x, pad), label, fill=(*LABEL, 255), font=font, align="center")
     for i, row in enumerate(tiles):
         y = top + pad + i * (h + pad)
         if row_labels:
             tw, th = _text_size(draw, row_labels[i], font)
-            draw.multiline_text((pad, y + (h - th) // 2), row_labels[i], fill=INK, font=font, align="left")
+            draw.multiline_text((pad, y + (h - th) // 2), row_labels[i], fill=(*LABEL, 255), font=font,
+                                align="left")
         for j, tile in enumerate(row):
             if tile is not None:
-                canvas.paste(tile, (left + pad + j * (cw + pad) + off, y))
+                canvas.paste(tile.convert("RGBA"), (left + pad + j * (cw + pad) + off, y))
     return canvas
 
 
@@ -94,10 +103,19 @@ def save_grid(path: Path, rows: Sequence[Sequence], **kw) -> Path:
     return save_png(path, grid(rows, **kw))
 
 
+def opaque(image: Image.Image) -> Image.Image:
+    """RGB on the dark panel BG (for formats without alpha)."""
+    if image.mode != "RGBA":
+        return image.convert("RGB")
+    out = Image.new("RGB", image.size, BG)
+    out.paste(image, mask=image.getchannel("A"))
+    return out
+
+
 def save_gif(path: Path, frames: Sequence[Image.Image], ms: int = 80, hold_ms: int = 1000,
              boomerang: bool = False) -> Path:
     """Animated GIF looping forever; the last frame is held, `boomerang` plays back in reverse too."""
-    frames = list(frames)
+    frames = [opaque(f) for f in frames]
     durations = [ms] * (len(frames) - 1) + [hold_ms]
     if boomerang and len(frames) > 2:
         frames += frames[-2:0:-1]
@@ -108,6 +126,20 @@ def save_gif(path: Path, frames: Sequence[Image.Image], ms: int = 80, hold_ms: i
     return path
 
 
+# Plots read on the light and the dark theme (transparent, mid-grey text and axes, colours that
+# keep their contrast on both) and on a phone: a 4.8-inch figure is shown about 460 CSS pixels
+# wide (96 per inch; the builder reads the PNG's dpi), and 13-point text stays legible at the
+# ~320 pixels a 390-pixel-wide phone leaves it. 200 dpi keeps it sharp on high-density screens.
+PLOT_STYLE = {"font.size": 13, "axes.titlesize": 13, "axes.labelsize": 13, "xtick.labelsize": 12,
+              "ytick.labelsize": 12, "legend.fontsize": 12, "text.color": "#808388",
+              "axes.labelcolor": "#808388", "axes.edgecolor": "#808388", "xtick.color": "#808388",
+              "ytick.color": "#808388", "grid.color": "#808388", "savefig.transparent": True,
+              "axes.prop_cycle": __import__("cycler").cycler(color=["#3d8fd6", "#e3872d", "#4eaa5a",
+                                                                     "#d65a5a", "#9a73c9"])}
+PLOT_SIZE = (4.8, 3.2)  # inches
+PLOT_DPI = 200
+
+
 def plot_losses(path: Path, curves: dict[str, Sequence[float]], title: str, xlabel: str = "training step",
                 ylabel: str = "loss", log: bool = True, smooth: int = 0) -> Path:
     """Loss per step for each named run, log-scale y; `smooth` adds a moving average on top."""
@@ -115,26 +147,33 @@ def plot_losses(path: Path, curves: dict[str, Sequence[float]], title: str, xlab
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
-    for i, (name, ys) in enumerate(curves.items()):
-        ys = np.asarray(ys, dtype=np.float64)
-        color = f"C{i}"
-        ax.plot(np.arange(1, len(ys) + 1), ys, lw=0.6, alpha=0.35 if smooth else 1.0, color=color,
-                label=None if smooth else name)
-        if smooth and len(ys) > smooth:
-            k = np.ones(smooth) / smooth
-            ax.plot(np.arange(smooth, len(ys) + 1), np.convolve(ys, k, mode="valid"), lw=1.4,
-                    color=color, label=f"{name} (mean of {smooth})")
-    if log:
-        ax.set_yscale("log")
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.grid(True, which="both", alpha=0.25)
-    if ax.get_legend_handles_labels()[0]:  # a curve shorter than `smooth` has no labelled line
-        ax.legend(frameon=False)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})  # no version string: same bytes
-    plt.close(fig)
+    with plt.rc_context(PLOT_STYLE):
+        fig, ax = plt.subplots(figsize=PLOT_SIZE, dpi=PLOT_DPI)
+        for i, (name, ys) in enumerate(curves.items()):
+            ys = np.asarray(ys, dtype=np.float64)
+            color = f"C{i}"
+            ax.plot(np.arange(1, len(ys) + 1), ys, lw=0.6 if smooth else 1.6, alpha=0.35 if smooth else 1.0, color=color,
+                    label=None if smooth else name)
+            if smooth and len(ys) > smooth:
+                k = np.ones(smooth) / smooth
+                ax.plot(np.arange(smooth, len(ys) + 1), np.convolve(ys, k, mode="valid"), lw=1.6,
+                        color=color, label=f"{name} (mean of {smooth})")
+        if log:
+            from matplotlib.ticker import FuncFormatter, LogLocator
+            ax.set_yscale("log")
+            plain = FuncFormatter(lambda v, _: f"{v:g}")  # 0.05, 0.1, 0.2 rather than 5 × 10⁻²
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+            ax.yaxis.set_minor_formatter(plain)
+        ax.set(xlabel=xlabel, ylabel=ylabel)
+        ax.set_title(textwrap.fill(title, 44))  # a long title wraps rather than run off a narrow figure
+        ax.grid(True, which="both", alpha=0.25)
+        if ax.get_legend_handles_labels()[0]:  # a curve shorter than `smooth` has no labelled line
+            ax.legend(frameon=False)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", metadata={"Software": None})  # no version string: same bytes
+        plt.close(fig)
     path.write_bytes(buf.getvalue())
     return path
 

@@ -28,6 +28,81 @@
     document.querySelectorAll("img[loading=lazy]").forEach(function (i) { i.loading = "eager"; });
   });
 
+  // A display equation wider than its column (a phone) is set smaller until it fits, down to 60%;
+  // past that it scrolls. Done again when the width changes and before printing.
+  function fitMath() {
+    document.querySelectorAll(".math > .eqs").forEach(function (m) {
+      var box = m.parentNode;
+      m.style.fontSize = "";
+      for (var k = 0.95; box.scrollWidth > box.clientWidth + 1 && k >= 0.6; k -= 0.05) {
+        m.style.fontSize = k.toFixed(2) + "em";
+      }
+    });
+  }
+  fitMath();
+  var resized = null;
+  addEventListener("resize", function () { clearTimeout(resized); resized = setTimeout(fitMath, 100); });
+  addEventListener("beforeprint", fitMath);
+  addEventListener("afterprint", fitMath);
+
+  // A table of many columns (per-digit accuracies) does not fit a phone: beside it goes a copy
+  // with rows and columns swapped, which the stylesheet shows instead at narrow widths.
+  document.querySelectorAll(".table-wrap > table").forEach(function (t) {
+    var head = t.tHead && t.tHead.rows[0], body = t.tBodies[0];
+    if (!head || !body || head.cells.length <= 5) return;
+    var flip = document.createElement("table"), cap = t.caption;
+    flip.className = "transposed";
+    if (cap) flip.createCaption().textContent = cap.textContent;
+    var h = flip.createTHead().insertRow(), b = flip.createTBody();
+    function cell(row, tag, text, scope) {
+      var c = document.createElement(tag);
+      c.textContent = text;
+      if (scope) c.scope = scope;
+      row.append(c);
+    }
+    cell(h, "th", head.cells[0].textContent, "col");
+    [].forEach.call(body.rows, function (r) { cell(h, "th", r.cells[0].textContent, "col"); });
+    for (var j = 1; j < head.cells.length; j++) {
+      var row = b.insertRow();
+      cell(row, "th", head.cells[j].textContent, "row");
+      [].forEach.call(body.rows, function (r) { cell(row, "td", r.cells[j] ? r.cells[j].textContent : ""); });
+    }
+    t.classList.add("has-transposed");
+    t.after(flip);
+  });
+
+  // Step through a sampling animation: the slider shows the saved frame of any step (x_t) in place
+  // of the playing video; the play button resumes the animation. A range input is keyboard
+  // operable as it is (arrows, Page Up/Down, Home/End).
+  document.querySelectorAll(".steps[data-frames]").forEach(function (bar) {
+    var fig = bar.closest("figure"), box = fig.querySelector(".anim");
+    if (!box) return;
+    var n = +bar.dataset.count, range = bar.querySelector("input"), out = bar.querySelector("output");
+    var video = box.querySelector("video"), view = document.createElement("div");
+    view.className = "frame-view";
+    view.setAttribute("role", "img");
+    view.hidden = true;
+    view.style.backgroundImage = "url(" + JSON.stringify(bar.dataset.frames) + ")";
+    view.style.backgroundSize = "100% " + (100 * n) + "%";
+    box.append(view);
+    function show() {
+      var k = +range.value;
+      view.style.backgroundPosition = "0 " + (n > 1 ? 100 * (k - 1) / (n - 1) : 0) + "%";
+      view.setAttribute("aria-label", "Step " + k + " of " + n + " of the sampling");
+      out.textContent = k + " of " + n;
+      range.setAttribute("aria-valuetext", "step " + k + " of " + n);
+      if (video) video.pause();
+      view.hidden = false;
+    }
+    range.addEventListener("input", show);
+    bar.querySelector("button.play").addEventListener("click", function () {
+      view.hidden = true;
+      if (video) { video.currentTime = 0; video.play().catch(function () { /* no autoplay: fine */ }); }
+      else { var img = box.querySelector("img"); if (img) img.src = img.src; }  // restarts a GIF
+    });
+    bar.hidden = false;
+  });
+
   // Click-to-enlarge in a dialog; a modified click still opens the image itself.
   var dialog = document.createElement("dialog");
   if (typeof dialog.showModal !== "function") return;
@@ -42,9 +117,12 @@
   var text = document.createElement("p");
   text.className = "zoom-caption";
   big.addEventListener("load", function () {
-    // enlarge by a whole factor so pixel art stays sharp; shrink big images to fit the window
+    // enlarge by a whole factor so pixel art stays sharp; a big image is shrunk to fit the window,
+    // unless that would make it much smaller than its file (a 12-wide strip on a phone): then it is
+    // shown at its file size (digits already enlarged 3-4x there) and the reader pans it
     var fit = Math.min(0.9 * innerWidth / big.naturalWidth, 0.75 * innerHeight / big.naturalHeight);
-    var k = fit >= 1 ? Math.floor(fit) : fit;
+    var k = fit >= 1 ? Math.floor(fit) : fit < 0.6 ? 1 : fit;
+    dialog.classList.toggle("pan", k === 1 && fit < 1);
     big.style.width = Math.round(big.naturalWidth * k) + "px";
   });
   dialog.append(close, big, text);

@@ -115,3 +115,144 @@ def test_theme_toggle_and_click_to_enlarge(browser, site):
 def test_phone_width_has_no_sideways_scrolling(browser, site, page):
     s = browser.open((site / page).as_uri(), width=390, height=844)
     assert browser.evaluate(s, "document.documentElement.scrollWidth <= innerWidth"), page
+
+
+# What sticks out of the text column, or needs scrolling to be seen, at this width: figures,
+# tables, display equations. A deliberate swipe strip (.swipe) may be wider than the screen.
+OVERFLOW_JS = """JSON.stringify((() => {
+  const main = document.querySelector('main').getBoundingClientRect(), bad = [];
+  const name = e => e.id || e.closest('[id]')?.id + ' ' + e.className || e.tagName;
+  const shown = e => e.getClientRects().length > 0;
+  for (const e of document.querySelectorAll('main figure.fig, main table, main .math, main .table-wrap')) {
+    if (!shown(e)) continue;
+    const r = e.getBoundingClientRect();
+    if (r.left < main.left - 1 || r.right > main.right + 1)
+      bad.push(`${name(e)} sticks out of the column: ${Math.round(r.left)}..${Math.round(r.right)}`);
+    if (!e.matches('table') && e.scrollWidth > e.clientWidth + 1)
+      bad.push(`${name(e)} needs scrolling: ${e.scrollWidth} px in ${e.clientWidth}`);
+  }
+  for (const m of document.querySelectorAll('main figure.fig img, main figure.fig video')) {
+    if (!shown(m) || m.closest('.swipe')) continue;
+    const f = m.closest('figure').getBoundingClientRect(), r = m.getBoundingClientRect();
+    if (r.right > f.right + 1) bad.push(`${name(m)} is wider than its figure`);
+  }
+  if (document.documentElement.scrollWidth > document.documentElement.clientWidth) bad.push('the page scrolls sideways');
+  return bad;
+})())"""
+
+
+@pytest.mark.parametrize("page", ("part-a.html", "part-b.html"))
+@pytest.mark.parametrize("medium", ("phone", "print"))
+def test_no_table_equation_or_figure_overflows_on_a_phone_or_in_print(browser, site, page, medium):
+    import json
+    from generator.site.browser import PRINT_WIDTH
+    if medium == "phone":
+        s = browser.open((site / page).as_uri(), width=390, height=844)
+    else:
+        s = browser.open((site / page).as_uri(), width=PRINT_WIDTH)
+        browser.prepare_print(s)
+    browser.evaluate(s, "new Promise(r => setTimeout(r, 150))")  # the page's resize handler has run
+    counts = browser.evaluate(s, "[document.querySelectorAll('main .math').length, "
+                                 "document.querySelectorAll('main table').length].join()")
+    assert json.loads(browser.evaluate(s, OVERFLOW_JS)) == [], (page, medium)
+    if page == "part-a.html":
+        assert counts.split(",")[0] == "2"  # the checks above saw the wide equation (A.3)
+
+
+def test_a_wide_table_is_transposed_on_a_phone_and_whole_in_print(browser, site):
+    s = browser.open((site / "part-b.html").as_uri(), width=390, height=844)
+    shown = browser.evaluate(s, """JSON.stringify([...document.querySelectorAll('main table')]
+      .filter(t => t.getClientRects().length).map(t => [t.rows[0].cells.length, t.rows.length]))""")
+    assert shown == "[[2,3],[3,13]]"  # the MSE table as it is; the 13-column one as 3 columns, 12 rows + head
+    s = browser.open((site / "part-b.html").as_uri())
+    browser.prepare_print(s)
+    cells = browser.evaluate(s, """[...document.querySelectorAll('main table')]
+      .filter(t => t.getClientRects().length).map(t => t.rows[0].cells.length).join()""")
+    assert cells == "2,13"
+
+
+def test_dark_theme_puts_no_figure_on_a_near_white_panel(browser, site):
+    """Screenshots of every figure's image in the dark theme: its outer ring of pixels (what a
+    white panel would be) must not be mostly near-white."""
+    import base64
+    import io
+    import json
+
+    from PIL import Image
+    for page in ("part-a.html", "part-b.html"):
+        s = browser.open((site / page).as_uri(), width=1400, dark=True)
+        browser.evaluate(s, "Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() => 0); }))")
+        boxes = json.loads(browser.evaluate(s, """JSON.stringify([...document.querySelectorAll('main figure.fig')]
+          .map(f => { const m = f.querySelector('img:not(.print-poster), video'), r = m.getBoundingClientRect();
+                      return {id: f.id, x: r.x + scrollX, y: r.y + scrollY, w: r.width, h: r.height}; }))"""))
+        assert boxes
+        for b in boxes:
+            data = browser.send("Page.captureScreenshot", s, format="png", captureBeyondViewport=True,
+                                clip={"x": b["x"], "y": b["y"], "width": b["w"], "height": b["h"], "scale": 1})["data"]
+            im = Image.open(io.BytesIO(base64.b64decode(data))).convert("L")
+            w, h = im.size
+            ring = [im.getpixel((x, y)) for x in range(2, w - 2) for y in (2, 3, h - 4, h - 3)] + \
+                   [im.getpixel((x, y)) for y in range(2, h - 2) for x in (2, 3, w - 4, w - 3)]
+            white = sum(v >= 230 for v in ring) / len(ring)
+            assert white < 0.5, f"{page} {b['id']}: {white:.0%} of its edge is near-white in the dark theme"
+
+
+def test_print_shows_the_poster_without_player_or_slider(browser, site):
+    if not (site / "figures/a1.8-anagram.mp4").exists():
+        pytest.skip("no ffmpeg here, so the animation stayed a GIF")
+    s = browser.open((site / "part-a.html").as_uri())
+    browser.prepare_print(s)
+    shown = browser.evaluate(s, """['#fig-a1-8-anagram video', '#fig-a1-8-anagram .print-poster',
+      '#fig-a1-8-anagram .steps'].map(q => getComputedStyle(document.querySelector(q)).display).join()""")
+    assert shown == "none,block,none"
+
+
+def test_step_slider_shows_any_saved_frame_from_the_keyboard(browser, site):
+    import json
+    s = browser.open((site / "part-a.html").as_uri())
+    start = json.loads(browser.evaluate(s, """JSON.stringify((() => {
+      const bar = document.querySelector('#fig-a1-8-anagram .steps'), r = bar.querySelector('input');
+      r.focus();
+      return {hidden: bar.hidden, max: +r.max, value: +r.value, focused: document.activeElement === r};
+    })())"""))
+    assert start == {"hidden": False, "max": 40, "value": 40, "focused": True}  # 40 distinct frames
+    for key, code in (("Home", 36), ("ArrowRight", 39), ("ArrowRight", 39)):
+        for kind in ("keyDown", "keyUp"):
+            browser.send("Input.dispatchKeyEvent", s, type=kind, key=key, code=key, windowsVirtualKeyCode=code)
+    state = json.loads(browser.evaluate(s, """JSON.stringify((() => {
+      const f = document.querySelector('#fig-a1-8-anagram'), v = f.querySelector('.frame-view');
+      return {value: +f.querySelector('.steps input').value, out: f.querySelector('.steps output').textContent,
+              shown: !v.hidden, pos: v.style.backgroundPosition, paused: f.querySelector('video')?.paused ?? true};
+    })())"""))
+    assert state["value"] == 3 and state["out"] == "3 of 40" and state["shown"] and state["paused"], state
+    assert float(state["pos"].split()[1].rstrip("%")) == pytest.approx(100 * 2 / 39, abs=1e-3)  # frame 3 of 40
+    assert browser.console_problems(s) == []
+
+
+def test_equation_number_sits_apart_at_the_right(browser, site):
+    import json
+    s = browser.open((site / "part-a.html").as_uri(), width=1400)
+    geo = json.loads(browser.evaluate(s, """JSON.stringify((() => {
+      const box = document.querySelector('.math'), m = box.querySelector('math'), n = box.querySelector('.eqno');
+      const b = box.getBoundingClientRect(), r = m.getBoundingClientRect(), e = n.getBoundingClientRect();
+      return {text: n.textContent, gap: e.left - r.right, right: b.right - e.right, inMath: m.textContent.includes('A.2')};
+    })())"""))
+    assert geo["text"] == "(A.2)" and not geo["inMath"] and geo["gap"] >= 16 and abs(geo["right"]) <= 1
+
+
+def test_writeup_pdf_prints_every_page(browser, site, tmp_path, capsys):
+    from generator.cli import main
+    out = tmp_path / "pdf"
+    assert main(["--config", str(site.parent / "writeup.toml"), "pdf", "--out", str(out)]) == 0
+    for name in ("index", "part-a", "part-b"):
+        pdf = out / f"{name}.pdf"
+        assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 5000, name
+    assert b"/Count" in (out / "part-b.pdf").read_bytes()
+
+
+def test_writeup_pdf_without_a_built_site_is_a_one_line_error(tmp_path, capsys):
+    from generator.cli import main
+    (tmp_path / "writeup.toml").write_text('title = "x"\n')
+    assert main(["--config", str(tmp_path / "writeup.toml"), "pdf"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("writeup: error: ") and "run `writeup build` first" in err and err.count("\n") == 1

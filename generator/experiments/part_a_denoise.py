@@ -5,6 +5,7 @@ import math
 
 from torch import Tensor
 
+from generator import captions
 from generator.data.images import test_image
 from generator.diffusion import conditional, estimate_x0, forward, gaussian_blur, iterative_denoise
 from generator.experiments.part_a_common import check_i_start, gen, save, setup
@@ -88,7 +89,7 @@ def run_a1_3(run) -> None:
     run.params.update({"t": list(ctx.s.noise_ts), "prompt": p})
     save(run, ctx, "one-step", rows,
          f"One-step denoising: original, x_t and the estimate x̂₀ = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t for "
-         f"t = {', '.join(map(str, ctx.s.noise_ts))}; prompt {p!r}, seed {run.seed}.",
+         f"t = {', '.join(map(str, ctx.s.noise_ts))}; {captions.said(p)}, seed {run.seed}.",
          "Rows of original, noisy and one-step denoised test image at three noise levels.",
          {"t": list(ctx.s.noise_ts), "prompt": p, "seed": run.seed},
          row_labels=[f"t = {t}" for t in ctx.s.noise_ts], col_labels=["original", "noisy", "one-step"])
@@ -116,12 +117,12 @@ def run_a1_4(run) -> None:
     run.params.update({"i_start": i0, "t_start": ts[i0], "stride": s.stride, "prompt": p, "cfg": "none"})
     save(run, ctx, "loop", [list(shown.values())],
          f"The strided loop every {s.every} steps (A.3, stride {s.stride}) started at i_start = {i0} "
-         f"(t = {ts[i0]}): t = {', '.join(map(str, steps_t))}; prompt {p!r}, no CFG, seed {run.seed}.",
+         f"(t = {ts[i0]}): t = {', '.join(map(str, steps_t))}; {captions.said(p)}, no CFG, seed {run.seed}.",
          "The noisy test image becoming cleaner step by step.",
          {"i_start": i0, "t": steps_t, "prompt": p, "seed": run.seed}, col_labels=[f"t = {t}" for t in steps_t])
     save(run, ctx, "compare", [[im.image, iterative, one_step, blurred]],
          f"From x_t at t = {ts[i0]}: original, iterative denoising (i_start = {i0}, stride {s.stride}), "
-         f"one-step estimate, Gaussian blur (σ = {sigma}); prompt {p!r}, seed {run.seed}.",
+         f"one-step estimate, Gaussian blur (σ = {sigma}); {captions.said(p)}, seed {run.seed}.",
          "Original beside the iterative, one-step and blurred reconstructions.",
          {"i_start": i0, "t": ts[i0], "sigma": sigma, "prompt": p, "seed": run.seed},
          col_labels=["original", "iterative", "one-step", "blur"])

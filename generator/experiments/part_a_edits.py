@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from generator import captions
 from generator.data.images import InputImage, course_mask, drawings, own_images, own_masks, test_image, web_image
 from generator.diffusion import cfg as cfg_eps, inpaint, last, sdedit
 from generator.experiments.part_a_common import check_i_start, gen, save, setup
@@ -19,15 +20,14 @@ def edit_grid(run, ctx, images: list[InputImage], role: str, name: str, what: st
     cols = [last(sdedit(eps_fn, x_orig, i, ts, den.alphas_cumprod, generator=gen(run, i))).x.clamp(-1, 1)
             for i in i_starts]                                              # i_starts x (N,C,H,W)
     rows = [[c[j] for c in cols] + [im.image] for j, im in enumerate(images)]
-    shown = sorted(set(prompts))
     params = {"i_start": i_starts, "t": [ts[i] for i in i_starts], "prompts": prompts, "gamma": s.gamma,
               "seed": run.seed}
     run.params.update(params)
     run.data.update({im.name: im.source for im in images})
     save(run, ctx, name, rows,
          f"{what}: SDEdit from i_start = {', '.join(map(str, i_starts))} (t = "
-         f"{', '.join(str(ts[i]) for i in i_starts)}), CFG γ = {s.gamma}, prompt "
-         f"{' / '.join(repr(p) for p in shown)}; rightmost column: the input; seed {run.seed}.",
+         f"{', '.join(str(ts[i]) for i in i_starts)}), CFG γ = {s.gamma}, "
+         f"{captions.by_row(prompts)}; rightmost column: the input; seed {run.seed}.",
          f"{what}: each row goes from a loose re-imagining (small i_start) to a faithful copy (large i_start).",
          params, row_labels=[im.caption.split(":")[0] for im in images],
          col_labels=[f"i_start = {i}" for i in i_starts] + ["original"])
@@ -76,7 +76,7 @@ def run_a1_7_2(run) -> None:
     run.data.update({im.name: im.source for im in images})
     save(run, ctx, "inpaint", rows,
          f"Inpainting (A.5) from pure noise over the full strided schedule (stride {s.stride}), CFG "
-         f"γ = {s.gamma}, prompt {' / '.join(repr(p) for p in sorted(set(prompts)))}; test image with the "
+         f"γ = {s.gamma}, {captions.by_row(prompts)}; test image with the "
          f"course's mask scaled to {shape[1]} px, then own images; {s.inpaint_tries} tries per image; "
          f"seed {run.seed}.",
          "Rows of image, mask, image with a hole, and inpainted results.", params,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from generator import captions
 from generator.diffusion import VIEWS, anagram, get_view, high_pass, hybrid, hybrid_blur, iterative_denoise, last, low_pass
 from generator.experiments.part_a_common import gen, noise, save, setup, show
 from generator.experiments.part_a_settings import items, numbered
@@ -90,7 +91,7 @@ def run_a1_8(run) -> None:
         best.append([x[r.best], seen[r.best]])
         read_note = " Labels: classifier's reading upright/transformed, ✓ = both as intended." if r.judged else ""
         save(run, ctx, f"anagram-{k + 1}", [list(x), list(seen)],
-             f"Visual anagram {k + 1}: {p1!r} upright, {p2!r} under view {view!r}; CFG γ = {s.gamma}, "
+             f"Visual anagram {k + 1}: {captions.quoted(p1)} upright, {captions.quoted(p2)} under view {view}; CFG γ = {s.gamma}, "
              f"full schedule (stride {s.stride}), {n} seeds (stream {2 * k} of seed {run.seed}).{read_note}",
              f"{n} anagram samples upright (top) and transformed by {view} (bottom).",
              {"prompts": [p1, p2], "view": view, "gamma": s.gamma, "seeds": n, "seed": run.seed},
@@ -149,7 +150,7 @@ def run_a1_9(run) -> None:
     results, table = _hybrids(run, ctx, specs, probs, "")
     for k, ((far_p, near_p, k_size, sigma), (x, far, r)) in enumerate(zip(specs, results)):
         save(run, ctx, f"hybrid-{k + 1}", [list(x), list(far)],
-             f"Hybrid {k + 1}: {far_p!r} from afar, {near_p!r} up close; ε = f_low(ε_far) + f_high(ε_near), "
+             f"Hybrid {k + 1}: {captions.quoted(far_p)} from afar, {captions.quoted(near_p)} up close; ε = f_low(ε_far) + f_high(ε_near), "
              f"Gaussian kernel {k_size}, σ = {sigma:g}; CFG γ = {s.gamma}; {n} seeds (stream {2 * k} of seed "
              f"{run.seed}). Top: the images; bottom: their low band f_low(x).{read_note}",
              f"{n} hybrid samples (top) and the same samples blurred (bottom).",
@@ -162,7 +163,7 @@ def run_a1_9(run) -> None:
          f"split into what each viewer sees: the low band f_low(x) (far) and the high band f_high(x), amplified "
          f"(near); CFG γ = {s.gamma}, seed {run.seed}.",
          "Each row: a hybrid image, its blurred low band and its sharp high band.",
-         params, row_labels=[f"far {a!r}\nnear {b!r}\n(σ = {sg:g})" for a, b, _, sg in specs],
+         params, row_labels=[f"far {captions.quoted(a)}\nnear {captions.quoted(b)}\n(σ = {sg:g})" for a, b, _, sg in specs],
          col_labels=["image", "far: f_low(x)", "near: f_high(x) × 2"])
     if any((k_size, sigma) != scaled for *_, k_size, sigma in specs):   # show what the course's blur does here
         res_scaled, rows = _hybrids(run, ctx, [(a, b, *scaled) for a, b, _, _ in specs], probs, "_scaled")
@@ -173,7 +174,7 @@ def run_a1_9(run) -> None:
              "hybrid: the images, then their low band.",
              "The same hybrids with a narrower blur, each above its low band.",
              {**params, "hybrids": [[a, b, *scaled] for a, b, _, _ in specs]},
-             row_labels=[label for a, b, _, _ in specs for label in (f"far {a!r}\nnear {b!r}", "f_low(x)")],
+             row_labels=[label for a, b, _, _ in specs for label in (f"far {captions.quoted(a)}\nnear {captions.quoted(b)}", "f_low(x)")],
              col_labels=[f"seed {j}" for j in range(n)])
     caption = "How often each hybrid reads as intended"
     if probs:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from generator import figures
+from generator import captions, figures
 from generator.diffusion import cfg as cfg_eps, conditional, iterative_denoise, last
 from generator.experiments.part_a_common import gen, noise, save, save_steps_gif, setup, show
 from generator.experiments.part_a_settings import fill, items, prompt
@@ -43,7 +43,7 @@ def run_a0(run) -> None:
         figures.save_grid(run.out / "stage2.png", [[show(x) for x in big]], col_labels=prompts, font_size=12)
         run.figure("stage2", "stage2.png",
                    f"Stage II ({run.cfg.deepfloyd.stage2}, {s.a0_stage2_steps} steps) upsampling the "
-                   f"{s.a0_steps[-1]}-step stage I images to 256 px; prompts {prompts}, seed {run.seed}.",
+                   f"{s.a0_steps[-1]}-step stage I images to 256 px; prompts {captions.listing(prompts)}, seed {run.seed}.",
                    "Three 256-pixel images, one per prompt.", "image",
                    {"prompts": prompts, "stage2_steps": s.a0_stage2_steps, "seed": run.seed})
         run.params["stage2_steps"] = s.a0_stage2_steps
@@ -64,7 +64,7 @@ def run_a0(run) -> None:
                             "final_loss_mean100": round(sum(info["losses"][-100:]) / len(info["losses"][-100:]), 4)})
     save(run, ctx, "samples", rows,
          f"Samples from {where}, CFG γ = {s.gamma}, for num_inference_steps = "
-         f"{', '.join(map(str, s.a0_steps))}; prompts {prompts}, seed {run.seed}.",
+         f"{', '.join(map(str, s.a0_steps))}; prompts {captions.listing(prompts)}, seed {run.seed}.",
          "A grid: one row per prompt, one column per number of denoising steps.",
          {"prompts": prompts, "num_inference_steps": list(s.a0_steps), "gamma": s.gamma, "seed": run.seed},
          row_labels=prompts, col_labels=steps_lbl)
@@ -81,15 +81,15 @@ def _samples(run, guided: bool) -> None:
     eps_fn = cfg_eps(den, cond, den.encode([""]), s.gamma) if guided else conditional(den, cond)
     x_T = noise(ctx, s.samples, gen(run, 0))   # the same x_T in 1.5 and 1.6
     steps = iterative_denoise(eps_fn, x_T, ctx.ts, den.alphas_cumprod, generator=gen(run, 1))
-    how = f"CFG γ = {s.gamma} (unconditional prompt '')" if guided else "no CFG"
+    how = f"CFG γ = {s.gamma} (unconditional: the empty prompt “”)" if guided else "no CFG"
     params = {"i_start": 0, "stride": s.stride, "prompts": prompts, "seed": run.seed,
               **({"gamma": s.gamma} if guided else {})}
     x0 = save_steps_gif(run, ctx, "sampling", x_T, steps,
                         f"Sampling from pure noise (i_start = 0, t = {ctx.ts[0]} to 0, stride {s.stride}), {how}; "
-                        f"prompts {sorted(set(prompts))}, seed {run.seed}.",
+                        f"prompts {captions.listing(prompts)}, seed {run.seed}.",
                         "Noise turning into images over the denoising steps.", params)
     save(run, ctx, "samples", [list(x0.clamp(-1, 1))],
-         f"{s.samples} samples, {how}; prompts {prompts}, seed {run.seed}.",
+         f"{s.samples} samples, {how}; prompts {captions.listing(prompts)}, seed {run.seed}.",
          f"{s.samples} generated images in a row.", params)
     run.params.update({"i_start": 0, "stride": s.stride, "prompts": prompts, "cfg": how})
     _score(run, den, x0, prompts)

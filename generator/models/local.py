@@ -214,6 +214,7 @@ def load(cfg) -> LocalDenoiser:
     model = UNet(1, s.D, time="add", num_classes=10)
     model.load_state_dict(record["model"])
     info = {k: record[k] for k in ("settings", "epochs", "losses", "seconds", "device", "data")}
-    den = LocalDenoiser(model, f"local MNIST DDPM UNet D={s.D}, {s.steps} steps ({key})", info)
+    # the steps it really ran (whole epochs round the budget up): the same number as its loss curve
+    den = LocalDenoiser(model, f"local MNIST DDPM UNet D={s.D}, {len(record['losses'])} steps ({key})", info)
     _LOADED[folder] = den
     return den

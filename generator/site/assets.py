@@ -43,6 +43,14 @@ def display_width(width: int) -> int | None:
     return width * k if k >= 2 else None
 
 
+def plot_width(path: Path, width: int) -> int:
+    """CSS width of a plot: its size in inches at 96 CSS pixels an inch (the PNG's dpi), so a plot
+    saved at 200 dpi for sharp high-density screens is not shown twice as large."""
+    with Image.open(path) as im:
+        dpi = im.info.get("dpi", (96, 96))[0]
+    return min(width, round(width * 96 / dpi)) if dpi and dpi > 96 else width
+
+
 def _ffmpeg() -> str | None:
     """The ffmpeg from imageio-ffmpeg's wheel, or one on PATH; None when there is neither."""
     try:
@@ -84,6 +92,62 @@ def poster_from_gif(gif: Path, cache: Path, digest=file_digest) -> Path:
             im.convert("RGB").save(out.with_suffix(".tmp.png"), optimize=True)
         out.with_suffix(".tmp.png").replace(out)
     return out
+
+
+def gif_frames(gif: Path) -> list[Image.Image]:
+    """The distinct steps of a sampling GIF: every frame, less the reversed half of a boomerang
+    (frames k and n - k equal) that only replays them."""
+    frames = []
+    with Image.open(gif) as im:
+        for k in range(im.n_frames):
+            im.seek(k)
+            frames.append(im.convert("RGB"))
+    n = len(frames)
+    m = (n + 2) // 2  # a boomerang of m steps has 2m - 2 frames
+    if n >= 4 and n == 2 * m - 2 and all(frames[m + j].tobytes() == frames[m - 2 - j].tobytes()
+                                         for j in range(n - m)):
+        frames = frames[:m]
+    return frames
+
+
+def _enlargement(frames: list[Image.Image]) -> int:
+    """The whole factor k by which every frame was enlarged with nearest-neighbour (1 if none,
+    e.g. where a frame carries smooth text)."""
+    w, h = frames[0].size
+    for k in (4, 3, 2):
+        if w % k == 0 and h % k == 0 and all(
+                f.resize((w // k, h // k), Image.NEAREST).resize((w, h), Image.NEAREST).tobytes() == f.tobytes()
+                for f in frames):
+            return k
+    return 1
+
+
+def frame_strip(gif: Path, cache: Path, digest=file_digest) -> tuple[Path, int]:
+    """The GIF's steps stacked top to bottom in one PNG (at the size before nearest-neighbour
+    enlargement), for the step slider beside an animation; returns it and
+    the number of steps. Cached by the GIF's hash."""
+    out = cache / "site-video" / f"{digest(gif)[:24]}.frames.png"
+    count = out.with_suffix(".txt")
+    if not (out.is_file() and count.is_file()):
+        frames = gif_frames(gif)
+        k = _enlargement(frames)  # stored at 1/k: the page scales it back up with sharp pixels
+        frames = [f.resize((f.width // k, f.height // k), Image.NEAREST) for f in frames]
+        w, h = frames[0].size
+        sheet = Image.new("RGB", (w, h * len(frames)))
+        for i, f in enumerate(frames):
+            sheet.paste(f, (0, i * h))
+        colors = sheet.getcolors(1 << 16) or []
+        # grey digits on the dark panel, or few colours: a 256-colour palette (a third of the bytes
+        # of RGB; for grey it costs at most a grey level); colour photographs stay RGB
+        if colors and (len(colors) <= 256 or all(max(c) - min(c) <= 8 for _, c in colors)):
+            sheet = sheet.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.png")
+        sheet.save(tmp, format="PNG", optimize=True)
+        count.with_suffix(".tmp.txt").write_text(str(len(frames)))
+        count.with_suffix(".tmp.txt").replace(count)
+        tmp.replace(out)
+    return out, int(count.read_text())
 
 
 def convert_all(gifs: list[Path], cache: Path, digest=file_digest) -> None:

@@ -49,6 +49,9 @@ VIDEOS_JS = """(async () => {
   return JSON.stringify({count: srcs.length, bad: bad});
 })()"""
 
+PAPER = (8.5, 11.0)   # inches: US Letter, Chromium's default
+PRINT_WIDTH = 740     # CSS px of text on that paper inside Chromium's default margins (0.4 in each side)
+
 EAGER_JS = """Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() => 0); }))
   .then(() => document.images.length)"""
 
@@ -192,9 +195,38 @@ class Browser:
         return path
 
     def print_pdf(self, session: str, path: Path) -> Path:
-        data = self.send("Page.printToPDF", session, printBackground=False)["data"]
-        path.write_bytes(base64.b64decode(data))
+        """The page as printed (US Letter, the default margins) to `path`, written atomically."""
+        data = self.send("Page.printToPDF", session, printBackground=False, paperWidth=PAPER[0],
+                         paperHeight=PAPER[1])["data"]
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(base64.b64decode(data))
+        tmp.replace(path)
         return path
+
+    def prepare_print(self, session: str) -> None:
+        """Lay the page out as the printer will (print media, the paper's text width), with every
+        image loaded, so the page's own fitting (equations scaled to the width) is done for paper."""
+        self.send("Emulation.setEmulatedMedia", session, media="print",
+                  features=[{"name": "prefers-color-scheme", "value": "light"}])
+        self.send("Emulation.setDeviceMetricsOverride", session, width=PRINT_WIDTH, height=1000,
+                  deviceScaleFactor=1, mobile=False)
+        self.evaluate(session, EAGER_JS)
+        self.evaluate(session, "dispatchEvent(new Event('beforeprint')); document.fonts.ready.then(() => 1)")
+
+
+PDF_PAGES = ("index.html", "part-a.html", "part-b.html")
+
+
+def write_pdfs(site: Path, out: Path, pages: tuple[str, ...] = PDF_PAGES) -> list[Path]:
+    """Each page of the built `site` printed to out/<page>.pdf (the course asks for a PDF)."""
+    out.mkdir(parents=True, exist_ok=True)
+    made = []
+    with Browser(timeout=120) as b:
+        for page in pages:
+            s = b.open((site / page).resolve().as_uri(), width=PRINT_WIDTH)
+            b.prepare_print(s)
+            made.append(b.print_pdf(s, out / f"{Path(page).stem}.pdf"))
+    return made
 
 
 def shots(site: Path, out: Path, width: int = 1280) -> list[Path]:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import re
 
-from latex2mathml.converter import convert as latex_to_mathml
 from markdown_it import MarkdownIt
+
+from generator.site import mathml
 
 FIGURES_MARK = "<!-- figures -->"  # a line in the prose that places the section's figures there
 
@@ -28,7 +29,7 @@ _MD = _md()
 
 def _mathml(tex: str, display: bool, where: str) -> str:
     try:
-        return latex_to_mathml(tex.strip(), display="block" if display else "inline")
+        return mathml.display_html(tex) if display else mathml.to_mathml(tex, False)[0]
     except Exception as e:  # latex2mathml raises many types; any of them is the author's LaTeX
         raise ProseError(f"{where}: cannot render math ${tex.strip()}$ ({type(e).__name__}: {e})") from None
 

@@ -1,7 +1,6 @@
 """Render phase: collected pages -> HTML through the Jinja templates (autoescaped), plus the files they need."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jinja2
@@ -15,6 +14,7 @@ from generator.site.collect import NAV, PAGES, Figure, PageView, SectionView
 STATIC = ("style.css", "site.js")  # templates/ files copied to site/static/
 DEMO_MODELS = {"b2.6": "flow", "a0": "local"}  # sections whose runner exports a demo model -> its name
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd.wasm", "LICENSE.txt")  # templates/vendor/onnxruntime-web/
+WIDE = 720  # CSS px: an image wider than this is a swipe strip on a phone (shown at half its file size)
 
 
 def environment(templates: Path, cache: Path | None = None) -> jinja2.Environment:
@@ -30,14 +30,27 @@ def environment(templates: Path, cache: Path | None = None) -> jinja2.Environmen
     return env
 
 
-def show_value(v) -> str:
-    """A parameter value as a reader wants it: lists and dicts compact, floats without noise."""
+def show_value(v, _inner: bool = False) -> str:
+    """A value as a reader wants it, never a Python or JSON repr: floats without noise, lists as
+    "a, b, c" (a list of lists as "(a, b); (c, d)"), dicts as "k: v", strings inside a list
+    quoted when they hold a space (prompts), the empty string named."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:.6g}"
-    if isinstance(v, (list, dict)):
-        return json.dumps(v, ensure_ascii=False, separators=(", ", ": "))
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: {show_value(x, True)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        if any(isinstance(x, (list, tuple)) for x in v):
+            return "; ".join(f"({show_value(x, True)})" if isinstance(x, (list, tuple)) else show_value(x, True)
+                             for x in v)
+        return ", ".join(show_value(x, True) for x in v)
     if v is None:
         return "none"
+    if v == "":
+        return "“” (empty)"
+    if isinstance(v, str) and _inner and " " in v:
+        return f"“{v}”"
     return str(v)
 
 
@@ -45,11 +58,15 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
     """Template view of one figure; adds the files it needs to `files` (site path -> source)."""
     rel = assets.site_path(sv.section.id, f.src.relative_to(sv.folder).as_posix())
     width, height = assets.pixel_size(f.src)
-    shown = assets.display_width(width) if f.kind != "plot" else None
+    pixel = assets.display_width(width) if f.kind != "plot" else None
+    shown = pixel or (assets.plot_width(f.src, width) if f.kind == "plot" else width)
     view = {"id": f.id, "anchor": f.anchor, "kind": f.kind, "caption": f.caption, "alt": f.alt,
-            "src": rel, "width": width, "height": height, "stale": f.stale, "params": f.params,
-            "shown_width": shown or width, "shown_height": round(height * (shown or width) / width),
-            "pixel": shown is not None, "video": None, "poster": None, "data": None}
+            "src": rel, "width": width, "height": height, "stale": f.stale,
+            "params": {k: v for k, v in f.params.items() if k != "seed"},  # the seed has its own row
+            "seed": f.params.get("seed", sv.manifest["seed"]),
+            "shown_width": shown, "shown_height": round(height * shown / width),
+            "pixel": pixel is not None, "wide": f.kind == "image" and shown > WIDE,
+            "video": None, "poster": None, "data": None, "frames": None}
     if f.kind == "animation":
         video = f.extra.get("video") or (assets.gif_to_mp4(f.src, cfg.cache, digest) if f.src.suffix == ".gif" else None)
         # the video replaces the GIF where it is smaller (often 5x: sampling GIFs weigh megabytes);
@@ -61,6 +78,11 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
             files[view["video"]], files[view["poster"]] = video, poster
     if view["video"] is None:
         files[rel] = f.src
+    if f.kind == "animation" and f.src.suffix == ".gif":  # the step slider's frames
+        strip, count = assets.frame_strip(f.src, cfg.cache, digest)
+        name = f"{rel[:-len(f.src.suffix)]}.frames.png"
+        view["frames"] = {"src": name, "count": count}
+        files[name] = strip
     if "data" in f.extra:
         view["data"] = assets.site_path(sv.section.id, f.extra["data"].relative_to(sv.folder).as_posix())
         files[view["data"]] = f.extra["data"]
@@ -68,8 +90,12 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
 
 
 def _section(sv: SectionView, cfg: WriteupConfig, files: dict[str, Path], figures: bool, digest) -> dict:
+    m = sv.manifest
     return {"id": sv.section.id, "title": sv.section.title, "anchor": sv.section.anchor, "status": sv.status,
-            "intro": sv.intro_html, "outro": sv.outro_html, "m": sv.manifest,
+            "intro": sv.intro_html, "outro": sv.outro_html, "m": m,
+            # a section's own tables already show what its metrics summarise: then the metrics go to
+            # the run details only, so no table repeats another
+            "metrics": m["metrics"] if m and m["metrics"] and not m["tables"] else {},
             "figures": [_figure(sv, f, cfg, files, digest) for f in sv.figures] if figures else [],
             "page": next(p for p, (_, _, part) in PAGES.items() if part == sv.section.part),
             "demo": _demo_files(sv) is not None}

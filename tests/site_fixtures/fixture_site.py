@@ -9,9 +9,10 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw
 
-from generator import manifest, pipeline
+from generator import figures as figs, manifest, pipeline
 from generator.config import load_config
 from generator.sections import SECTIONS
 
@@ -87,15 +88,27 @@ def make(root: Path, stale: tuple[str, ...] = ("b2.2",)) -> Path:
     fig("a1.8", "anagram", _gif(a18 / "anagram.gif"), "animation",
         "Anagram of 6 and 9 rotating by 180°, γ = 7, steps = 33, seed = 7", "A digit that reads as 6 and 9",
         {"gamma": 7.0, "prompts": ["a handwritten 6", "a handwritten 9"]})
+    yy, xx = np.mgrid[0:28, 0:28]
+    rings = [((np.hypot(xx - 14, yy - 14) + s) % 6 < 2).astype(np.float32) for s in range(12)]  # 28 px "digits"
+    strip = [rings, [r[::-1, ::-1] for r in rings]]
+    fig("a1.8", "strip", _png(a18 / "strip.png", figs.grid(strip, scale=4, row_labels=["upright", "rot180"],
+                                                             col_labels=[f"seed {s}" for s in range(12)])),
+        "image", "Twelve samples of one anagram, upright and turned", "Twelve anagram samples in two rows",
+        {"prompts": ["a handwritten 6", "a handwritten 9"], "view": "rot180", "seed": 7})
     b = cfg.artifacts / "b1.2.1"
-    fig("b1.2.1", "loss", _png(b / "loss.png", _rgb(120, 9).resize((320, 180))), "plot",
+    figs.plot_losses(b / "loss.png", {"UNet": [1.0 / (1 + 0.01 * k) for k in range(300)]}, "Training loss",
+                        smooth=25)
+    fig("b1.2.1", "loss", "loss.png", "plot",
         "Training loss per step, σ = 0.5, epoch = 1", "Loss curve falling over training", {"sigma": 0.5})
     fig("b1.2.1", "samples", _png(b / "samples.png", _digit_grid(5, 28, 3)), "image",
         "Denoised digits after epoch = 1, σ = 0.5", "Five denoised digits", {"epoch": 1}, data=_npz(b / "samples.npz"))
     fig("b2.2", "loss", _png(cfg.artifacts / "b2.2" / "loss.png", _rgb(100, 4).resize((320, 180))), "plot",
         "Time-conditioned training loss, epoch = 1", "Loss curve of the time-conditioned UNet", {"epochs": 1})
+    wide = {"id": "accuracy", "caption": "Per-digit accuracy of two runs",
+            "columns": ["run", "FID", *(f"acc {d}" for d in range(10)), "mean"],
+            "rows": [[name, 12.345, *(0.5 + d / 21 for d in range(10)), 0.7321] for name in ("with scheduler", "without")]}
     extra = {"b1.2.1": {"tables": [{"id": "mse", "caption": "Test MSE by σ", "columns": ["σ", "MSE"],
-                                     "rows": [[0.0, 0.001234], [0.5, 0.0456]]}],
+                                     "rows": [[0.0, 0.001234], [0.5, 0.0456]]}, wide],
                         "metrics": {"test_mse": 0.0123456789, "train_seconds": 12.5}}}
     for sid, (figures, _) in out.items():
         m = _manifest(cfg, sid, figures, **extra.get(sid, {}))

@@ -1,0 +1,46 @@
+"""Figures for a page with a light and a dark theme, and the frames of the step slider."""
+import numpy as np
+from PIL import Image
+
+from generator import figures
+from generator.site import assets
+
+
+def test_grids_and_plots_have_no_white_panel(tmp_path):
+    tile = np.ones((8, 8), dtype=np.float32)  # a white digit tile stays white: only the panel goes
+    g = figures.grid([[tile, tile]], scale=2, row_labels=["row"], col_labels=["a", "b"])
+    assert g.mode == "RGBA" and g.getpixel((0, 0)) == (*figures.BG, 0)  # transparent, dark under alpha
+    alpha = np.asarray(g.getchannel("A"))
+    assert 0 < (alpha == 255).mean() < 1  # tiles and labels opaque, the rest see-through
+    plot = figures.plot_losses(tmp_path / "loss.png", {"run": np.linspace(1, 0.1, 300)}, "Loss", smooth=25)
+    with Image.open(plot) as im:
+        a = np.asarray(im.getchannel("A"))
+        assert im.mode == "RGBA" and a[0, 0] == 0 and (a == 0).mean() > 0.5
+        assert round(im.info["dpi"][0]) == figures.PLOT_DPI
+        assert assets.plot_width(plot, im.width) == round(im.width * 96 / figures.PLOT_DPI)  # 4.8 in at 96 px/in
+
+
+def test_gif_frames_are_opaque_on_the_dark_panel(tmp_path):
+    g = figures.grid([[np.zeros((4, 4))]], scale=1, pad=2)
+    figures.save_gif(tmp_path / "a.gif", [g, g])
+    with Image.open(tmp_path / "a.gif") as im:
+        assert im.convert("RGB").getpixel((0, 0)) == figures.BG
+
+
+def test_frame_strip_keeps_each_step_once(tmp_path):
+    checker = np.indices((4, 6)).sum(0) % 2  # not an enlargement of anything smaller
+    steps = [Image.fromarray((checker * 40 * k).astype(np.uint8)).convert("RGB") for k in range(5)]
+    figures.save_gif(tmp_path / "b.gif", steps, boomerang=True)  # 5 steps forward, 3 back
+    figures.save_gif(tmp_path / "f.gif", steps + steps[:1])        # a last frame equal to the first is a step
+    assert len(assets.gif_frames(tmp_path / "b.gif")) == 5
+    assert len(assets.gif_frames(tmp_path / "f.gif")) == 6
+    strip, n = assets.frame_strip(tmp_path / "b.gif", tmp_path / "cache")
+    with Image.open(strip) as im:
+        grey = im.convert("L")
+        assert n == 5 and im.size == (6, 20) and im.mode == "P"  # few colours: a palette
+        assert [grey.getpixel((1, 4 * k)) for k in range(5)] == [40 * k for k in range(5)]  # in order
+    enlarged = [im.resize((12, 8), Image.NEAREST) for im in steps]
+    figures.save_gif(tmp_path / "x2.gif", enlarged)
+    strip, n = assets.frame_strip(tmp_path / "x2.gif", tmp_path / "cache")
+    with Image.open(strip) as im:
+        assert n == 5 and im.size == (6, 20)  # stored before the 2x enlargement
