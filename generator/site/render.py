@@ -1,6 +1,7 @@
 """Render phase: collected pages -> HTML through the Jinja templates (autoescaped), plus the files they need."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jinja2
