@@ -96,13 +96,15 @@ def ddpm_step(x_t: Tensor, eps: Tensor, var: Tensor | None, t: int, t_prev: int,
 def iterative_denoise(eps_fn: EpsFn, x: Tensor, timesteps: list[int], alphas_cumprod: Tensor, *,
                       i_start: int = 0, fixed_variance: str = "posterior", project: Project | None = None,
                       resample: int = 1, threshold: Threshold | None = None,
-                      generator: torch.Generator | None = None) -> Iterator[Step]:
+                      generator: torch.Generator | None = None,
+                      draw: Callable[[tuple[int, ...]], Tensor] | None = None) -> Iterator[Step]:
     """Strided DDPM sampling from x at timesteps[i_start] down to timesteps[-1]; yields every step.
 
     fixed_variance: "posterior" or "beta" (Algorithm B.2), used only when eps_fn returns no variance.
     project: applied to each new x_{t'} (inpainting). resample > 1: RePaint's harmonising jumps,
     i.e. the step t -> t' is redone `resample` times, taking x_{t'} back to t in between.
     threshold: dynamic thresholding of x0_hat at every step (IF's scheduler); None = the course's loop.
+    draw(shape) -> N(0, I) noise replaces torch.randn (the in-page demo's replayable generator).
     Use as `*steps, last = iterative_denoise(...)`, or keep only the steps you want.
     """
     if fixed_variance not in FIXED_VARIANCES:
@@ -112,7 +114,8 @@ def iterative_denoise(eps_fn: EpsFn, x: Tensor, timesteps: list[int], alphas_cum
         t, t_prev = timesteps[i], timesteps[i + 1]
         for r in range(resample):
             eps, var = eps_fn(x, t)
-            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+            noise = (torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device) if draw is None
+                     else draw(tuple(x.shape)).to(x))
             x_prev, x0 = ddpm_step(x, eps.float(), None if var is None else var.float(), t, t_prev,
                                    alphas_cumprod, noise, fixed_variance, threshold)
             if project is not None:

@@ -69,6 +69,9 @@ def run_a0(run) -> None:
          "A grid: one row per prompt, one column per number of denoising steps.",
          {"prompts": prompts, "num_inference_steps": list(s.a0_steps), "gamma": s.gamma, "seed": run.seed},
          row_labels=prompts, col_labels=steps_lbl)
+    if run.cfg.backend == "local":  # the in-page demo edits drawings with this model
+        from generator.models.onnx_export import export_local_demo
+        export_local_demo(run, den, ctx.ts, s.gamma, list(s.i_starts))
 
 
 def _samples(run, guided: bool) -> None:

@@ -170,6 +170,9 @@ def run_b2_6(run) -> None:
         what = "Class-conditioned UNet" + (" without LR scheduler" if name == "constant-lr" else "")
         prefix = "samples-" if name == "scheduled" else "nosched-"
         _sample_epochs(run, g, make, folder, labels, prefix, what, quality)
+        if name == "scheduled" and run.cfg.part_b == "fm":  # the in-page demo samples this model
+            from generator.models.onnx_export import export_flow_demo
+            export_flow_demo(run, snapshot(make, folder, g.sample_epochs[-1]), g.steps, g.gamma)
     run.table("quality", quality_caption(last[-1]), QUALITY_COLUMNS, rows)
     run.table("per-class", "The classifier's accuracy per requested digit (4 samples each).",
               ["run", "epoch"] + [f"acc {d}" for d in range(10)], per_class)

@@ -57,7 +57,7 @@ class _Digests:
 
 def _tree_digest(folder: Path, pattern: str) -> str:
     h = hashlib.sha256()
-    for p in sorted(folder.glob(pattern)):
+    for p in sorted(q for q in folder.glob(pattern) if q.is_file()):
         h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
 
@@ -118,6 +118,11 @@ def _write_pages(tmp: Path, cfg: WriteupConfig, col: collect.Collected, state: d
             if files.setdefault(rel, src) != src:
                 raise UserError(f"two files would both be published as {rel}: {files[rel]} and {src}")
         pages_state[page.file] = {"digest": page.digest, "files": {rel: str(src) for rel, src in needed.items()}}
+    demo = render.render_demo(env, cfg, col.pages, TEMPLATES)  # small: rendered every build
+    if demo is not None:
+        (tmp / "demo.html").write_text(demo[0], encoding="utf-8")
+        report.rendered.append("demo.html")
+        files |= demo[1]
     return pages_state, files
 
 

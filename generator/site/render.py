@@ -1,6 +1,7 @@
 """Render phase: collected pages -> HTML through the Jinja templates (autoescaped), plus the files they need."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jinja2
@@ -12,6 +13,8 @@ from generator.site import assets
 from generator.site.collect import PAGES, Figure, PageView, SectionView
 
 STATIC = ("style.css", "site.js")  # templates/ files copied to site/static/
+DEMO_MODELS = {"b2.6": "flow", "a0": "local"}  # sections whose runner exports a demo model -> its name
+ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd.wasm", "LICENSE.txt")  # templates/vendor/onnxruntime-web/
 WIDE = 720  # CSS px: an image wider than this is a swipe strip on a phone (shown at half its file size)
 
 
@@ -96,7 +99,41 @@ def _section(sv: SectionView, cfg: WriteupConfig, files: dict[str, Path], figure
             "metrics": m["metrics"] if m and m["metrics"] and not m["tables"] else {},
             "figures": [_figure(sv, f, cfg, files, digest) for f in sv.figures] if figures else [],
             "notes": sv.notes_html, "differs": sv.differs, "own": sv.own,
-            "page": next(p for p, (_, _, part) in PAGES.items() if part == sv.section.part)}
+            "page": next(p for p, (_, _, part) in PAGES.items() if part == sv.section.part),
+            "demo": _demo_files(sv) is not None}
+
+
+def _demo_files(sv: SectionView) -> dict | None:
+    """The section's exported demo model ({"onnx": path, "meta": path}), or None (optional data["demo"])."""
+    d = (sv.manifest or {}).get("data", {}).get("demo") if sv.section.id in DEMO_MODELS else None
+    if not isinstance(d, dict) or not all(isinstance(d.get(k), str) for k in ("onnx", "meta")):
+        return None
+    files = {k: sv.folder / d[k] for k in ("onnx", "meta")}
+    return files if all(f.is_file() and sv.folder.resolve() in f.resolve().parents for f in files.values()) else None
+
+
+def render_demo(env: jinja2.Environment, cfg: WriteupConfig, pages: list[PageView],
+                templates: Path) -> tuple[str, dict[str, Path]] | None:
+    """demo.html and its files (runtime, scripts, models), or None when no section exported a model."""
+    files: dict[str, Path] = {}
+    demo: dict = {"flow": None, "local": None}
+    for sv in (sv for p in pages for sv in p.sections):
+        found = _demo_files(sv)
+        if found is None or sv.status == "missing":
+            continue
+        name = DEMO_MODELS[sv.section.id]
+        files[f"demo/{name}.onnx"], files[f"demo/{name}.json"] = found["onnx"], found["meta"]
+        demo[name] = json.loads(found["meta"].read_text(encoding="utf-8"))
+    if not files:
+        return None
+    files |= {f"static/ort/{f}": templates / "vendor" / "onnxruntime-web" / f for f in ORT_FILES}
+    files |= {f"static/{f}": templates / f for f in ("demo.js", "demo-ui.js")}
+    runtime = sum(p.stat().st_size for rel, p in files.items() if rel.startswith("static/"))
+    largest = max(p.stat().st_size for rel, p in files.items() if rel.endswith(".onnx"))
+    demo["load_mb"] = f"{(runtime + largest) / 1e6:.0f}"
+    nav = pages[0].nav if pages else []  # the same menu as every page, the author's own pages included
+    page = {"file": "demo.html", "title": "Try it: the models in your browser"}
+    return env.get_template("demo.html").render(cfg=cfg, page=page, nav=nav, version=__version__, demo=demo), files
 
 
 def render_page(env: jinja2.Environment, page: PageView, cfg: WriteupConfig,
