@@ -45,6 +45,7 @@ def _part_b(cfg, sid: str) -> list[Work]:
 
     from generator.data.mnist import load_mnist
     from generator.experiments.part_b_common import ckpt_dir
+    from generator.experiments.part_b_objectives import VARIANTS
     from generator.experiments.part_b_settings import settings
     from generator.train import steps_per_epoch
     s = settings(cfg)
@@ -58,7 +59,7 @@ def _part_b(cfg, sid: str) -> list[Work]:
         return _train(what, g.D, steps_per_epoch(n, g.epoch_images, g.batch_size) * g.epochs, g.batch_size, cached)
 
     def sample(g, n_samples: int, cfg_branches: int) -> Work:
-        evals = g.steps if cfg.part_b == "fm" else s.ddpm_T
+        evals = VARIANTS[cfg.part_b].steps(g, s)
         return _sample(f"{len(g.sample_epochs)} snapshots", g.D, evals, n_samples * cfg_branches * len(g.sample_epochs))
 
     d, t, v = s.denoise, s.time, cfg.part_b

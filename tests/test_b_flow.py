@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from generator.diffusion import flow
-from generator.experiments.part_b_objectives import sample
+from generator.experiments.part_b_objectives import VARIANTS, sample
 
 
 def test_interpolation_and_target():
@@ -74,12 +74,37 @@ class ConstantNet(torch.nn.Module):
 def test_fm_sampler_adds_the_integrated_velocity():
     g = torch.Generator().manual_seed(3)
     x0 = torch.randn(5, 1, 28, 28, generator=torch.Generator().manual_seed(3))
-    frames = list(sample("fm", ConstantNet(0.5), 5, steps=8, T=300, generator=g))
+    frames = list(sample(VARIANTS["fm"], ConstantNet(0.5), 5, steps=8, T=300, generator=g))
     assert len(frames) == 8
     assert torch.allclose(frames[-1], x0 + 0.5, atol=1e-2)  # bf16 model output where supported
 
 
 def test_ddpm_sampler_runs_every_step_of_algorithm_b2():
-    frames = list(sample("ddpm", ConstantNet(0.0), 2, steps=0, T=20, labels=torch.tensor([1, 2]),
+    frames = list(sample(VARIANTS["ddpm"], ConstantNet(0.0), 2, steps=0, T=20, labels=torch.tensor([1, 2]),
                          generator=torch.Generator().manual_seed(0)))
     assert len(frames) == 20 and all(torch.isfinite(f).all() for f in frames)
+
+
+def test_fm_heun_sampler_spends_two_evaluations_a_step():
+    x0 = torch.randn(5, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    frames = list(sample(VARIANTS["fm"], ConstantNet(0.5), 5, steps=8, T=300, method="heun",
+                         generator=torch.Generator().manual_seed(3)))
+    assert len(frames) == 4 == VARIANTS["fm"].trajectory("heun", 8)[0]
+    assert torch.allclose(frames[-1], x0 + 0.5, atol=1e-2)
+
+
+def test_every_configurable_part_b_variant_is_one_variant_object():
+    from generator.config import PART_B_VARIANTS
+    from generator.experiments.part_b_settings import PRESETS
+    from generator.models.unet import TIME_INJECTION
+
+    assert set(PART_B_VARIANTS) == set(VARIANTS)
+    for name, v in VARIANTS.items():
+        assert v.name == name and v.time_injection in TIME_INJECTION and v.label
+        for preset in PRESETS.values():  # quick fm samples with Heun, the others step by step
+            s = preset[name]
+            steps, method = v.steps(s.time, s), v.method(s.time)
+            frames = list(sample(v, ConstantNet(0.0), 2, steps=steps, T=s.ddpm_T, method=method,
+                                 generator=torch.Generator().manual_seed(0)))
+            yields, phrase = v.trajectory(method, steps)
+            assert len(frames) == yields and phrase.startswith(f"{steps} ")  # captions count what ran

@@ -40,6 +40,10 @@ def test_part_b_prose_matches_its_variant_and_numbers(tmp_path, tiny_mnist_dir, 
         assert "DDPM" in page and "noise estimate" in page
     else:
         assert "velocity" in page and "DDPM" not in page
+    b23 = manifest.read(cfg.artifacts / "b2.3")
+    assert b22["params"]["variant"] == variant and b23["params"]["variant"] == variant
+    assert b23["params"]["steps"] == b23["figures"][0]["params"]["steps"]  # what b2.3's prose states
+    assert ("demo" in b26.get("data", {})) == (variant == "fm")  # the in-page demo samples flow matching
     assert f"took {_duration(b22['metrics']['train_seconds'])} on" in page  # the time the manifest holds
     last = list(b26["params"].values())[0]["sample_epochs"][-1]
     acc = _percent(b26["metrics"][f"scheduled_accuracy_epoch{last}"])

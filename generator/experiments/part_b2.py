@@ -1,7 +1,8 @@
 """Part B, part 2: time- and class-conditioned generators (b2.2/b2.3 and b2.5/b2.6).
 
-Flow matching (fa25) by default, DDPM (fa24) when cfg.part_b == "ddpm"; the sections, figures
-and checkpoints are the same, only the objective, the time injection and the sampler change.
+Flow matching (fa25) by default, DDPM (fa24) with `part_b: ddpm`; the sections, figures and
+checkpoints are the same, only the objective, the time injection and the sampler change: each is
+a field of the variant's entry in part_b_objectives.VARIANTS.
 """
 from __future__ import annotations
 
@@ -9,50 +10,41 @@ import torch
 
 from generator.experiments.part_b_common import (frame_indices, save_animation, save_loss_curve, save_samples,
                                                  snapshot, test_data, train_data, train_model)
-from generator.experiments.part_b_objectives import losses, sample
+from generator.experiments.part_b_objectives import VARIANTS, sample
 from generator.experiments.part_b_settings import settings
 from generator.metrics import QUALITY_COLUMNS, quality_caption, quality_metrics, quality_row, sample_quality
 from generator.models.unet import UNet
 
 BUDGET_KEYS = ("epoch_images", "steps_per_epoch", "optimizer_steps")  # from part_b_common.budget
 
-VARIANTS = {  # cfg.part_b -> (time injection, name on the page, sampler name)
-    "fm": ("mul", "flow matching", "Euler steps"),
-    "ddpm": ("add", "DDPM", "DDPM steps"),
-}
-
-
 def _runs(run) -> dict:
     """name -> (settings, model factory, loss) of the class-conditioned runs of this variant."""
-    s = settings(run.cfg)
-    mode = VARIANTS[run.cfg.part_b][0]
-    cls_loss = losses(run.cfg.part_b, s.ddpm_T)["cls"]
+    s, v = settings(run.cfg), VARIANTS[run.cfg.part_b]
     runs = {"scheduled": s.cls}
     if s.cls_const is not None:
         runs["constant-lr"] = s.cls_const
-    return {name: (g, (lambda g=g: UNet(1, g.D, time=mode, num_classes=10)), cls_loss(g.p_uncond))
+    return {name: (g, (lambda g=g: UNet(1, g.D, time=v.time_injection, num_classes=10)), v.class_loss(s.ddpm_T, g.p_uncond))
             for name, g in runs.items()}
 
 
 def _train_time(run):
-    s = settings(run.cfg)
+    s, v = settings(run.cfg), VARIANTS[run.cfg.part_b]
     g = s.time
-    make = lambda: UNet(1, g.D, time=VARIANTS[run.cfg.part_b][0])  # noqa: E731
+    make = lambda: UNet(1, g.D, time=v.time_injection)  # noqa: E731
     train = train_data(run, g.train_images)
-    model, result, folder = train_model(run, f"time-{run.cfg.part_b}", make, losses(run.cfg.part_b, s.ddpm_T)["time"],
+    model, result, folder = train_model(run, f"time-{v.name}", make, v.time_loss(s.ddpm_T),
                                         g, train, lr_decay=g.lr_decay, T=s.ddpm_T)
     return g, make, result, folder
 
 
 def _train_params(run, g) -> dict:
-    p = {"objective": VARIANTS[run.cfg.part_b][1], "D": g.D, "epochs": g.epochs, "batch_size": g.batch_size,
+    var = VARIANTS[run.cfg.part_b]
+    p = {"objective": var.label, "variant": var.name, "D": g.D, "epochs": g.epochs, "batch_size": g.batch_size,
          "lr": g.lr, "optimizer": "Adam", "scheduler": f"ExponentialLR(γ = 0.1^(1/{g.epochs}))" if g.lr_decay
          else "none (constant lr)", **{k: v for k, v in run.data.items() if k in BUDGET_KEYS}}
     if g.ema:
         p["ema"] = g.ema
-    if run.cfg.part_b == "ddpm":
-        p.update(T=settings(run.cfg).ddpm_T, betas="linear 1e-4 to 0.02")
-    return p
+    return p | var.params(settings(run.cfg))
 
 
 def run_b2_2(run) -> None:
@@ -69,17 +61,14 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
     """Sample every snapshot in g.sample_epochs (same noise each time); GIFs for the first and last."""
     s = settings(run.cfg)
     n = len(labels) if labels is not None else g.samples
-    sampler = VARIANTS[run.cfg.part_b][2]
-    steps = g.steps if run.cfg.part_b == "fm" else s.ddpm_T
-    method = g.sampler if run.cfg.part_b == "fm" else "ddpm"
-    yields = steps // 2 if method == "heun" else steps  # Heun: two network evaluations a step
-    if method == "heun":
-        sampler = f"network evaluations ({yields} Heun steps)"
+    v = VARIANTS[run.cfg.part_b]
+    steps, method = v.steps(g, s), v.method(g)
+    yields, sampler = v.trajectory(method, steps)  # e.g. Heun: two network evaluations a step
     keep = frame_indices(yields, g.gif_frames)
     for epoch in g.sample_epochs:
         model = snapshot(make, folder, epoch)
         frames = []
-        for i, x in enumerate(sample(run.cfg.part_b, model, n, steps=steps, T=s.ddpm_T, labels=labels,
+        for i, x in enumerate(sample(v, model, n, steps=steps, T=s.ddpm_T, labels=labels,
                                      gamma=g.gamma, generator=torch.Generator().manual_seed(run.seed),
                                      method=method)):
             if i in keep:
@@ -88,12 +77,12 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
                   **({"gamma": g.gamma} if labels is not None else {})}
         guided = f", CFG γ = {g.gamma}" if labels is not None else ""
         save_samples(run, f"{fig_prefix}epoch{epoch}", frames[-1],
-                     f"{what} after epoch {epoch}: {n} samples, {steps} {sampler}{guided}; seed {run.seed}.",
+                     f"{what} after epoch {epoch}: {n} samples, {sampler}{guided}; seed {run.seed}.",
                      f"A {n // 10} by 10 grid of generated digits after epoch {epoch}.", params, labels=labels,
                      col_labels=[str(d) for d in range(10)] if labels is not None else None)
         if epoch in (g.sample_epochs[0], g.sample_epochs[-1]):
             save_animation(run, f"{fig_prefix}epoch{epoch}-anim", frames,
-                           f"Sampling after epoch {epoch}: the {n} samples from noise to digits over {steps} "
+                           f"Sampling after epoch {epoch}: the {n} samples from noise to digits over "
                            f"{sampler}{guided} ({len(frames)} frames, then played back); seed {run.seed}.",
                            f"Animation of noise turning into digits after epoch {epoch}.", params)
         if quality is not None:
@@ -107,7 +96,8 @@ def run_b2_3(run) -> None:
     from generator.models.classifier import load_classifier
 
     g, make, _, folder = _train_time(run)
-    run.params = _train_params(run, g) | {"sample_epochs": list(g.sample_epochs), "samples": g.samples}
+    steps = VARIANTS[run.cfg.part_b].steps(g, settings(run.cfg))
+    run.params = _train_params(run, g) | {"sample_epochs": list(g.sample_epochs), "samples": g.samples, "steps": steps}
     classifier = load_classifier(run.cfg)
     real = test_data(run).images
     real_legible = legibility(classifier, real)
@@ -138,7 +128,7 @@ def run_b2_5(run) -> None:
         run.metrics[f"{name}_final_loss"] = round(sum(result.losses[-50:]) / len(result.losses[-50:]), 5)
         run.params[name] = _train_params(run, g) | {"p_uncond": g.p_uncond}
     g = settings(run.cfg).cls
-    save_loss_curve(run, "loss", curves, f"Class-conditioned UNet ({VARIANTS[run.cfg.part_b][1]})",
+    save_loss_curve(run, "loss", curves, f"Class-conditioned UNet ({VARIANTS[run.cfg.part_b].label})",
                     f"Training loss of every step over {g.epochs} epochs (batch {g.batch_size}, p_uncond = "
                     f"{g.p_uncond}, D = {g.D}) for: " + "; ".join(
                         f"{n}: Adam lr {p['lr']}, {p['scheduler']}" for n, p in run.params.items()) + ".",
@@ -154,6 +144,7 @@ def run_b2_6(run) -> None:
     train = train_data(run, settings(run.cfg).cls.train_images)
     labels = torch.arange(10).repeat(4)  # (40,): 4 rows of 0..9
     rows, per_class, last = [], [], []
+    demo = VARIANTS[run.cfg.part_b].demo
     for name, (g, make, loss) in _runs(run).items():
         _, _, folder = train_model(run, f"class-{run.cfg.part_b}", make, loss, g, train, lr_decay=g.lr_decay,
                                    T=settings(run.cfg).ddpm_T)
@@ -170,9 +161,8 @@ def run_b2_6(run) -> None:
         what = "Class-conditioned UNet" + (" without LR scheduler" if name == "constant-lr" else "")
         prefix = "samples-" if name == "scheduled" else "nosched-"
         _sample_epochs(run, g, make, folder, labels, prefix, what, quality)
-        if name == "scheduled" and run.cfg.part_b == "fm":  # the in-page demo samples this model
-            from generator.models.onnx_export import export_flow_demo
-            export_flow_demo(run, snapshot(make, folder, g.sample_epochs[-1]), g.steps, g.gamma)
+        if name == "scheduled" and demo is not None:  # the in-page demo samples this model
+            demo(run, snapshot(make, folder, g.sample_epochs[-1]), g)
     run.table("quality", quality_caption(last[-1]), QUALITY_COLUMNS, rows)
     run.table("per-class", "The classifier's accuracy per requested digit (4 samples each).",
               ["run", "epoch"] + [f"acc {d}" for d in range(10)], per_class)

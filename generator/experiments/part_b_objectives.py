@@ -5,7 +5,8 @@ the batch after every step so the caller keeps frames for animations and the las
 """
 from __future__ import annotations
 
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -49,18 +50,74 @@ def ddpm_loss(T: int, p_uncond: float | None):
     return lambda model, x, y: eps_loss(model, x, y, alphas_cumprod, p_uncond, t_offset=1)
 
 
-def losses(variant: str, T: int) -> dict:
-    """{"time": loss, "cls": p_uncond -> loss} for a Part B variant."""
-    return {"fm": {"time": fm_time_loss, "cls": fm_class_loss},
-            "ddpm": {"time": ddpm_loss(T, None), "cls": lambda p: ddpm_loss(T, p)}}[variant]
+def _fm_sampler(net, x: Tensor, steps: int, T: int, generator, method: str) -> Iterator[Tensor]:
+    """Algorithm B.2 (fa25): integrate the learned velocity from t = 0 to 1 in `steps` network
+    evaluations, by Euler's method or Heun's (two evaluations a step)."""
+    yield from (flow.heun_sample if method == "heun" else flow.euler_sample)(net, x, steps)
+
+
+def _fm_trajectory(method: str, steps: int) -> tuple[int, str]:
+    if method == "heun":
+        n = max(1, steps // 2)  # as flow.heun_sample
+        return n, f"{steps} network evaluations ({n} Heun steps)"
+    return steps, f"{steps} Euler steps"
+
+
+def _ddpm_sampler(net, x: Tensor, steps: int, T: int, generator, method: str) -> Iterator[Tensor]:
+    """Algorithm B.2 (fa24): A-core's strided loop at stride 1 with sigma_t^2 = beta_t (all T steps)."""
+    alphas_cumprod = linear_alphas_cumprod(T)
+
+    def eps_fn(x_t: Tensor, t: int):
+        return net(x_t, torch.full((x_t.shape[0],), (t + 1) / T, device=x_t.device)), None
+
+    for step in iterative_denoise(eps_fn, x, ddpm_timesteps(T), alphas_cumprod, fixed_variance="beta",
+                                  generator=generator):
+        yield step.x
+
+
+def _flow_demo(run, model, g) -> None:
+    from generator.models.onnx_export import export_flow_demo  # onnx only where a demo is made
+    export_flow_demo(run, model, g.steps, g.gamma)
+
+
+Loss = Callable[..., Tensor]  # loss(model, x (B,1,28,28), y (B,)) -> scalar
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One Part B objective: how the UNet takes time, its losses, its sampler and what manifests
+    record of it. A third objective is one more entry in VARIANTS (config.PART_B_VARIANTS names
+    it; its prose is a branch on `part_b` in content/)."""
+    name: str                                       # cfg.part_b; manifests' params "variant"
+    label: str                                      # on the page and in manifests' params "objective"
+    time_injection: str                             # a key of models.unet.TIME_INJECTION
+    time_loss: Callable[[int], Loss]                # T -> loss of the time-conditioned UNet (B.1)
+    class_loss: Callable[[int, float], Loss]        # T, p_uncond -> loss of the class-conditioned UNet (B.3)
+    method: Callable[[object], str]                 # GenSettings -> the sampler's name in figure params
+    steps: Callable[[object, object], int]          # (GenSettings, PartBSettings) -> network evaluations a sample
+    sampler: Callable[..., Iterator[Tensor]]        # (net, x, steps, T, generator, method) -> x after each step
+    trajectory: Callable[[str, int], tuple[int, str]]  # (method, steps) -> (states yielded, caption phrase)
+    params: Callable[[object], dict]                # PartBSettings -> what manifests record of this variant
+    demo: Callable | None = None                    # (run, model, GenSettings): b2.6's in-page demo export
+
+
+VARIANTS = {
+    "fm": Variant("fm", "flow matching", "mul", lambda T: fm_time_loss, lambda T, p: fm_class_loss(p),
+                  method=lambda g: g.sampler, steps=lambda g, s: g.steps, sampler=_fm_sampler,
+                  trajectory=_fm_trajectory, params=lambda s: {}, demo=_flow_demo),
+    "ddpm": Variant("ddpm", "DDPM", "add", lambda T: ddpm_loss(T, None), lambda T, p: ddpm_loss(T, p),
+                    method=lambda g: "ddpm", steps=lambda g, s: s.ddpm_T, sampler=_ddpm_sampler,
+                    trajectory=lambda method, steps: (steps, f"{steps} DDPM steps"),
+                    params=lambda s: {"T": s.ddpm_T, "betas": "linear 1e-4 to 0.02"}),
+}
 
 
 @torch.no_grad()
-def sample(variant: str, model, n: int, *, steps: int, T: int, labels: Tensor | None = None,
+def sample(variant: Variant, model, n: int, *, steps: int, T: int, labels: Tensor | None = None,
            gamma: float = 5.0, generator: torch.Generator | None = None,
            method: str = "euler") -> Iterator[Tensor]:
     """Draw n samples (B.2, or B.4 with CFG when labels are given) on the chosen device; yields x
-    (n,1,28,28) per step. FM: `steps` network evaluations by Euler's or Heun's method."""
+    (n,1,28,28) per step of the variant's sampler (`method` picks FM's: "euler" or "heun")."""
     device = devices.pick()
     model = model.to(device)
     x = torch.randn(n, 1, 28, 28, generator=generator).to(device)
@@ -75,16 +132,4 @@ def sample(variant: str, model, n: int, *, steps: int, T: int, labels: Tensor | 
 
     # CFG (B.4) mixes the same way for velocities (FM) and noise estimates (DDPM)
     net = plain if labels is None else flow.cfg_velocity(plain, F.one_hot(labels, 10).float().to(device), gamma)
-
-    if variant == "fm":
-        yield from (flow.heun_sample if method == "heun" else flow.euler_sample)(net, x, steps)
-        return
-    alphas_cumprod = linear_alphas_cumprod(T)
-
-    def eps_fn(x_t: Tensor, t: int):
-        return net(x_t, torch.full((x_t.shape[0],), (t + 1) / T, device=x_t.device)), None
-
-    # Algorithm B.2 is A-core's strided loop at stride 1 with sigma_t^2 = beta_t
-    for step in iterative_denoise(eps_fn, x, ddpm_timesteps(T), alphas_cumprod, fixed_variance="beta",
-                                  generator=generator):
-        yield step.x
+    yield from variant.sampler(net, x, steps, T, generator, method)
