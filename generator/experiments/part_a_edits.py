@@ -83,7 +83,7 @@ def edit_grid(run, ctx, images: list[InputImage], role: str, name: str, what: st
 def run_a1_7(run) -> None:
     ctx = setup(run)
     images = [test_image(run.cfg, ctx.den.shape), *own_images(run.cfg, ctx.den.shape)]
-    edit_grid(run, ctx, images, "sdedit", "sdedit", "Test image and own images")
+    edit_grid(run, ctx, images, "sdedit", "sdedit", "The test image and two more")
 
 
 def run_a1_7_1(run) -> None:
@@ -131,7 +131,7 @@ def run_a1_7_2(run) -> None:
     run.data.update({im.name: im.source for im in images})
     save(run, ctx, "inpaint", rows,
          f"Inpainting (A.5) from pure noise over the full strided schedule (stride {s.stride}), "
-         f"{said(prompts, s.gamma)}; test image with {first_mask}, then own images; the hole column shows "
+         f"{said(prompts, s.gamma)}; test image with {first_mask}, then the other two; the hole column shows "
          f"the kept pixels with the hole in orange; "
          f"{s.inpaint_tries} tries per image; mean change inside the hole "
          + ", ".join(f"{c:.0%}" for c in change) + f" of full scale; seed {run.seed}.",
