@@ -62,8 +62,14 @@ _RETRAINED: set[Path] = set()
 
 def _atomic_save(obj, path: Path) -> None:
     """Write to a temp file then rename, so a kill never leaves a half-written checkpoint."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(obj, tmp)
+    except RuntimeError as e:  # torch reports a full disk as "PytorchStreamWriter failed writing file ..."
+        if "failed writing" not in str(e) and "file write failed" not in str(e):
+            raise
+        raise UserError(f"cannot write {path}: {str(e).splitlines()[-1][:120]} (is the disk full?); "
+                        "the previous checkpoint is kept") from None
 
 
 def load_checkpoint(path: Path, weights_only: bool = False, then: str = "training again"):

@@ -245,3 +245,22 @@ def test_a_full_disk_during_a_run_is_one_line_and_keeps_the_old_artifacts(projec
     err = one_line_error(capsys, cli.main(["run", "b1.2.1", "--force"]))
     assert "cannot write" in err and "grid.png: No space left on device; earlier results kept" in err
     assert kept(before, project / "artifacts") and not list((project / "artifacts").glob(".staging-*"))
+
+
+def test_full_disk_while_saving_a_checkpoint_is_one_line_and_keeps_the_old_file(tmp_path, monkeypatch):
+    """torch.save reports ENOSPC as a RuntimeError, not an OSError: still one line, the old file whole."""
+    import torch
+
+    from generator import train
+    path = tmp_path / "last.pt"
+    train._atomic_save({"step": 1}, path)
+    before = path.read_bytes()
+
+    def full(obj, f):
+        raise RuntimeError("[enforce fail at inline_container.cc:626] . "
+                           "PytorchStreamWriter failed writing file data/0: file write failed")
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(UserError, match=r"cannot write .*last\.pt.*disk full"):
+        train._atomic_save({"step": 2}, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temp file left behind
