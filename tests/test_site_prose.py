@@ -145,3 +145,13 @@ def test_landing_page_is_for_readers(tmp_path):
     index = (cfg.site / "index.html").read_text()
     assert "fresh" not in _text(index).lower() and "writeup run" not in index  # no tool state, no commands
     assert index.count('class="part-card"') == 2 and 'class="thumb' in index
+
+
+def test_what_differs_reads_the_scheduled_run_not_the_first_key():
+    """b2.5/b2.6 keep one params dict per run; JSON keys are sorted, so "constant-lr" comes first."""
+    from generator.site import differs
+    run = {"D": 32, "epochs": 10, "batch_size": 64, "variant": "fm"}
+    m = {"section": "b2.5", "part": "b", "preset": "quick", "data": {},
+         "params": {"constant-lr": run | {"lr": 0.001}, "scheduled": run | {"lr": 0.01}}}
+    text = differs.line("b2.5", m, "fm")
+    assert "width D 32 instead of 64" in text and "learning rate" not in text

@@ -22,10 +22,15 @@ def _fmt(v) -> str:
 
 
 def _params(m: dict) -> dict:
-    """The run's training parameters (b2.5/b2.6 keep one dict per run: the first is the course's run)."""
+    """The run's training parameters (b2.5/b2.6 keep one dict per run, by name: "scheduled" is the
+    course's run; manifests are written with sorted keys, so the first one is not)."""
     p = m.get("params", {})
+    if "D" in p:
+        return p
+    if isinstance(p.get("scheduled"), dict):
+        return p["scheduled"]
     nested = [v for v in p.values() if isinstance(v, dict)]
-    return nested[0] if nested and "D" not in p else p
+    return nested[0] if nested else p
 
 
 def variant(m: dict) -> str | None:
