@@ -94,11 +94,9 @@ def _sigma(text: str) -> float:
 @torch.no_grad()
 def _baselines(cfg, kind: str, name: str, pairs: list[tuple[int, int]]) -> list[tuple[float, float]]:
     """The illusion's test on real test digits of each pair's two classes (part_a_illusions.real_baseline)."""
-    from generator.data.mnist import load_mnist
-    from generator.experiments.part_a_illusions import real_baseline
+    from generator.experiments.part_a_illusions import real_baseline, real_digits
     _, clf = _models(cfg)
-    test = load_mnist(cfg, "test")
-    real = (test.images.float() * 2 - 1, test.labels)                            # (N,1,28,28) in [-1,1], (N,)
+    real = real_digits(cfg)                                                      # (N,1,28,28) in [-1,1], (N,)
     probs = lambda x: clf(show(x)).softmax(-1)                                  # noqa: E731
     if kind == "anagram":
         v = get_view(name)

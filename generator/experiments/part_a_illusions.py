@@ -57,10 +57,10 @@ class Reading:
         return [self.n, self.ok_a, self.ok_b, self.ok] if self.judged else [self.n]
 
 
-def _real_digits(run) -> tuple[Tensor, Tensor]:
+def real_digits(cfg) -> tuple[Tensor, Tensor]:
     """The MNIST test split as (N,1,28,28) in [-1,1] and (N,) labels: the baselines' real digits."""
     from generator.data.mnist import load_mnist
-    test = load_mnist(run.cfg, "test")
+    test = load_mnist(cfg, "test")
     return test.images.float() * 2 - 1, test.labels
 
 
@@ -104,7 +104,7 @@ def run_a1_8(run) -> None:
         pairs.append((role, p1, p2, view, get_view(view)))    # unknown views fail before any work
         den.encode([p1, p2])                                    # and so do unknown prompts
     uncond, n = den.encode([""]), s.illusion_seeds
-    real = _real_digits(run) if probs else None
+    real = real_digits(run.cfg) if probs else None
     best, table, readings = [], [], []
     for k, (role, p1, p2, view, v) in enumerate(pairs):
         x = _sample(run, ctx, anagram(den, [den.encode([p1]), den.encode([p2])], [VIEWS["identity"], v], uncond,
@@ -149,7 +149,7 @@ def run_a1_8(run) -> None:
 def _far_reader_accuracy(run, probs, k_size: int, sigma: float) -> float:
     """How often the classifier reads real MNIST test digits right after the same low-pass: the far
     view's judge is only as good as this."""
-    x, y = (t[:1000] for t in _real_digits(run))                    # (N,1,28,28) in [-1,1], (N,)
+    x, y = (t[:1000] for t in real_digits(run.cfg))                    # (N,1,28,28) in [-1,1], (N,)
     return round(float((probs(low_pass(x, k_size, sigma)).argmax(1) == y).float().mean()), 3)
 
 
@@ -157,7 +157,7 @@ def _hybrids(run, ctx, specs, probs, tag: str) -> tuple[list, list]:
     """Sample every hybrid (far, near, kernel, sigma): [(x, f_low(x), Reading)] and table rows."""
     den, s = ctx.den, ctx.s
     uncond, out, rows = den.encode([""]), [], []
-    real = _real_digits(run) if probs else None
+    real = real_digits(run.cfg) if probs else None
     for k, (far_p, near_p, k_size, sigma) in enumerate(specs):
         eps_fn = hybrid(den, den.encode([far_p]), den.encode([near_p]), k_size, sigma, uncond, s.gamma)
         x = _sample(run, ctx, eps_fn, s.illusion_seeds, k)                         # (n,C,H,W)
