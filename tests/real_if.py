@@ -13,8 +13,13 @@ Sources of the values (diffusers' own format, as `from_pretrained` reads them):
 - Schedulers: diffusers scripts/convert_if.py (commit 58eb52c0) convert_stage_1_pipeline and
   convert_super_res_pipeline: learned-range cosine DDPM with dynamic thresholding 0.95 and
   sample_max 1.5 (stage I) / 1.0 (stage II); stage II's image-noising scheduler is plain cosine.
-IF-I-M and IF-I-L: no published configuration was found in the sources available here, so they
-are not built. Parameter counts are checked against the model cards (IF-I-XL 4.3B, IF-II-L 1.2B).
+IF-I-M-v1.0 and IF-I-L-v1.0: not built, because no published configuration of either was found,
+and their values are not guessed from the parameter counts (400M and 900M, deep-floyd/IF's README).
+Looked in: indexed huggingface.co pages (IF-I-M's model card, but no config.yml or unet/config.json
+of IF-I-M or IF-I-L; every stage I config found was IF-I-XL's, as above), GitHub code and issues
+(no fine-tune or script spelling out either config), and github.com/deep-floyd/IF at ffc8163, whose
+stage_I.py reads the values from each model repository's config.yml at load time.
+Parameter counts are checked against the model cards (IF-I-XL 4.3B, IF-II-L 1.2B).
 """
 from __future__ import annotations
 
