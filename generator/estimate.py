@@ -2,7 +2,8 @@
 
 The cost of a section is counted in image passes of the course UNet (training: optimizer steps x
 batch, forward and backward; sampling: network evaluations x samples, forward only), scaled by
-width (a conv net's FLOPs grow as D^2). One short probe times training steps of the D = 32 UNet
+width: a conv net's FLOPs grow as D^2, but narrow convs use the CPU less well, and the time
+measured at D = 16, 32 and 64 grows as about D^1.5. One short probe times training steps of the D = 32 UNet
 on the chosen device in the precision training will use, which turns passes into seconds. Part
 A's sampling sections are given as their measured seconds on the reference machine (BENCHMARKS.md)
 scaled by this machine's probe against the reference probe. Models already in the cache cost
@@ -29,7 +30,7 @@ class Work:
 
 
 def _width(D: int) -> float:
-    return max(D / 32, 0.25) ** 2
+    return max(D / 32, 0.25) ** 1.5
 
 
 def _train(what: str, D: int, steps: int, batch: int, cached: bool) -> Work:

@@ -23,7 +23,7 @@ def _runs(run) -> dict:
     runs = {"scheduled": s.cls}
     if s.cls_const is not None:
         runs["constant-lr"] = s.cls_const
-    return {name: (g, (lambda g=g: UNet(1, g.D, time=v.time_injection, num_classes=10)), v.class_loss(s.ddpm_T, g.p_uncond))
+    return {name: (g, (lambda g=g: UNet(1, g.D, time=v.time_injection, num_classes=10)), v.class_loss(s.ddpm_T, g))
             for name, g in runs.items()}
 
 
@@ -32,7 +32,7 @@ def _train_time(run):
     g = s.time
     make = lambda: UNet(1, g.D, time=v.time_injection)  # noqa: E731
     train = train_data(run, g.train_images)
-    model, result, folder = train_model(run, f"time-{v.name}", make, v.time_loss(s.ddpm_T),
+    model, result, folder = train_model(run, f"time-{v.name}", make, v.time_loss(s.ddpm_T, g),
                                         g, train, lr_decay=g.lr_decay, T=s.ddpm_T)
     return g, make, result, folder
 
@@ -44,7 +44,7 @@ def _train_params(run, g) -> dict:
          else "none (constant lr)", **{k: v for k, v in run.data.items() if k in BUDGET_KEYS}}
     if g.ema:
         p["ema"] = g.ema
-    return p | var.params(settings(run.cfg))
+    return p | var.params(settings(run.cfg), g)
 
 
 def run_b2_2(run) -> None:

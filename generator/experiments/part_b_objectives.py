@@ -6,6 +6,7 @@ the batch after every step so the caller keeps frames for animations and the las
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable, Iterator
 
 import torch
@@ -32,15 +33,16 @@ def pure_noise_loss(model, x, y):
     return F.mse_loss(model(torch.randn_like(x)), x)
 
 
-def fm_time_loss(model, x, y):
+def fm_time_loss(model, x, y, t_sampling: str = "uniform"):
     """Algorithm B.1 (flow matching): regress x1 - x0 at x_t = (1-t) x0 + t x1."""
-    return flow.fm_loss(lambda x_t, t: model(x_t, t), x)
+    return flow.fm_loss(lambda x_t, t: model(x_t, t), x, t_sampling)
 
 
-def fm_class_loss(p_uncond: float):
+def fm_class_loss(p_uncond: float, t_sampling: str = "uniform"):
+    """Algorithm B.3: the same with the one-hot class, dropped to zeros with probability p_uncond."""
     def loss(model, x, y):
         c = one_hot_dropout(y, p_uncond)
-        return flow.fm_loss(lambda x_t, t: model(x_t, t, c), x)
+        return flow.fm_loss(lambda x_t, t: model(x_t, t, c), x, t_sampling)
     return loss
 
 
@@ -91,24 +93,25 @@ class Variant:
     name: str                                       # cfg.part_b; manifests' params "variant"
     label: str                                      # on the page and in manifests' params "objective"
     time_injection: str                             # a key of models.unet.TIME_INJECTION
-    time_loss: Callable[[int], Loss]                # T -> loss of the time-conditioned UNet (B.1)
-    class_loss: Callable[[int, float], Loss]        # T, p_uncond -> loss of the class-conditioned UNet (B.3)
+    time_loss: Callable[[int, object], Loss]        # (T, GenSettings) -> loss of the time-conditioned UNet (B.1)
+    class_loss: Callable[[int, object], Loss]       # (T, GenSettings) -> loss of the class-conditioned UNet (B.3)
     method: Callable[[object], str]                 # GenSettings -> the sampler's name in figure params
     steps: Callable[[object, object], int]          # (GenSettings, PartBSettings) -> network evaluations a sample
     sampler: Callable[..., Iterator[Tensor]]        # (net, x, steps, T, generator, method) -> x after each step
     trajectory: Callable[[str, int], tuple[int, str]]  # (method, steps) -> (states yielded, caption phrase)
-    params: Callable[[object], dict]                # PartBSettings -> what manifests record of this variant
+    params: Callable[[object, object], dict]        # (PartBSettings, GenSettings) -> what manifests record of it
     demo: Callable | None = None                    # (run, model, GenSettings): b2.6's in-page demo export
 
 
 VARIANTS = {
-    "fm": Variant("fm", "flow matching", "mul", lambda T: fm_time_loss, lambda T, p: fm_class_loss(p),
+    "fm": Variant("fm", "flow matching", "mul", lambda T, g: partial(fm_time_loss, t_sampling=g.t_sampling),
+                  lambda T, g: fm_class_loss(g.p_uncond, g.t_sampling),
                   method=lambda g: g.sampler, steps=lambda g, s: g.steps, sampler=_fm_sampler,
-                  trajectory=_fm_trajectory, params=lambda s: {}, demo=_flow_demo),
-    "ddpm": Variant("ddpm", "DDPM", "add", lambda T: ddpm_loss(T, None), lambda T, p: ddpm_loss(T, p),
+                  trajectory=_fm_trajectory, params=lambda s, g: {"t_sampling": g.t_sampling}, demo=_flow_demo),
+    "ddpm": Variant("ddpm", "DDPM", "add", lambda T, g: ddpm_loss(T, None), lambda T, g: ddpm_loss(T, g.p_uncond),
                     method=lambda g: "ddpm", steps=lambda g, s: s.ddpm_T, sampler=_ddpm_sampler,
                     trajectory=lambda method, steps: (steps, f"{steps} DDPM steps"),
-                    params=lambda s: {"T": s.ddpm_T, "betas": "linear 1e-4 to 0.02"}),
+                    params=lambda s, g: {"T": s.ddpm_T, "betas": "linear 1e-4 to 0.02"}),
 }
 
 

@@ -43,6 +43,7 @@ class GenSettings:
     train_images: int = 0                # 0 = the whole training split
     epoch_images: int = 0                # digits per epoch (a compute budget); 0 = the whole split (course)
     ema: float = 0.0                     # decay of the weight average sampled from; 0 = the last weights (course)
+    t_sampling: str = "uniform"          # FM: how training draws t (flow.TIME_SAMPLING; course: uniform, B.5)
     gif_frames: int = 25                 # frames of the sampling animation (last epoch)
 
 
@@ -72,20 +73,21 @@ _DDPM_COURSE = PartBSettings(
 )
 
 
-# quick's denoisers: batch 64 at lr 1e-3 for 32 steps an epoch. The course's batch 256 at lr 1e-4
-# gave grey ghosts after epoch 1 (18 steps on the fallback); a 4x smaller batch at a 10x larger lr
-# makes 1.8x the steps from 0.45x the images.
-_QUICK_DENOISE = dict(D=32, batch_size=64, lr=1e-3, epoch_images=2048)
+# quick's denoisers: width 16, batch 32 at lr 1e-3, 32 steps an epoch. The course's batch 256 at lr
+# 1e-4 gave grey ghosts after epoch 1 (18 steps on the fallback): on a small budget more, smaller
+# steps at a larger lr learn faster, and batch 32 costs less per digit than 64 on a CPU.
+_QUICK_DENOISE = dict(D=16, batch_size=32, lr=1e-3, epoch_images=1024)
 
 
-def _quick(s: PartBSettings, epochs: int, sample_epochs: tuple, steps: int, epoch_images: int,
-           sampler: str = "euler", ema: float = 0.0, time_steps: int | None = None) -> PartBSettings:
-    """The course settings at width 32 (about 4x cheaper per image) with a fixed step budget:
-    `epoch_images` digits an epoch, `steps` network evaluations per class-conditioned sample."""
-    gen = dict(D=32, epochs=epochs, sample_epochs=sample_epochs, epoch_images=epoch_images, ema=ema, sampler=sampler)
-    time = replace(s.time, **gen, **({"steps": time_steps} if time_steps else {}))
-    cls = replace(s.cls, steps=steps, **gen)
-    const = s.cls_const and replace(s.cls_const, steps=steps, **gen)
+def _quick(s: PartBSettings, epochs: int, sample_epochs: tuple, steps: int, time_images: int, class_images: int,
+           **gen) -> PartBSettings:
+    """The course settings on a fixed step budget: `time_images` / `class_images` digits an epoch
+    for the time- and class-conditioned UNets, `steps` network evaluations per class-conditioned
+    sample, and `gen`'s overrides (width, batch, sampler, ...) for both."""
+    gen.update(epochs=epochs, sample_epochs=sample_epochs)
+    time = replace(s.time, epoch_images=time_images, **gen)
+    cls = replace(s.cls, steps=steps, epoch_images=class_images, **gen)
+    const = s.cls_const and replace(s.cls_const, steps=steps, epoch_images=class_images, **gen)
     return replace(s, denoise=replace(s.denoise, **_QUICK_DENOISE), time=time, cls=cls, cls_const=const)
 
 
@@ -105,10 +107,14 @@ _DDPM_QUICK = replace(_DDPM_COURSE, time=replace(_DDPM_COURSE.time, batch_size=6
 
 PRESETS = {  # preset -> Part B variant (cfg.part_b) -> settings
     "smoke": {"fm": _smoke(_FM_COURSE), "ddpm": _smoke(_DDPM_COURSE)},
-    # fm: 10 epochs of 4,096 digits (640 steps) per generator; samples from a weight average with
-    # Heun's second-order step (50 evaluations: 25 steps). ddpm: 25 epochs of 4,480 (1,750 steps).
-    "quick": {"fm": _quick(_FM_COURSE, 10, (1, 5, 10), 50, 4096, sampler="heun", ema=0.995),
-              "ddpm": _quick(_DDPM_QUICK, 25, (5, 25), 300, 4480)},
+    # fm: width 16, batch 32, the course's lr; 10 epochs of 4,800 digits (1,500 steps) for the
+    # time-only UNet, whose samples need the most training, and 10 of 2,560 (800 steps) for each
+    # class-conditioned run; t drawn logit-normal; samples from a weight average with Heun's
+    # second-order step (50 evaluations: 25 steps). Measured against other recipes per CPU-second
+    # in BENCHMARKS.md. ddpm: width 32, 25 epochs of 4,480 (1,750 steps at batch 64).
+    "quick": {"fm": _quick(_FM_COURSE, 10, (1, 5, 10), 50, 4800, 2560, D=16, batch_size=32, sampler="heun",
+                           ema=0.995, t_sampling="logit-normal"),
+              "ddpm": _quick(_DDPM_QUICK, 25, (5, 25), 300, 4480, 4480, D=32)},
     "course": {"fm": _FM_COURSE, "ddpm": _DDPM_COURSE},
 }
 
