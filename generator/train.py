@@ -105,10 +105,10 @@ class Ema:
     def update(self, model: nn.Module) -> None:
         # warm-up: early on the average would be dominated by the random initial weights
         d = min(self.decay, (1 + self.n) / (10 + self.n))
-        for e, p in zip(self.model.parameters(), model.parameters()):
-            e.lerp_(p.detach().float().to(e.device), 1 - d)
-        for e, b in zip(self.model.buffers(), model.buffers()):
-            e.copy_(b)
+        mine, bufs = list(self.model.parameters()), list(self.model.buffers())
+        # one fused call per list instead of ~100 small ops a step
+        torch._foreach_lerp_(mine, [p.detach().to(e.device, e.dtype) for e, p in zip(mine, model.parameters())], 1 - d)
+        torch._foreach_copy_(bufs, [b.to(e.device) for e, b in zip(bufs, model.buffers())])
         self.n += 1
 
 

@@ -108,3 +108,27 @@ def test_every_configurable_part_b_variant_is_one_variant_object():
                                  generator=torch.Generator().manual_seed(0)))
             yields, phrase = v.trajectory(method, steps)
             assert len(frames) == yields and phrase.startswith(f"{steps} ")  # captions count what ran
+
+
+def test_logit_normal_times_lie_inside_and_crowd_the_middle():
+    torch.manual_seed(0)
+    t = flow.TIME_SAMPLING["logit-normal"](20000, "cpu")
+    assert 0 < t.min() and t.max() < 1
+    middle = ((t > 0.25) & (t < 0.75)).float().mean()
+    assert 0.70 < middle < 0.76                      # sigmoid(N(0,1)): P(|n| < ln 3) = 0.727; uniform gives 0.5
+
+
+def test_min_snr_weights_only_the_nearly_clean_steps():
+    from generator.diffusion.objectives import eps_loss
+    from generator.diffusion.schedules import cosine_alphas_cumprod
+    ac = cosine_alphas_cumprod(1000)
+    x0 = torch.rand(512, 1, 4, 4)
+    zero = lambda x_t, t, c: torch.zeros_like(x_t)   # noqa: E731  (error = eps: the loss is E[w eps^2])
+    torch.manual_seed(1)
+    plain = eps_loss(zero, x0, None, ac, None)
+    torch.manual_seed(1)
+    weighted = eps_loss(zero, x0, None, ac, None, min_snr=5.0)
+    assert 0.9 < plain < 1.1
+    snr = ac / (1 - ac)
+    expected = (snr.clamp(max=5.0) / snr).mean()    # the mean weight over t ~ U{0..T-1}
+    assert abs(weighted - expected) < 0.03 and weighted < 0.9 * plain  # about 0.81 on this schedule

@@ -61,6 +61,7 @@ def run_a0(run) -> None:
                    f"lr {info['settings']['lr']}, D = {info['settings']['D']}).",
                    "A training loss curve falling quickly, then slowly.", "plot",
                    {"epochs": info["epochs"], "steps": len(info["losses"])})
+        run.params["loss_min_snr"] = info["settings"].get("min_snr", 0.0)  # 0: the unweighted loss
         run.metrics.update({"train_seconds": round(info["seconds"], 1), "train_steps": len(info["losses"]),
                             "final_loss_mean100": round(sum(info["losses"][-100:]) / len(info["losses"][-100:]), 4)})
     save(run, ctx, "samples", rows,
