@@ -89,5 +89,5 @@ def test_dry_run_lists_runs_nothing(tmp_path, tiny_mnist_dir, capsys):
 def test_local_model_steps_do_not_depend_on_the_data_count():
     from generator.models import local
     s = local.PRESETS["quick"]
-    assert local.schedule(s, 4500) == (0, 6, 846)              # the offline fallback: whole epochs, as before
-    assert local.schedule(s, 60000) == (local.EPOCH_CAP, 6, 846)  # all of MNIST: same steps
+    assert local.schedule(s, 4500) == (0, 9, 1269)             # the offline fallback: whole epochs, as before
+    assert local.schedule(s, 60000) == (local.EPOCH_CAP, 9, 1269)  # all of MNIST: same steps

@@ -52,6 +52,8 @@ def run_a0(run) -> None:
     else:
         rows = _sample_local(run, ctx, prompts)
         where = "the local model with the strided loop (A.3) from t near 990; stage II exists only for IF"
+        for k, n in enumerate(s.a0_steps):  # which columns the classifier reads as asked (the prose says)
+            _score(run, den, torch.stack([r[k] for r in rows]), prompts, suffix=f"_{n}_steps")
         info = den.info
         figures.plot_losses(run.out / "training-loss.png", {"local DDPM": info["losses"]},
                             "Training the local model: ||ε − ε_θ(x_t, t, c)||²", smooth=25 if len(info["losses"]) > 100 else 0)
@@ -97,7 +99,7 @@ def _samples(run, guided: bool) -> None:
     _score(run, den, x0, prompts)
 
 
-def _score(run, den, x0: torch.Tensor, prompts: list[str]) -> None:
+def _score(run, den, x0: torch.Tensor, prompts: list[str], suffix: str = "") -> None:
     """On the local model: how many samples the project's MNIST classifier reads as their prompt's digit."""
     from generator.models.local import digit_of
     if run.cfg.backend != "local":
@@ -107,8 +109,8 @@ def _score(run, den, x0: torch.Tensor, prompts: list[str]) -> None:
     want = [digit_of(p) for p in prompts]
     ok = [int(p) == w for p, w in zip(pred.tolist(), want) if w is not None]
     if ok:
-        run.metrics["classifier_agrees"] = f"{sum(ok)}/{len(ok)}"
-    run.metrics["classifier_reads"] = " ".join(map(str, pred.tolist()))
+        run.metrics["classifier_agrees" + suffix] = f"{sum(ok)}/{len(ok)}"
+    run.metrics["classifier_reads" + suffix] = " ".join(map(str, pred.tolist()))
 
 
 def run_a1_5(run) -> None:

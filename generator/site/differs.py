@@ -13,8 +13,8 @@ COURSE_TRAIN_IMAGES = 60_000  # the MNIST training split the course trains on
 # Part B section -> which of the course settings its run uses
 _B_GROUP = {"b1.2.1": "denoise", "b1.2.2": "denoise", "b1.2.3": "denoise", "b2.2": "time", "b2.3": "time",
             "b2.5": "cls", "b2.6": "cls"}
-_NAMES = {"D": "width D", "epochs": "epochs", "batch_size": "batch", "steps": "sampler steps", "lr": "learning rate",
-          "optimizer_steps": "optimizer steps"}
+_NAMES = {"D": "width D", "epochs": "epochs", "batch_size": "batch", "optimizer_steps": "optimizer steps",
+          "lr": "learning rate", "t_sampling": "t drawn", "sampler": "sampler", "steps": "sampler steps"}
 
 
 def _fmt(v) -> str:
@@ -46,6 +46,8 @@ def _course(sid: str, variant: str) -> dict:
     if course is None or group is None:
         return {}
     values = asdict(getattr(course, group))
+    per_epoch = -(-COURSE_TRAIN_IMAGES // values["batch_size"])  # the course's whole-split epochs
+    values["optimizer_steps"] = per_epoch * values["epochs"]
     if group != "denoise" and variant == "ddpm":
         values["steps"] = course.ddpm_T  # DDPM samples every one of its T steps
     return values
@@ -64,6 +66,8 @@ def line(sid: str, m: dict | None, variant: str) -> str:
     for key, name in _NAMES.items():
         if key in params and key in course and params[key] != course[key]:
             out.append(f"{name} {_fmt(params[key])} instead of {_fmt(course[key])}")
+    if params.get("ema") and not course.get("ema", 1):
+        out.append(f"samples from an average of the weights (EMA {_fmt(params['ema'])}), not the last ones")
     if m.get("part") == "a" and m.get("backend") == "local" and m.get("model"):
         out.append(f"the project's own model ({m['model']}) instead of DeepFloyd IF")
     return "; ".join(out)
