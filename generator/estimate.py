@@ -67,7 +67,7 @@ def _part_b(cfg, sid: str) -> list[Work]:
     gens = [s.cls] + ([s.cls_const] if s.cls_const else [])
     return {
         "b1.2.1": lambda: [train_work("denoiser", "denoiser", d)],
-        "b1.2.3": lambda: [train_work("pure-noise denoiser", "pure-noise", d)],
+        "b1.2.3": lambda: [train_work("pure-noise denoiser", "pure-noise", s.pure_noise)],
         "b2.2": lambda: [train_work(f"time-{v}", f"time-{v}", t, T=s.ddpm_T)],
         "b2.3": lambda: [sample(t, t.samples, 1)],
         "b2.5": lambda: [train_work(f"class-{v}", f"class-{v}", g, T=s.ddpm_T) for g in gens],

@@ -11,7 +11,7 @@ from generator.train import epoch_order, fit, steps_per_epoch
 @pytest.mark.parametrize("variant", ["fm", "ddpm"])
 def test_budget_presets_do_not_depend_on_the_data_count(preset, variant):
     s = PRESETS[preset][variant]
-    for g in (s.denoise, s.time, s.cls) + ((s.cls_const,) if s.cls_const else ()):
+    for g in (s.denoise, s.pure_noise, s.time, s.cls) + ((s.cls_const,) if s.cls_const else ()):
         assert g.epoch_images > 0
         counts = {steps_per_epoch(n, g.epoch_images, g.batch_size) for n in (4500, 5000, 60000)}
         assert len(counts) == 1, f"{preset}/{variant}: steps change with the data count: {counts}"

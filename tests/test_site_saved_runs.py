@@ -58,7 +58,8 @@ def test_saved_quick_runs_state_their_own_numbers():
     assert "trains in a few minutes" not in text
     text = _render(cfg, runs, "b2.2")
     assert f"which took {prose._duration(b22['metrics']['train_seconds'])} on {b22['device']}" in text
-    assert f"{b22['data']['train_images']:,} digits" in text
+    assert f"{b22['params']['epoch_images']:,} digits drawn afresh from {b22['data']['train_images']:,}" in text
+    assert f"{b22['params']['optimizer_steps']:,} optimizer steps" in text
     text = _render(cfg, runs, "a1.9")
     assert f"grid shows {runs['a1.9']['params']['seeds']} samples" in text
 

@@ -108,7 +108,7 @@ def run_b1_2_2(run) -> None:
 
 def run_b1_2_3(run) -> None:
     """Pure noise in, digit out: the MSE-optimal output is the training set's mean (centroid)."""
-    s = settings(run.cfg).denoise
+    s = settings(run.cfg).pure_noise
     train = train_data(run, s.train_images)
     make = lambda: UNet(1, s.D)  # noqa: E731
     model, result, folder = train_model(run, "pure-noise", make, pure_noise_loss, s, train)

@@ -11,7 +11,7 @@ from generator.experiments import part_b_settings
 
 COURSE_TRAIN_IMAGES = 60_000  # the MNIST training split the course trains on
 # Part B section -> which of the course settings its run uses
-_B_GROUP = {"b1.2.1": "denoise", "b1.2.2": "denoise", "b1.2.3": "denoise", "b2.2": "time", "b2.3": "time",
+_B_GROUP = {"b1.2.1": "denoise", "b1.2.2": "denoise", "b1.2.3": "pure_noise", "b2.2": "time", "b2.3": "time",
             "b2.5": "cls", "b2.6": "cls"}
 _NAMES = {"D": "width D", "epochs": "epochs", "batch_size": "batch", "optimizer_steps": "optimizer steps",
           "lr": "learning rate", "t_sampling": "t drawn", "sampler": "sampler", "steps": "sampler steps"}
@@ -48,7 +48,7 @@ def _course(sid: str, variant: str) -> dict:
     values = asdict(getattr(course, group))
     per_epoch = -(-COURSE_TRAIN_IMAGES // values["batch_size"])  # the course's whole-split epochs
     values["optimizer_steps"] = per_epoch * values["epochs"]
-    if group != "denoise" and variant == "ddpm":
+    if group not in ("denoise", "pure_noise") and variant == "ddpm":
         values["steps"] = course.ddpm_T  # DDPM samples every one of its T steps
     return values
 
