@@ -78,6 +78,7 @@
     var fig = bar.closest("figure"), box = fig.querySelector(".anim");
     if (!box) return;
     var n = +bar.dataset.count, range = bar.querySelector("input"), out = bar.querySelector("output");
+    var times = bar.dataset.t ? JSON.parse(bar.dataset.t) : null;  // t of each frame, when known
     var video = box.querySelector("video"), view = document.createElement("div");
     view.className = "frame-view";
     view.setAttribute("role", "img");
@@ -88,9 +89,10 @@
     function show() {
       var k = +range.value;
       view.style.backgroundPosition = "0 " + (n > 1 ? 100 * (k - 1) / (n - 1) : 0) + "%";
-      view.setAttribute("aria-label", "Step " + k + " of " + n + " of the sampling");
-      out.textContent = k + " of " + n;
-      range.setAttribute("aria-valuetext", "step " + k + " of " + n);
+      var at = times ? ", t = " + times[k - 1] : "";
+      view.setAttribute("aria-label", "Step " + k + " of " + n + at + " of the sampling");
+      out.textContent = k + " of " + n + at;
+      range.setAttribute("aria-valuetext", "step " + k + " of " + n + at);
       if (video) video.pause();
       view.hidden = false;
     }

@@ -224,7 +224,7 @@ def test_step_slider_shows_any_saved_frame_from_the_keyboard(browser, site):
       return {value: +f.querySelector('.steps input').value, out: f.querySelector('.steps output').textContent,
               shown: !v.hidden, pos: v.style.backgroundPosition, paused: f.querySelector('video')?.paused ?? true};
     })())"""))
-    assert state["value"] == 3 and state["out"] == "3 of 40" and state["shown"] and state["paused"], state
+    assert state["value"] == 3 and state["out"] == "3 of 40, t = 940" and state["shown"] and state["paused"], state
     assert float(state["pos"].split()[1].rstrip("%")) == pytest.approx(100 * 2 / 39, abs=1e-3)  # frame 3 of 40
     assert browser.console_problems(s) == []
 

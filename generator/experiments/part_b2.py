@@ -81,10 +81,11 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
                      f"A {n // 10} by 10 grid of generated digits after epoch {epoch}.", params, labels=labels,
                      col_labels=[str(d) for d in range(10)] if labels is not None else None)
         if epoch in (g.sample_epochs[0], g.sample_epochs[-1]):
+            times = [v.frame_time(i, yields, s.ddpm_T) for i in sorted(keep)]
             save_animation(run, f"{fig_prefix}epoch{epoch}-anim", frames,
                            f"Sampling after epoch {epoch}: the {n} samples from noise to digits over "
                            f"{sampler}{guided} ({len(frames)} frames, then played back); seed {run.seed}.",
-                           f"Animation of noise turning into digits after epoch {epoch}.", params)
+                           f"Animation of noise turning into digits after epoch {epoch}.", params | {"frame_t": times})
         if quality is not None:
             quality(epoch, frames[-1].clamp(0, 1).cpu())
 

@@ -100,6 +100,7 @@ class Variant:
     sampler: Callable[..., Iterator[Tensor]]        # (net, x, steps, T, generator, method) -> x after each step
     trajectory: Callable[[str, int], tuple[int, str]]  # (method, steps) -> (states yielded, caption phrase)
     params: Callable[[object, object], dict]        # (PartBSettings, GenSettings) -> what manifests record of it
+    frame_time: Callable[[int, int, int], float]    # (state i, states yielded, T) -> the t that state is at
     demo: Callable | None = None                    # (run, model, GenSettings): b2.6's in-page demo export
 
 
@@ -107,11 +108,13 @@ VARIANTS = {
     "fm": Variant("fm", "flow matching", "mul", lambda T, g: partial(fm_time_loss, t_sampling=g.t_sampling),
                   lambda T, g: fm_class_loss(g.p_uncond, g.t_sampling),
                   method=lambda g: g.sampler, steps=lambda g, s: g.steps, sampler=_fm_sampler,
-                  trajectory=_fm_trajectory, params=lambda s, g: {"t_sampling": g.t_sampling}, demo=_flow_demo),
+                  trajectory=_fm_trajectory, params=lambda s, g: {"t_sampling": g.t_sampling},
+                  frame_time=lambda i, n, T: round((i + 1) / n, 3), demo=_flow_demo),
     "ddpm": Variant("ddpm", "DDPM", "add", lambda T, g: ddpm_loss(T, None), lambda T, g: ddpm_loss(T, g.p_uncond),
                     method=lambda g: "ddpm", steps=lambda g, s: s.ddpm_T, sampler=_ddpm_sampler,
                     trajectory=lambda method, steps: (steps, f"{steps} DDPM steps"),
-                    params=lambda s, g: {"T": s.ddpm_T, "betas": "linear 1e-4 to 0.02"}),
+                    params=lambda s, g: {"T": s.ddpm_T, "betas": "linear 1e-4 to 0.02"},
+                    frame_time=lambda i, n, T: T - 1 - i),  # x_t after step i, in the course's t = 1..T (0: clean)
 }
 
 

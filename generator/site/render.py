@@ -63,7 +63,8 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
     shown = pixel or (assets.plot_width(f.src, width) if f.kind == "plot" else width)
     view = {"id": f.id, "anchor": f.anchor, "kind": f.kind, "caption": f.caption, "alt": f.alt,
             "src": rel, "width": width, "height": height, "stale": f.stale,
-            "params": {k: v for k, v in f.params.items() if k != "seed"},  # the seed has its own row
+            # the seed has its own row; frame times label the step slider instead
+            "params": {k: v for k, v in f.params.items() if k not in ("seed", "frame_t")},
             "seed": f.params.get("seed", sv.manifest["seed"]),
             "shown_width": shown, "shown_height": round(height * shown / width),
             "pixel": pixel is not None, "wide": f.kind == "image" and shown > WIDE,
@@ -82,7 +83,9 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
     if f.kind == "animation" and f.src.suffix == ".gif":  # the step slider's frames
         strip, count = assets.frame_strip(f.src, cfg.cache, digest)
         name = f"{rel[:-len(f.src.suffix)]}.frames.png"
-        view["frames"] = {"src": name, "count": count}
+        times = f.params.get("frame_t")  # t of each saved frame, when the runner recorded them
+        view["frames"] = {"src": name, "count": count,
+                          "t": times if isinstance(times, list) and len(times) == count else None}
         files[name] = strip
     if "data" in f.extra:
         view["data"] = assets.site_path(sv.section.id, f.extra["data"].relative_to(sv.folder).as_posix())

@@ -87,7 +87,8 @@ def make(root: Path, stale: tuple[str, ...] = ("b2.2",)) -> Path:
     a18 = cfg.artifacts / "a1.8"
     fig("a1.8", "anagram", _gif(a18 / "anagram.gif"), "animation",
         "Anagram of 6 and 9 rotating by 180°, γ = 7, steps = 33, seed = 7", "A digit that reads as 6 and 9",
-        {"gamma": 7.0, "prompts": ["a handwritten 6", "a handwritten 9"]})
+        {"gamma": 7.0, "prompts": ["a handwritten 6", "a handwritten 9"],
+         "frame_t": [990 - 25 * i for i in range(40)]})  # the slider's labels where the GIF has 40 frames
     yy, xx = np.mgrid[0:28, 0:28]
     rings = [((np.hypot(xx - 14, yy - 14) + s) % 6 < 2).astype(np.float32) for s in range(12)]  # 28 px "digits"
     strip = [rings, [r[::-1, ::-1] for r in rings]]
