@@ -56,7 +56,8 @@ def run_a0(run) -> None:
             _score(run, den, torch.stack([r[k] for r in rows]), prompts, suffix=f"_{n}_steps")
         info = den.info
         figures.plot_losses(run.out / "training-loss.png", {"local DDPM": info["losses"]},
-                            "Training the local model: ||ε − ε_θ(x_t, t, c)||²", smooth=25 if len(info["losses"]) > 100 else 0)
+                            "Training the local model: " + ("Min-SNR-weighted " if info["settings"].get("min_snr") else "")
+                            + "||ε − ε_θ(x_t, t, c)||²", smooth=25 if len(info["losses"]) > 100 else 0)
         run.figure("training-loss", "training-loss.png",
                    f"Loss of every training step of the local model ({info['epochs']} epochs, "
                    f"{len(info['losses'])} steps, batch {info['settings']['batch_size']}, "
