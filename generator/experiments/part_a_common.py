@@ -67,6 +67,20 @@ def show(x: Tensor) -> Tensor:
     return (x.detach().float().cpu() / 2 + 0.5).clamp(0, 1)
 
 
+def judge(run):
+    """On the local backend, images in [-1,1] -> (N,10) class probabilities of the project's MNIST
+    classifier (loaded once per call); None on other backends, where it cannot read the images."""
+    if run.cfg.backend != "local":
+        return None
+    from generator.models.classifier import load_classifier
+    model = load_classifier(run.cfg)
+
+    @torch.no_grad()
+    def probs(x: Tensor) -> Tensor:
+        return model(show(x)).softmax(-1)
+    return probs
+
+
 def save(run, ctx: Ctx, name: str, rows, caption: str, alt: str, params: dict | None = None,
          row_labels=None, col_labels=None) -> str:
     """Save a grid of [-1, 1] images (rows of (C,H,W); None = blank) and register it."""

@@ -8,7 +8,7 @@ from torch import Tensor
 from generator import captions
 from generator.data.images import InputImage, course_mask, drawings, own_images, own_masks, test_image, web_image
 from generator.diffusion import cfg as cfg_eps, inpaint, last, sdedit
-from generator.experiments.part_a_common import check_i_start, gen, save, setup
+from generator.experiments.part_a_common import check_i_start, gen, judge, save, setup
 from generator.experiments.part_a_settings import fill, prompt
 
 
@@ -45,8 +45,7 @@ def hole_panel(image: Tensor, m: Tensor) -> Tensor:
 def _drift(run, images: list[InputImage], i_starts: list[int], cols: list[Tensor]) -> None:
     """On the local backend, metrics reads_as_input_i{i}: the share of edits from i_start i that the
     MNIST classifier still reads as the input's own digit (the drift across i_start, in one number)."""
-    from generator.experiments.part_a_illusions import _judge
-    probs = _judge(run)
+    probs = judge(run)
     known = [j for j, im in enumerate(images) if im.label is not None]
     if probs is None or not known:
         return

@@ -8,31 +8,17 @@ illusion scores only as far as it beats what real digits do without any diffusio
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from generator import captions
 from generator.diffusion import VIEWS, anagram, get_view, high_pass, hybrid, hybrid_blur, iterative_denoise, last, low_pass
-from generator.experiments.part_a_common import gen, noise, save, setup, show
+from generator.experiments.part_a_common import gen, judge, noise, save, setup
 from generator.experiments.part_a_settings import items, numbered
 
 
 def _digit(p: str) -> int | None:
     from generator.models.local import digit_of
     return digit_of(p)
-
-
-def _judge(run):
-    """On the local backend, images in [-1,1] -> (N,10) class probabilities of the project's classifier."""
-    if run.cfg.backend != "local":
-        return None
-    from generator.models.classifier import load_classifier
-    model = load_classifier(run.cfg)
-
-    @torch.no_grad()
-    def probs(x: Tensor) -> Tensor:
-        return model(show(x)).softmax(-1)
-    return probs
 
 
 class Reading:
@@ -97,7 +83,7 @@ def _rate(run, name: str, readings: list[Reading]) -> None:
 def run_a1_8(run) -> None:
     ctx = setup(run)
     den, s = ctx.den, ctx.s
-    probs = _judge(run)
+    probs = judge(run)
     pairs = []
     for role in numbered(run.cfg, "anagram"):
         p1, p2, view = items(run.cfg, role, 3)
@@ -184,7 +170,7 @@ def run_a1_9(run) -> None:
     specs = [hybrid_items(run.cfg, role, HYBRID_BLUR[run.cfg.backend] or scaled) for role in numbered(run.cfg, "hybrid")]
     for far_p, near_p, _, _ in specs:
         den.encode([far_p, near_p])                              # unknown prompts fail before any work
-    probs, n = _judge(run), s.illusion_seeds
+    probs, n = judge(run), s.illusion_seeds
     params = {"hybrids": [list(h) for h in specs], "gamma": s.gamma, "seeds": n, "seed": run.seed}
     run.params.update(params)
     read_note = (" Labels: classifier's reading far/near, ✓ = both as intended." if probs else "")

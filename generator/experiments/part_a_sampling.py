@@ -5,7 +5,7 @@ import torch
 
 from generator import captions, figures
 from generator.diffusion import cfg as cfg_eps, conditional, iterative_denoise, last
-from generator.experiments.part_a_common import gen, noise, save, save_steps_gif, setup, show
+from generator.experiments.part_a_common import gen, judge, noise, save, save_steps_gif, setup, show
 from generator.experiments.part_a_settings import fill, items, prompt
 
 
@@ -52,8 +52,9 @@ def run_a0(run) -> None:
     else:
         rows = _sample_local(run, ctx, prompts)
         where = "the local model with the strided loop (A.3) from t near 990; stage II exists only for IF"
+        probs = judge(run)
         for k, n in enumerate(s.a0_steps):  # which columns the classifier reads as asked (the prose says)
-            _score(run, den, torch.stack([r[k] for r in rows]), prompts, suffix=f"_{n}_steps")
+            _score(run, probs, torch.stack([r[k] for r in rows]), prompts, suffix=f"_{n}_steps")
         info = den.info
         figures.plot_losses(run.out / "training-loss.png", {"local DDPM": info["losses"]},
                             "Training the local model: " + ("Min-SNR-weighted " if info["settings"].get("min_snr") else "")
@@ -97,16 +98,15 @@ def _samples(run, guided: bool) -> None:
          f"{s.samples} samples, {how}; prompts {captions.listing(prompts)}, seed {run.seed}.",
          f"{s.samples} generated images in a row.", params)
     run.params.update({"i_start": 0, "stride": s.stride, "prompts": prompts, "cfg": how})
-    _score(run, den, x0, prompts)
+    _score(run, judge(run), x0, prompts)
 
 
-def _score(run, den, x0: torch.Tensor, prompts: list[str], suffix: str = "") -> None:
-    """On the local model: how many samples the project's MNIST classifier reads as their prompt's digit."""
+def _score(run, probs, x0: torch.Tensor, prompts: list[str], suffix: str = "") -> None:
+    """With judge(run)'s classifier (local backend only): how many samples it reads as their prompt's digit."""
     from generator.models.local import digit_of
-    if run.cfg.backend != "local":
+    if probs is None:
         return
-    from generator.models.classifier import classify, load_classifier
-    pred = classify(load_classifier(run.cfg), show(x0))
+    pred = probs(x0).argmax(1)
     want = [digit_of(p) for p in prompts]
     ok = [int(p) == w for p, w in zip(pred.tolist(), want) if w is not None]
     if ok:
