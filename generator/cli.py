@@ -64,18 +64,16 @@ def cmd_publish(args) -> None:
 def cmd_pdf(args) -> None:
     from pathlib import Path
 
-    from generator.site.browser import PDF_PAGES, find_chromium, write_pdfs
+    from generator.site.browser import find_chromium, write_pdf
     cfg = _cfg(args)
-    missing = [p for p in PDF_PAGES if not (cfg.site / p).is_file()]
-    if missing:
-        raise UserError(f"{cfg.site} has no {missing[0]}: run `writeup build` first")
+    if not (cfg.site / "index.html").is_file():
+        raise UserError(f"{cfg.site} has no index.html: run `writeup build` first")
     if find_chromium() is None:
         raise UserError("the PDF is printed by headless Chromium and there is none on PATH "
                         "(Debian: apt-get install chromium)")
-    out = Path(args.out) if args.out else cfg.root / "pdf"
+    out = Path(args.out) if args.out else cfg.root / "pdf" / "writeup.pdf"
     try:
-        for path in write_pdfs(cfg.site, out):
-            print(path)
+        print(write_pdf(cfg.site, out, cfg.title))
     except (OSError, RuntimeError, TimeoutError, ConnectionError) as e:
         raise UserError(f"printing the site to PDF failed: {e}") from None
 
@@ -143,8 +141,8 @@ def parser() -> argparse.ArgumentParser:
     pub.add_argument("--no-push", action="store_true", help="commit to the branch but do not push")
     pub.set_defaults(func=cmd_publish)
 
-    pdf = sub.add_parser("pdf", **fmt, help="print each page of site/ to PDF with headless Chromium")
-    pdf.add_argument("--out", help="folder for the PDFs (default: pdf/ beside writeup.toml)")
+    pdf = sub.add_parser("pdf", **fmt, help="print the whole site to one PDF with headless Chromium")
+    pdf.add_argument("--out", help="the PDF file (default: pdf/writeup.pdf beside writeup.toml)")
     pdf.set_defaults(func=cmd_pdf)
 
     il = sub.add_parser("illusions", **fmt, help="rank digit pairs for anagrams or hybrids on the local model")
