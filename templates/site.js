@@ -34,7 +34,9 @@
     document.querySelectorAll(".math > .eqs").forEach(function (m) {
       var box = m.parentNode;
       m.style.fontSize = "";
-      for (var k = 0.95; box.scrollWidth > box.clientWidth + 1 && k >= 0.6; k -= 0.05) {
+      // the formulas may overflow their own column (under the number) without widening the box
+      var wide = function () { return box.scrollWidth > box.clientWidth + 1 || m.scrollWidth > m.clientWidth + 1; };
+      for (var k = 0.95; wide() && k >= 0.6; k -= 0.05) {
         m.style.fontSize = k.toFixed(2) + "em";
       }
     });

@@ -131,6 +131,15 @@ OVERFLOW_JS = """JSON.stringify((() => {
     if (!e.matches('table') && e.scrollWidth > e.clientWidth + 1)
       bad.push(`${name(e)} needs scrolling: ${e.scrollWidth} px in ${e.clientWidth}`);
   }
+  for (const b of document.querySelectorAll('main .math')) {  // formulas within the box, clear of the number
+    if (!shown(b)) continue;
+    const box = b.getBoundingClientRect(), no = b.querySelector('.eqno')?.getBoundingClientRect();
+    for (const m of b.querySelectorAll('math')) {
+      const r = m.getBoundingClientRect();
+      if (r.left < box.left - 1 || r.right > (no ? no.left : box.right) + 1)
+        bad.push(`${name(b)}: a formula spans ${Math.round(r.left)}..${Math.round(r.right)} in ${Math.round(box.left)}..${Math.round(no ? no.left : box.right)}`);
+    }
+  }
   for (const m of document.querySelectorAll('main figure.fig img, main figure.fig video')) {
     if (!shown(m) || m.closest('.swipe')) continue;
     const f = m.closest('figure').getBoundingClientRect(), r = m.getBoundingClientRect();
