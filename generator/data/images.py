@@ -204,8 +204,8 @@ def own_images(cfg, shape) -> list[InputImage]:
     rels = cfg.part_a.own_images
     if rels:
         return [load_user_image(cfg, r, "own_images", shape, f"own{i}") for i, r in enumerate(rels, 1)]
-    return [_mnist_digit(cfg, shape, 3, 1, "own1", "MNIST digit 2"),
-            _mnist_digit(cfg, shape, 4, 2, "own2", "MNIST digit 3")]
+    return [_mnist_digit(cfg, shape, 3, 1, "own1", "second image"),
+            _mnist_digit(cfg, shape, 4, 2, "own2", "third image")]
 
 
 def web_image(cfg, shape) -> InputImage:

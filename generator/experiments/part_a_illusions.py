@@ -109,7 +109,7 @@ def run_a1_8(run) -> None:
         read_note = " Labels: classifier's reading upright/transformed, ✓ = both as intended." if r.judged else ""
         save(run, ctx, f"anagram-{k + 1}", [list(x), list(seen)],
              f"Visual anagram {k + 1}: {captions.quoted(p1)} upright, {captions.quoted(p2)} under view {view}; CFG γ = {s.gamma}, "
-             f"full schedule (stride {s.stride}), {n} seeds (stream {2 * k} of seed {run.seed}).{read_note}",
+             f"full schedule (stride {s.stride}), {n} samples, seed {run.seed}.{read_note}",
              f"{n} anagram samples upright (top) and transformed by {view} (bottom).",
              {"prompts": [p1, p2], "view": view, "gamma": s.gamma, "seeds": n, "seed": run.seed},
              row_labels=["upright", view], col_labels=r.labels)
@@ -178,8 +178,8 @@ def run_a1_9(run) -> None:
     for k, ((far_p, near_p, k_size, sigma), (x, far, r)) in enumerate(zip(specs, results)):
         save(run, ctx, f"hybrid-{k + 1}", [list(x), list(far)],
              f"Hybrid {k + 1}: {captions.quoted(far_p)} from afar, {captions.quoted(near_p)} up close; ε = f_low(ε_far) + f_high(ε_near), "
-             f"Gaussian kernel {k_size}, σ = {sigma:g}; CFG γ = {s.gamma}; {n} seeds (stream {2 * k} of seed "
-             f"{run.seed}). Top: the images; bottom: their low band f_low(x).{read_note}",
+             f"Gaussian kernel {k_size}, σ = {sigma:g}; CFG γ = {s.gamma}; {n} samples, seed "
+             f"{run.seed}. Top: the images; bottom: their low band f_low(x).{read_note}",
              f"{n} hybrid samples (top) and the same samples blurred (bottom).",
              {**params, "hybrids": [params["hybrids"][k]]}, row_labels=["up close", "far: f_low(x)"],
              col_labels=r.labels)

@@ -41,7 +41,7 @@ def _train_params(run, g) -> dict:
     var = VARIANTS[run.cfg.part_b]
     p = {"objective": var.label, "variant": var.name, "D": g.D, "epochs": g.epochs, "batch_size": g.batch_size,
          "lr": g.lr, "optimizer": "Adam", "scheduler": f"ExponentialLR(γ = 0.1^(1/{g.epochs}))" if g.lr_decay
-         else "none (constant lr)", **{k: v for k, v in run.data.items() if k in BUDGET_KEYS}}
+         else "no scheduler (constant lr)", **{k: v for k, v in run.data.items() if k in BUDGET_KEYS}}
     if g.ema:
         p["ema"] = g.ema
     return p | var.params(settings(run.cfg), g)

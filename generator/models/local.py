@@ -219,6 +219,6 @@ def load(cfg) -> LocalDenoiser:
     model.load_state_dict(record["model"])
     info = {k: record[k] for k in ("settings", "epochs", "losses", "seconds", "device", "data")}
     # the steps it really ran (whole epochs round the budget up): the same number as its loss curve
-    den = LocalDenoiser(model, f"local MNIST DDPM UNet D={s.D}, {len(record['losses'])} steps ({key})", info)
+    den = LocalDenoiser(model, f"a class-conditioned MNIST UNet, D = {s.D}, trained {len(record['losses']):,} steps (checkpoint {key})", info)
     _LOADED[folder] = den
     return den

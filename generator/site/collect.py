@@ -196,13 +196,17 @@ def _own_section(cfg: WriteupConfig, o: own.OwnSection, runs: dict) -> SectionVi
     return view
 
 
-def _thumbnail(views: list[SectionView]) -> Figure | None:
-    """A part's picture on the landing page: the last image of its last section that has one."""
-    for v in reversed(views):
-        for f in reversed(v.figures):
-            if f.kind == "image" and f.src.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
-                return f
-    return None
+# A part's picture on the landing page: its showpiece (the anagrams' summary; the last samples of
+# the class-conditioned UNet, scheduled run) where it was run, else the last image of the part.
+THUMBNAILS = {"a": ("a1.8", "anagrams"), "b": ("b2.6", "samples-epoch")}
+
+
+def _thumbnail(views: list[SectionView], part: str) -> Figure | None:
+    images = [(v.section.id, f) for v in views for f in v.figures
+              if f.kind == "image" and f.src.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")]
+    sid, prefix = THUMBNAILS.get(part, ("", ""))
+    best = [f for s, f in images if s == sid and f.id.startswith(prefix)]
+    return (best or [f for _, f in images] or [None])[-1]
 
 
 def _nav(own_pages: list[own.OwnPage]) -> list[dict]:
@@ -240,7 +244,7 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
                         template="part.html" if part else "index.html")
         if part is None:
             for key, ptitle in PARTS.items():
-                thumb = _thumbnail([v for v in views.values() if v.section.part == key])
+                thumb = _thumbnail([v for v in views.values() if v.section.part == key], key)
                 page.cards.append({"file": f"part-{key}.html", "title": ptitle, "thumb": thumb,
                                    "sections": [views[sid] for sid in order if views[sid].section.part == key]})
                 page.inputs += [thumb.src, *thumb.extra.values()] if thumb else []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from generator.captions import data_source
 from generator.experiments import part_b_settings
 
 COURSE_TRAIN_IMAGES = 60_000  # the MNIST training split the course trains on
@@ -61,7 +62,7 @@ def line(sid: str, m: dict | None, variant: str) -> str:
     n = data.get("train_images")
     if isinstance(n, int) and n < COURSE_TRAIN_IMAGES:
         source = data.get("train_source") or data.get("source")
-        out.append(f"{n:,} training digits{f' ({source})' if source else ''} instead of MNIST's 60,000")
+        out.append(f"{n:,} training digits{f' ({data_source(source)})' if source else ''} instead of MNIST's 60,000")
     params, course = _params(m), _course(m["section"], variant)
     for key, name in _NAMES.items():
         if key in params and key in course and params[key] != course[key]:

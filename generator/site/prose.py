@@ -15,6 +15,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from markdown_it import MarkdownIt
 
+from generator.captions import data_source
 from generator.site import mathml
 
 FIGURES_MARK = "<!-- figures -->"  # a line in the prose that places the section's figures there
@@ -55,7 +56,7 @@ def _percent(v, digits: int = 0) -> str:
 def _jinja() -> SandboxedEnvironment:
     # the sandbox: prose can read the manifest and settings but call nothing unsafe on them
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.filters.update(num=_num, duration=_duration, percent=_percent)
+    env.filters.update(num=_num, duration=_duration, percent=_percent, source=data_source)
     return env
 
 

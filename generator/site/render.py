@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jinja2
@@ -28,7 +29,14 @@ def environment(templates: Path, cache: Path | None = None) -> jinja2.Environmen
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.filters["value"] = show_value
+    env.filters["metric_rows"] = metric_rows
     return env
+
+
+def metric_rows(metrics: dict) -> list[tuple[str, object]]:
+    """A metrics dict as table rows: names in words, numbers in them in numeric order (i3 before i10)."""
+    key = lambda k: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", k)]  # noqa: E731
+    return [(k.replace("_", " "), metrics[k]) for k in sorted(metrics, key=key)]
 
 
 def show_value(v, _inner: bool = False) -> str:
