@@ -91,3 +91,12 @@ def test_local_model_steps_do_not_depend_on_the_data_count():
     s = local.PRESETS["quick"]
     assert local.schedule(s, 4500) == (0, 9, 1269)             # the offline fallback: whole epochs, as before
     assert local.schedule(s, 60000) == (local.EPOCH_CAP, 9, 1269)  # all of MNIST: same steps
+
+
+@pytest.mark.parametrize("preset", ["smoke", "quick"])
+def test_classifier_steps_do_not_depend_on_the_data_count(preset):
+    from generator.models import classifier
+    epochs, epoch_images, batch, _ = classifier.SETTINGS[preset]
+    assert epoch_images > 0
+    assert {steps_per_epoch(n, epoch_images, batch) for n in (4500, 60000)} == {36}
+    assert classifier.SETTINGS["course"][1] == 0  # course: every digit, every epoch
