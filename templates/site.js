@@ -48,7 +48,9 @@
   addEventListener("afterprint", fitMath);
 
   // A table of many columns (per-digit accuracies) does not fit a phone: beside it goes a copy
-  // with rows and columns swapped, which the stylesheet shows instead at narrow widths.
+  // that the stylesheet shows instead at narrow widths. A table of few rows with short names is
+  // transposed (rows and columns swapped); any other would only trade width for width, so each of
+  // its rows becomes a block of "column: value" lines under the row's first cell.
   document.querySelectorAll(".table-wrap > table").forEach(function (t) {
     var head = t.tHead && t.tHead.rows[0], body = t.tBodies[0];
     if (!head || !body || head.cells.length <= 5) return;
@@ -62,12 +64,29 @@
       if (scope) c.scope = scope;
       row.append(c);
     }
-    cell(h, "th", head.cells[0].textContent, "col");
-    [].forEach.call(body.rows, function (r) { cell(h, "th", r.cells[0].textContent, "col"); });
-    for (var j = 1; j < head.cells.length; j++) {
-      var row = b.insertRow();
-      cell(row, "th", head.cells[j].textContent, "row");
-      [].forEach.call(body.rows, function (r) { cell(row, "td", r.cells[j] ? r.cells[j].textContent : ""); });
+    var short = [].every.call(body.rows, function (r) { return r.cells[0].textContent.length <= 16; });
+    if (body.rows.length <= 4 && short) {
+      cell(h, "th", head.cells[0].textContent, "col");
+      [].forEach.call(body.rows, function (r) { cell(h, "th", r.cells[0].textContent, "col"); });
+      for (var j = 1; j < head.cells.length; j++) {
+        var row = b.insertRow();
+        cell(row, "th", head.cells[j].textContent, "row");
+        [].forEach.call(body.rows, function (r) { cell(row, "td", r.cells[j] ? r.cells[j].textContent : ""); });
+      }
+    } else {
+      flip.classList.add("blocks");
+      flip.deleteTHead();
+      [].forEach.call(body.rows, function (r) {
+        var top = b.insertRow();
+        top.className = "block";
+        cell(top, "th", r.cells[0].textContent, "rowgroup");
+        top.cells[0].colSpan = 2;
+        for (var j = 1; j < head.cells.length; j++) {
+          var row = b.insertRow();
+          cell(row, "th", head.cells[j].textContent, "row");
+          cell(row, "td", r.cells[j] ? r.cells[j].textContent : "");
+        }
+      });
     }
     t.classList.add("has-transposed");
     t.after(flip);

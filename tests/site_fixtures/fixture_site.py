@@ -108,8 +108,11 @@ def make(root: Path, stale: tuple[str, ...] = ("b2.2",)) -> Path:
     wide = {"id": "accuracy", "caption": "Per-digit accuracy of two runs",
             "columns": ["run", "FID", *(f"acc {d}" for d in range(10)), "mean"],
             "rows": [[name, 12.345, *(0.5 + d / 21 for d in range(10)), 0.7321] for name in ("with scheduler", "without")]}
+    runs = {"id": "quality", "caption": "Six runs by five measures",  # too many rows to transpose
+            "columns": ["run", "epoch", "accuracy", "FD", "KID", "diversity"],
+            "rows": [[f"run {k}", k, 0.9, 300.5, 0.4, 0.8] for k in range(6)]}
     extra = {"b1.2.1": {"tables": [{"id": "mse", "caption": "Test MSE by σ", "columns": ["σ", "MSE"],
-                                     "rows": [[0.0, 0.001234], [0.5, 0.0456]]}, wide],
+                                     "rows": [[0.0, 0.001234], [0.5, 0.0456]]}, wide, runs],
                         "metrics": {"test_mse": 0.0123456789, "train_seconds": 12.5}}}
     for sid, (figures, _) in out.items():
         m = _manifest(cfg, sid, figures, **extra.get(sid, {}))
