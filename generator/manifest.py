@@ -26,6 +26,9 @@ REQUIRED = {  # key -> type(s); a manifest with anything else at the top level i
 }
 FIGURE_REQUIRED = {"id": str, "file": str, "kind": str, "caption": str, "alt": str, "params": dict}
 FIGURE_OPTIONAL = {"video": str, "poster": str, "data": str}  # extra files: mp4, still frame, raw .npz
+# An animation's "still": the id of the section's image figure that shows its last frame (print
+# leaves the animation out: on paper it would be the same picture twice).
+FIGURE_REFS = {"still": str}
 
 
 class ManifestError(ValueError):
@@ -83,7 +86,7 @@ def validate(m: dict, where: str = "manifest", folder: Path | None = None) -> di
         for key, typ in FIGURE_REQUIRED.items():
             if not isinstance(fig.get(key), typ):
                 raise ManifestError(f"{fw}: missing or bad {key!r}")
-        unknown = set(fig) - set(FIGURE_REQUIRED) - set(FIGURE_OPTIONAL)
+        unknown = set(fig) - set(FIGURE_REQUIRED) - set(FIGURE_OPTIONAL) - set(FIGURE_REFS)
         if unknown:
             raise ManifestError(f"{fw}: unknown keys {sorted(unknown)}")
         if not _ID.match(fig["id"]) or fig["id"] in seen:
@@ -99,6 +102,9 @@ def validate(m: dict, where: str = "manifest", folder: Path | None = None) -> di
                     raise ManifestError(f"{fw}: {key} {fig[key]!r} leaves the section folder")
                 if folder is not None and not (folder / fig[key]).is_file():
                     raise ManifestError(f"{fw}: figure {fig['id']!r}: file {fig[key]!r} is missing")
+    for i, fig in enumerate(m["figures"]):
+        if "still" in fig and fig["still"] not in seen:
+            raise ManifestError(f"{where}: figures[{i}]: still {fig['still']!r} is not a figure of this section")
     for i, t in enumerate(m["tables"]):
         tw = f"{where}: tables[{i}]"
         if not (isinstance(t, dict) and set(t) == {"id", "caption", "columns", "rows"}):

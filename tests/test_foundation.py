@@ -79,6 +79,8 @@ def test_manifest_roundtrip(tmp_path):
     ({"schema": 99}, "schema 99"),
     ({"extra": 1}, "unknown keys"),
     ({"tables": [{"id": "t", "caption": "", "columns": ["a", "b"], "rows": [[1]]}]}, "2 cells"),
+    ({"figures": [{"id": "f", "file": "f.png", "kind": "animation", "caption": "", "alt": "a", "params": {},
+                   "still": "g"}]}, "still 'g' is not a figure"),
 ])
 def test_manifest_rejects(change, message):
     with pytest.raises(manifest.ManifestError, match=message):

@@ -216,6 +216,11 @@ def test_print_shows_the_poster_without_player_or_slider(browser, site):
     shown = browser.evaluate(s, """['#fig-a1-8-anagram video', '#fig-a1-8-anagram .print-poster',
       '#fig-a1-8-anagram .steps'].map(q => getComputedStyle(document.querySelector(q)).display).join()""")
     assert shown == "none,block,none"
+    s = browser.open((site / "part-b.html").as_uri())  # an animation whose last frame is a figure of its own
+    browser.prepare_print(s)
+    shown = browser.evaluate(s, """['#fig-b1-2-1-samples-anim', '#fig-b1-2-1-samples']
+      .map(q => getComputedStyle(document.querySelector(q)).display).join()""")
+    assert shown == "none,block"
 
 
 def test_step_slider_shows_any_saved_frame_from_the_keyboard(browser, site):

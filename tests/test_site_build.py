@@ -71,7 +71,7 @@ def test_captions_prompts_and_params_are_escaped(cfg):
 def test_provenance_on_every_figure(cfg):
     site_build.build(cfg, log=quiet)
     b = (cfg.site / "part-b.html").read_text()
-    assert b.count('<details class="prov">') == b.count('<figure id="fig-') == 3
+    assert b.count('<details class="prov">') == b.count('<figure id="fig-') == 4
     for text in ("<dt>seed</dt><dd>7</dd>", "<dt>code</dt><dd>0.1.0+fixture</dd>",
                  "<dt>device</dt><dd>cpu (bf16 autocast)</dd>", "<dt>run time</dt><dd>1.5 s</dd>",
                  '<time datetime="2026-01-02T03:04:05+00:00">', "<dt>model</dt><dd>fixture-unet</dd>"):

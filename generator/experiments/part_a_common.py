@@ -101,8 +101,9 @@ def frame(images: Sequence[Tensor], scale: int, label: str) -> Image.Image:
 
 
 def save_steps_gif(run, ctx: Ctx, name: str, x_T: Tensor, steps, caption: str, alt: str,
-                   params: dict) -> Tensor:
-    """Animate a loop's yielded steps (x_t of the whole batch, then x0_hat at the end); returns x_0."""
+                   params: dict, still: str) -> Tensor:
+    """Animate a loop's yielded steps (x_t of the whole batch, then x0_hat at the end); returns x_0.
+    `still` is the image figure the caller saves of x_0."""
     times = [ctx.ts[0]]
     frames = [frame(list(x_T), ctx.scale, f"t = {ctx.ts[0]}")]
     x = x_T
@@ -113,5 +114,5 @@ def save_steps_gif(run, ctx: Ctx, name: str, x_T: Tensor, steps, caption: str, a
     figures.save_gif(run.out / f"{name}.gif", frames, ms=90, hold_ms=1500)
     frames[-1].save(run.out / f"{name}-poster.png", format="PNG")
     run.figure(name, f"{name}.gif", caption, alt, "animation", params | {"frame_t": times},
-               poster=f"{name}-poster.png")
+               poster=f"{name}-poster.png", still=still)
     return x

@@ -93,7 +93,7 @@ def _samples(run, guided: bool) -> None:
     x0 = save_steps_gif(run, ctx, "sampling", x_T, steps,
                         f"Sampling from pure noise (i_start = 0, t = {ctx.ts[0]} to 0, stride {s.stride}), {how}; "
                         f"prompts {captions.listing(prompts)}, seed {run.seed}.",
-                        "Noise turning into images over the denoising steps.", params)
+                        "Noise turning into images over the denoising steps.", params, still="samples")
     save(run, ctx, "samples", [list(x0.clamp(-1, 1))],
          f"{s.samples} samples, {how}; prompts {captions.listing(prompts)}, seed {run.seed}.",
          f"{s.samples} generated images in a row.", params)

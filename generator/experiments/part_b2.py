@@ -85,7 +85,8 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
             save_animation(run, f"{fig_prefix}epoch{epoch}-anim", frames,
                            f"Sampling after epoch {epoch}: the {n} samples from noise to digits over "
                            f"{sampler}{guided} ({len(frames)} frames, then played back); seed {run.seed}.",
-                           f"Animation of noise turning into digits after epoch {epoch}.", params | {"frame_t": times})
+                           f"Animation of noise turning into digits after epoch {epoch}.", params | {"frame_t": times},
+                           still=f"{fig_prefix}epoch{epoch}")
         if quality is not None:
             quality(epoch, frames[-1].clamp(0, 1).cpu())
 

@@ -86,8 +86,9 @@ def save_samples(run, fig_id: str, images: torch.Tensor, caption: str, alt: str,
 
 
 def save_animation(run, fig_id: str, frames: list[torch.Tensor], caption: str, alt: str, params: dict,
-                   ncol: int = 10) -> None:
-    """Sampling GIF (forward, then rewound as the course's videos) with its last frame as poster."""
+                   still: str, ncol: int = 10) -> None:
+    """Sampling GIF (forward, then rewound as the course's videos) with its last frame as poster;
+    `still` is the image figure that shows that frame."""
     images = []
     for x in frames:
         x = x.detach().float().cpu().clamp(0, 1)
@@ -95,7 +96,7 @@ def save_animation(run, fig_id: str, frames: list[torch.Tensor], caption: str, a
     figures.save_gif(run.out / f"{fig_id}.gif", images, ms=80, hold_ms=1200, boomerang=True)
     figures.save_png(run.out / f"{fig_id}-poster.png", images[-1])
     run.figure(fig_id, f"{fig_id}.gif", caption, alt, kind="animation", params=params,
-               poster=f"{fig_id}-poster.png")
+               poster=f"{fig_id}-poster.png", still=still)
 
 
 def frame_indices(steps: int, frames: int) -> set[int]:

@@ -34,6 +34,7 @@ class Figure:
     extra: dict[str, Path]   # video / poster / data files, by role
     anchor: str              # "fig-<section>-<id>", stable across builds
     stale: bool = False      # made from inputs that have since changed
+    still: str = ""          # an animation's: the figure showing its last frame (print shows only that)
 
 
 @dataclass
@@ -106,7 +107,7 @@ def _figures(s: Section, m: dict, folder: Path, stale: bool, root: Path) -> list
                 _inside(folder / f[key], root, f"{where}: figure {f['id']!r}")
         extra = {k: folder / f[k] for k in manifest.FIGURE_OPTIONAL if k in f}
         out.append(Figure(f["id"], f["kind"], f["caption"], f["alt"], f["params"], folder / f["file"], extra,
-                          f"fig-{s.id.replace('.', '-')}-{f['id']}", stale))
+                          f"fig-{s.id.replace('.', '-')}-{f['id']}", stale, f.get("still", "")))
     return out
 
 

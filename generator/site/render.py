@@ -70,7 +70,7 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
     pixel = assets.display_width(width) if f.kind != "plot" else None
     shown = pixel or (assets.plot_width(f.src, width) if f.kind == "plot" else width)
     view = {"id": f.id, "anchor": f.anchor, "kind": f.kind, "caption": f.caption, "alt": f.alt,
-            "src": rel, "width": width, "height": height, "stale": f.stale,
+            "src": rel, "width": width, "height": height, "stale": f.stale, "still": f.still,
             # the seed has its own row; frame times label the step slider instead
             "params": {k: v for k, v in f.params.items() if k not in ("seed", "frame_t")},
             "seed": f.params.get("seed", sv.manifest["seed"]),

@@ -103,6 +103,8 @@ def make(root: Path, stale: tuple[str, ...] = ("b2.2",)) -> Path:
         "Training loss per step, σ = 0.5, epoch = 1", "Loss curve falling over training", {"sigma": 0.5})
     fig("b1.2.1", "samples", _png(b / "samples.png", _digit_grid(5, 28, 3)), "image",
         "Denoised digits after epoch = 1, σ = 0.5", "Five denoised digits", {"epoch": 1}, data=_npz(b / "samples.npz"))
+    fig("b1.2.1", "samples-anim", _gif(b / "samples-anim.gif"), "animation", "How the denoised digits came about",
+        "An animation ending on the five denoised digits", {"epoch": 1}, still="samples")
     fig("b2.2", "loss", _png(cfg.artifacts / "b2.2" / "loss.png", _rgb(100, 4).resize((320, 180))), "plot",
         "Time-conditioned training loss, epoch = 1", "Loss curve of the time-conditioned UNet", {"epochs": 1})
     wide = {"id": "accuracy", "caption": "Per-digit accuracy of two runs",
