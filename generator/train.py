@@ -127,6 +127,7 @@ def steps_per_epoch(n: int, epoch_images: int, batch_size: int) -> int:
     return want // batch_size + (want % batch_size > 1)
 
 
+@torch.enable_grad()  # a model may first be needed (and so trained) inside a caller's no_grad
 def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch.Tensor, *,
         epochs: int, batch_size: int, lr: float, lr_decay: bool, ckpt_dir: Path, seed: int,
         desc: str, on_epoch_end: Callable[[int, nn.Module], None] | None = None,

@@ -76,3 +76,16 @@ def test_on_step_sees_each_updated_model(tmp_path):
     assert len(snapshots) == len(result.losses) == 4                # once per optimizer step
     assert not torch.equal(snapshots[0], snapshots[1])              # called after the step
     assert torch.equal(snapshots[-1], model.out.weight.detach())
+
+
+def test_fit_trains_inside_a_callers_no_grad(tmp_path):
+    """A cached model is trained on first use, which may come inside torch.no_grad (a sampler)."""
+    from generator.train import fit
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(), torch.nn.LazyLinear(2))
+    model(torch.zeros(1, 1, 6, 6))
+    before = model[0].weight.detach().clone()
+    with torch.no_grad():
+        fit(model, lambda m, x, y: torch.nn.functional.cross_entropy(m(x), y), torch.randn(32, 1, 6, 6),
+            torch.randint(0, 2, (32,)), epochs=1, batch_size=8, lr=1e-2, lr_decay=False, ckpt_dir=tmp_path,
+            seed=0, desc="t", bf16=False, quiet=True)
+    assert not torch.equal(before, model[0].weight.detach())
