@@ -32,6 +32,11 @@ class InputImage:
     source: str          # where it came from, for the manifest
     original: Path | None = None  # the author's file, when it was transformed to fit the model
 
+    @property
+    def title(self) -> str:
+        """The caption without its details, as a figure's row label: "test image", "your image cat.jpg"."""
+        return self.caption.split(":")[0].split(" (")[0]
+
 
 # ---------------------------------------------------------------- user files
 

@@ -75,7 +75,7 @@ def edit_grid(run, ctx, images: list[InputImage], role: str, name: str, what: st
          f"{', '.join(str(ts[i]) for i in i_starts)}), {said(prompts, s.gamma)}; rightmost "
          f"column: the input; seed {run.seed}.",
          f"{what}: each row goes from a loose re-imagining (small i_start) to a faithful copy (large i_start).",
-         params, row_labels=[im.caption.split(":")[0].split(" (")[0] for im in images],
+         params, row_labels=[im.title for im in images],
          col_labels=[f"i_start = {i}" for i in i_starts] + ["original"])
 
 
@@ -135,5 +135,5 @@ def run_a1_7_2(run) -> None:
          f"{s.inpaint_tries} tries per image; mean change inside the hole "
          + ", ".join(f"{c:.0%}" for c in change) + f" of full scale; seed {run.seed}.",
          "Rows of image, mask, image with its hole in orange, and inpainted results.", params,
-         row_labels=[im.caption.split(":")[0].split(" (")[0] for im in images],
+         row_labels=[im.title for im in images],
          col_labels=["image", "mask", "hole", *(f"try {j + 1}" for j in range(s.inpaint_tries))])
