@@ -288,3 +288,29 @@ def test_writeup_pdf_without_a_built_site_is_a_one_line_error(tmp_path, capsys):
     assert main(["--config", str(tmp_path / "writeup.toml"), "pdf"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("writeup: error: ") and "run `writeup build` first" in err and err.count("\n") == 1
+
+
+def test_printed_footer_never_has_a_page_to_itself(browser, site):
+    """Text that ends near the foot of a page must not push the footer alone onto the next one
+    (writeup pdf printed such a page): the page's text is replaced by more and more lines, in a
+    section as on the real pages, until it fills three pages, and each time the last printed page
+    must still hold some of the text."""
+    import io
+
+    from pypdf import PdfReader
+    fill = """(n => { const m = document.querySelector('main'); m.replaceChildren();
+      const sec = m.appendChild(document.createElement('section'));
+      for (let i = 0; i < n; i++) sec.append(Object.assign(document.createElement('p'), {textContent: 'Line ' + i + ' of the text.'}));
+      return 1; })(%d)"""
+    pages, alone = 1, []
+    for n in range(10, 90):
+        s = browser.open((site / "part-b.html").as_uri())
+        browser.prepare_print(s)
+        browser.evaluate(s, fill % n)
+        pdf = PdfReader(io.BytesIO(browser.print_pdf(s)))
+        if "Line" not in pdf.pages[-1].extract_text():
+            alone.append(n)
+        pages = len(pdf.pages)
+        if pages > 3:
+            break
+    assert pages > 3 and alone == [], f"the footer printed alone after {alone} lines"

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import unicodedata
 from pathlib import Path
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -200,6 +201,23 @@ class Browser:
         return base64.b64decode(self.send("Page.printToPDF", session, printBackground=False,
                                           paperWidth=PAPER[0], paperHeight=PAPER[1])["data"])
 
+    def print_pdf(self, session: str) -> bytes:
+        """The page as printed, never ending on a page that holds only the footer. The stylesheet
+        asks for no break before the footer, but Chromium honours that only on a page where the
+        text began, not inside a section carried over from an earlier page: there the footer can
+        still be pushed alone onto a last page. Then the last block of text is sent to a new page
+        too (a forced break before it) and the page printed again, so the footer has company."""
+        from pypdf import PdfReader
+
+        pdf = self.pdf(session)
+        last = PdfReader(io.BytesIO(pdf)).pages[-1].extract_text()
+        footer = self.evaluate(session, "document.querySelector('.site-footer')?.innerText ?? ''")
+        squeeze = lambda t: "".join(unicodedata.normalize("NFKC", t).split())  # noqa: E731  (ligatures, line breaks)
+        if squeeze(footer) and squeeze(last) in squeeze(footer):
+            self.evaluate(session, LAST_BLOCK_JS)
+            pdf = self.pdf(session)
+        return pdf
+
     def prepare_print(self, session: str) -> None:
         """Lay the page out as the printer will (print media, the paper's text width), with every
         image loaded, so the page's own fitting (equations scaled to the width) is done for paper."""
@@ -210,6 +228,20 @@ class Browser:
         self.evaluate(session, EAGER_JS)
         self.evaluate(session, "dispatchEvent(new Event('beforeprint')); document.fonts.ready.then(() => 1)")
 
+
+# The innermost last block of text that prints (a figure, table or equation whole), made to start
+# a page: what print_pdf sends over to the footer's page.
+LAST_BLOCK_JS = """(() => {
+  const shown = e => e.getClientRects().length && getComputedStyle(e).display !== 'inline';
+  let e = document.querySelector('main');
+  while (getComputedStyle(e).breakInside !== 'avoid') {
+    const kids = [...e.children].filter(shown);
+    if (!kids.length) break;
+    e = kids[kids.length - 1];
+  }
+  e.style.breakBefore = 'page';
+  return e.tagName;
+})()"""
 
 # The site's own page order: the header's navigation (index, parts, then the author's pages).
 NAV_JS = "JSON.stringify([...document.querySelectorAll('header nav a')].map(a => [a.getAttribute('href'), a.title || a.textContent]))"
@@ -230,7 +262,7 @@ def write_pdf(site: Path, out: Path, title: str) -> Path:
         for href, title in pages:
             s = b.open((site / href).resolve().as_uri(), width=PRINT_WIDTH)
             b.prepare_print(s)
-            writer.append(PdfReader(io.BytesIO(b.pdf(s))), outline_item=title)
+            writer.append(PdfReader(io.BytesIO(b.print_pdf(s))), outline_item=title)
     for page in writer.pages:
         annots = page.get("/Annots")
         if annots is not None:
