@@ -93,20 +93,28 @@
   });
 
   // Step through a sampling animation: the slider shows the saved frame of any step (x_t) in place
-  // of the playing video; the play button resumes the animation. A range input is keyboard
-  // operable as it is (arrows, Page Up/Down, Home/End).
+  // of the playing video; the button plays and pauses. A range input is keyboard operable as it is
+  // (arrows, Page Up/Down, Home/End). The players are small (a phone leaves them ~360 px), and the
+  // browser's own controls bar would cover most of the picture: with this bar under the player it
+  // goes (the page without this script keeps it), and a click or tap on the picture plays or pauses.
   document.querySelectorAll(".steps[data-frames]").forEach(function (bar) {
     var fig = bar.closest("figure"), box = fig.querySelector(".anim");
     if (!box) return;
     var n = +bar.dataset.count, range = bar.querySelector("input"), out = bar.querySelector("output");
     var times = bar.dataset.t ? JSON.parse(bar.dataset.t) : null;  // t of each frame, when known
     var video = box.querySelector("video"), view = document.createElement("div");
+    var play = bar.querySelector("button.play");
     view.className = "frame-view";
     view.setAttribute("role", "img");
     view.hidden = true;
     view.style.backgroundImage = "url(" + JSON.stringify(bar.dataset.frames) + ")";
     view.style.backgroundSize = "100% " + (100 * n) + "%";
     box.append(view);
+    function label() {  // the button names what it will do
+      var playing = video && !video.paused && view.hidden;
+      play.textContent = playing ? "\u275a\u275a" : "\u25b6";
+      play.setAttribute("aria-label", playing ? "Pause the animation" : video ? "Play the animation" : "Play the animation again");
+    }
     function show() {
       var k = +range.value;
       view.style.backgroundPosition = "0 " + (n > 1 ? 100 * (k - 1) / (n - 1) : 0) + "%";
@@ -116,13 +124,34 @@
       range.setAttribute("aria-valuetext", "step " + k + " of " + n + at);
       if (video) video.pause();
       view.hidden = false;
+      label();
+    }
+    function toggle() {
+      if (!video) {  // a GIF: start it again
+        view.hidden = true;
+        var img = box.querySelector("img");
+        if (img) img.src = img.src;
+        return;
+      }
+      if (!view.hidden) {  // from a frame picked on the slider: the sampling again from its start
+        view.hidden = true;
+        video.currentTime = 0;
+      }
+      if (video.paused) video.play().catch(label);  // refused (no autoplay): the button stays "play"
+      else video.pause();
+      label();
     }
     range.addEventListener("input", show);
-    bar.querySelector("button.play").addEventListener("click", function () {
-      view.hidden = true;
-      if (video) { video.currentTime = 0; video.play().catch(function () { /* no autoplay: fine */ }); }
-      else { var img = box.querySelector("img"); if (img) img.src = img.src; }  // restarts a GIF
-    });
+    play.addEventListener("click", toggle);
+    view.addEventListener("click", toggle);
+    if (video) {
+      video.controls = false;
+      video.classList.add("tap-to-play");
+      video.addEventListener("click", toggle);
+      video.addEventListener("play", label);
+      video.addEventListener("pause", label);
+    }
+    label();
     bar.hidden = false;
   });
 

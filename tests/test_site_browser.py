@@ -314,3 +314,33 @@ def test_printed_footer_never_has_a_page_to_itself(browser, site):
         if pages > 3:
             break
     assert pages > 3 and alone == [], f"the footer printed alone after {alone} lines"
+
+
+def test_small_player_has_no_controls_over_the_picture_and_plays_from_tap_or_keyboard(browser, site):
+    """On a phone the browser's own controls bar covered most of a sampling animation: with the
+    step bar under it the player has none; a tap on the picture and the bar's button (from the
+    keyboard too) play and pause it, and the button says which it will do."""
+    import json
+    if not (site / "figures/a1.8-anagram.mp4").exists():
+        pytest.skip("no ffmpeg here, so the animation stayed a GIF")
+    s = browser.open((site / "part-a.html").as_uri(), width=390, height=844)
+    state = """JSON.stringify((() => { const f = document.querySelector('#fig-a1-8-anagram'), v = f.querySelector('video'),
+      b = f.querySelector('.steps button');
+      return {controls: v.controls, paused: v.paused, button: b.getAttribute('aria-label')}; })())"""
+    browser.evaluate(s, """(async () => { const v = document.querySelector('#fig-a1-8-anagram video');
+      v.pause(); return 1; })()""")
+    assert json.loads(browser.evaluate(s, state)) == {"controls": False, "paused": True, "button": "Play the animation"}
+    # a tap in the middle of the picture, where the controls bar used to be
+    box = json.loads(browser.evaluate(s, """JSON.stringify((() => { const v = document.querySelector('#fig-a1-8-anagram video');
+      v.scrollIntoView({block: 'center'}); const r = v.getBoundingClientRect();
+      return [r.x + r.width / 2, r.y + r.height * 0.8]; })())"""))
+    for kind in ("mousePressed", "mouseReleased"):
+        browser.send("Input.dispatchMouseEvent", s, type=kind, x=box[0], y=box[1], button="left", clickCount=1)
+    browser.evaluate(s, "new Promise(r => setTimeout(r, 100))")
+    assert json.loads(browser.evaluate(s, state)) == {"controls": False, "paused": False, "button": "Pause the animation"}
+    browser.evaluate(s, "document.querySelector('#fig-a1-8-anagram .steps button').focus(); 1")
+    browser.send("Input.dispatchKeyEvent", s, type="keyDown", key="Enter", code="Enter", windowsVirtualKeyCode=13, text="\r")
+    browser.send("Input.dispatchKeyEvent", s, type="keyUp", key="Enter", code="Enter", windowsVirtualKeyCode=13)
+    browser.evaluate(s, "new Promise(r => setTimeout(r, 100))")
+    assert json.loads(browser.evaluate(s, state)) == {"controls": False, "paused": True, "button": "Play the animation"}
+    assert browser.console_problems(s) == []
