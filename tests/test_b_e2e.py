@@ -49,6 +49,11 @@ def test_part_b_smoke_end_to_end(tmp_path, tiny_mnist_dir):
                                                        + b26["scheduled_fd_cov_term_epoch2"], abs=0.02)
     assert b26["fd_real_vs_real"] > 0 and {"kid_real_vs_real", "constant-lr_diversity_epoch2"} <= set(b26)
     assert (art / "b2.3" / "samples-epoch2-anim.gif").read_bytes()[:6] == b"GIF89a"
+    # b2.3 shows 8 samples but scores 16, beside real digits and a pure-noise floor
+    assert np.load(art / "b2.3" / "samples-epoch2.npz")["images"].shape[0] == 8
+    legible = ms["b2.3"]["tables"][0]
+    assert [row[1] for row in legible["rows"]] == [16, 16] and "uniform noise" in legible["caption"]
+    assert 0 <= ms["b2.3"]["metrics"]["legible_noise"] <= 1
     assert ms["b2.2"]["device"].startswith("cpu (")
 
     # same seed -> same bytes: re-render two sections from their cached checkpoints

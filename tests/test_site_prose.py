@@ -26,7 +26,7 @@ def _text(html: str) -> str:
 def _b22(cfg, variant: str, seconds: float) -> dict:
     """A b2.2 manifest as the runner writes it (params from part_b2._train_params)."""
     params = {"objective": "DDPM" if variant == "ddpm" else "flow matching", "D": 32, "epochs": 25, "batch_size": 64,
-              "lr": 0.002, "optimizer": "Adam", "scheduler": "ExponentialLR(γ = 0.1^(1/25))"}
+              "lr": 0.002, "optimizer": "Adam", "scheduler": "decayed exponentially to a tenth over the 25 epochs"}
     if variant == "ddpm":
         params.update(T=300, betas="linear 1e-4 to 0.02")
     return {"schema": manifest.SCHEMA, "section": "b2.2", "title": SECTIONS["b2.2"].title, "part": "b",

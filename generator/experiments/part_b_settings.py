@@ -40,7 +40,8 @@ class GenSettings:
     sampler: str = "euler"               # FM: "euler" (Algorithm B.2) or "heun" (2nd order, 2 evaluations a step)
     p_uncond: float = 0.1                # class dropout to the zero vector (Algorithm B.3)
     gamma: float = 5.0                   # CFG scale (Algorithm B.4)
-    samples: int = 40                    # time-only: samples per epoch; class: 4 per digit x 10
+    samples: int = 40                    # time-only: samples shown per epoch; class: 4 per digit x 10
+    scored: int = 200                    # time-only: samples drawn to score legibility (the first `samples` shown)
     train_images: int = 0                # 0 = the whole training split
     epoch_images: int = 0                # digits per epoch (a compute budget); 0 = the whole split (course)
     ema: float = 0.0                     # decay of the weight average sampled from; 0 = the last weights (course)
@@ -105,7 +106,7 @@ def _smoke(s: PartBSettings) -> PartBSettings:
     gen = dict(D=8, epochs=2, sample_epochs=(1, 2), steps=6, train_images=256, epoch_images=256, gif_frames=4)
     den = DenoiserSettings(D=8, epochs=2, batch_size=64, train_images=256, epoch_images=256, shown=3, samples=4)
     return replace(s, denoise=den, pure_noise=den,
-                   time=replace(s.time, samples=8, **gen), cls=replace(s.cls, **gen),
+                   time=replace(s.time, samples=8, scored=16, **gen), cls=replace(s.cls, **gen),
                    cls_const=s.cls_const and replace(s.cls_const, **gen), ddpm_T=20, noising_rows=2)
 
 
