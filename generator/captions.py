@@ -22,6 +22,12 @@ def listing(prompts: Sequence[str]) -> str:
     return ", ".join(quoted(p) for p in prompts)
 
 
+def counts(values: Sequence) -> str:
+    """5, 10, 33 and 99: numbers as a sentence lists them."""
+    v = [f"{x:,}" if isinstance(x, int) else str(x) for x in values]
+    return v[0] if len(v) == 1 else f"{', '.join(v[:-1])} and {v[-1]}"
+
+
 def by_row(prompts: Sequence[str]) -> str:
     """A caption's prompt clause for a grid with one prompt per row, in row order."""
     if len(set(prompts)) == 1:

@@ -51,16 +51,16 @@ def run_a0(run) -> None:
         where = f"stage I ({den.name}) through its own pipeline"
     else:
         rows = _sample_local(run, ctx, prompts)
-        where = "the local model with the strided loop (A.3) from t near 990; stage II exists only for IF"
+        where = "the MNIST model with the strided loop (A.3) from t near 990 (no stage II: that is IF's upsampler)"
         probs = judge(run)
         for k, n in enumerate(s.a0_steps):  # which columns the classifier reads as asked (the prose says)
             _score(run, probs, torch.stack([r[k] for r in rows]), prompts, suffix=f"_{n}_steps")
         info = den.info
         figures.plot_losses(run.out / "training-loss.png", {"local DDPM": info["losses"]},
-                            "Training the local model: " + ("Min-SNR-weighted " if info["settings"].get("min_snr") else "")
+                            "Training the MNIST model: " + ("Min-SNR-weighted " if info["settings"].get("min_snr") else "")
                             + "||ε − ε_θ(x_t, t, c)||²", smooth=25 if len(info["losses"]) > 100 else 0)
         run.figure("training-loss", "training-loss.png",
-                   f"Loss of every training step of the local model ({info['epochs']} epochs, "
+                   f"Loss of every training step of the MNIST model ({info['epochs']} epochs, "
                    f"{len(info['losses'])} steps, batch {info['settings']['batch_size']}, "
                    f"lr {info['settings']['lr']}, D = {info['settings']['D']}).",
                    "A training loss curve falling quickly, then slowly.", "plot",
@@ -69,8 +69,8 @@ def run_a0(run) -> None:
         run.metrics.update({"train_seconds": round(info["seconds"], 1), "train_steps": len(info["losses"]),
                             "final_loss_mean100": round(sum(info["losses"][-100:]) / len(info["losses"][-100:]), 4)})
     save(run, ctx, "samples", rows,
-         f"Samples from {where}, CFG γ = {s.gamma}, for num_inference_steps = "
-         f"{', '.join(map(str, s.a0_steps))}; prompts {captions.listing(prompts)}, seed {run.seed}.",
+         f"Samples from {where}, CFG γ = {s.gamma}, with {captions.counts(s.a0_steps)} "
+         f"denoising steps; prompts {captions.listing(prompts)}, seed {run.seed}.",
          "A grid: one row per prompt, one column per number of denoising steps.",
          {"prompts": prompts, "num_inference_steps": list(s.a0_steps), "gamma": s.gamma, "seed": run.seed},
          row_labels=prompts, col_labels=steps_lbl)
