@@ -93,4 +93,4 @@ def test_provenance_lists_the_seed_once_and_section_tables_are_not_repeated(site
         assert panel.count("<dt>seed</dt>") == 1
     assert "“a handwritten 6”, “a handwritten 9”" in part_a and "[&#34;" not in part_a and "['" not in part_a
     # b1.2.1 has tables of its own: its metrics are in the run details, not in a table that repeats them
-    assert "Metrics of b1.2.1" not in part_b and "<dt>metric: test_mse</dt>" in part_b
+    assert "Metrics of b1.2.1" not in part_b and "<dt>metric: test mse</dt>" in part_b

@@ -16,7 +16,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 
 from generator.captions import data_source
-from generator.site import mathml
+from generator.site import mathml, words
 
 FIGURES_MARK = "<!-- figures -->"  # a line in the prose that places the section's figures there
 
@@ -39,14 +39,7 @@ def _num(v, digits: int = 3) -> str:
     return f"{v:.{digits}g}"
 
 
-def _duration(seconds) -> str:
-    """Seconds as a reader wants a run time: "45 s", "13 min", "1 h 5 min"."""
-    s = float(seconds)
-    if s < 90:
-        return f"{s:.0f} s" if s >= 10 else f"{s:.1f} s"
-    if s < 5400:
-        return f"{s / 60:.0f} min"
-    return f"{int(s // 3600)} h {round(s % 3600 / 60)} min"
+_duration = words.duration  # the run details say run times the same way
 
 
 def _percent(v, digits: int = 0) -> str:
@@ -56,7 +49,7 @@ def _percent(v, digits: int = 0) -> str:
 def _jinja() -> SandboxedEnvironment:
     # the sandbox: prose can read the manifest and settings but call nothing unsafe on them
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.filters.update(num=_num, duration=_duration, percent=_percent, source=data_source)
+    env.filters.update(num=_num, duration=_duration, percent=_percent, source=data_source, device=words.device_words)
     return env
 
 

@@ -10,7 +10,8 @@ import jinja2
 from generator import __version__
 from generator.config import WriteupConfig
 from generator.sections import PARTS
-from generator.site import assets
+from generator.site import assets, words
+from generator.site.words import show_value  # noqa: F401  (the templates' `value` filter; tests use it from here)
 from generator.site.collect import PAGES, Figure, PageView, SectionView
 
 STATIC = ("style.css", "site.js")  # templates/ files copied to site/static/
@@ -30,6 +31,12 @@ def environment(templates: Path, cache: Path | None = None) -> jinja2.Environmen
                              keep_trailing_newline=True)
     env.filters["value"] = show_value
     env.filters["metric_rows"] = metric_rows
+    env.filters["settings"] = words.settings
+    env.filters["device"] = words.device_words
+    env.filters["duration"] = words.duration
+    env.filters["date"] = words.date_words
+    env.filters["preset"] = lambda p: words.PRESETS.get(p, p)
+    env.filters["model"] = words.model_words
     return env
 
 
@@ -37,30 +44,6 @@ def metric_rows(metrics: dict) -> list[tuple[str, object]]:
     """A metrics dict as table rows: names in words, numbers in them in numeric order (i3 before i10)."""
     key = lambda k: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", k)]  # noqa: E731
     return [(k.replace("_", " "), metrics[k]) for k in sorted(metrics, key=key)]
-
-
-def show_value(v, _inner: bool = False) -> str:
-    """A value as a reader wants it, never a Python or JSON repr: floats without noise, lists as
-    "a, b, c" (a list of lists as "(a, b); (c, d)"), dicts as "k: v", strings inside a list
-    quoted when they hold a space (prompts), the empty string named."""
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    if isinstance(v, dict):
-        return "; ".join(f"{k}: {show_value(x, True)}" for k, x in v.items())
-    if isinstance(v, (list, tuple)):
-        if any(isinstance(x, (list, tuple)) for x in v):
-            return "; ".join(f"({show_value(x, True)})" if isinstance(x, (list, tuple)) else show_value(x, True)
-                             for x in v)
-        return ", ".join(show_value(x, True) for x in v)
-    if v is None:
-        return "none"
-    if v == "":
-        return "“” (empty)"
-    if isinstance(v, str) and _inner and " " in v:
-        return f"“{v}”"
-    return str(v)
 
 
 def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Path], digest) -> dict:

