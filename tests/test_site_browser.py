@@ -344,3 +344,17 @@ def test_small_player_has_no_controls_over_the_picture_and_plays_from_tap_or_key
     browser.evaluate(s, "new Promise(r => setTimeout(r, 100))")
     assert json.loads(browser.evaluate(s, state)) == {"controls": False, "paused": True, "button": "Play the animation"}
     assert browser.console_problems(s) == []
+
+
+@pytest.mark.parametrize("page", ("part-a.html", "part-b.html"))
+def test_grid_labels_are_not_shrunk_past_reading_on_a_phone(browser, site, page):
+    """Grids carry 14 px labels in the picture: on a phone no image figure may be shown below 0.8
+    of its file's size (labels under 11 px), a wide one becomes a swipe strip instead."""
+    import json
+
+    from generator.site.browser import EAGER_JS
+    s = browser.open((site / page).as_uri(), width=390, height=844)
+    browser.evaluate(s, EAGER_JS)
+    scales = json.loads(browser.evaluate(s, """JSON.stringify([...document.querySelectorAll('main figure.fig.image img')]
+      .map(i => [i.closest('figure').id, i.getBoundingClientRect().width / i.naturalWidth]))"""))
+    assert scales and [(f, round(k, 2)) for f, k in scales if k < 0.79] == []

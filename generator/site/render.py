@@ -17,7 +17,15 @@ from generator.site.collect import PAGES, Figure, PageView, SectionView
 STATIC = ("style.css", "site.js")  # templates/ files copied to site/static/
 DEMO_MODELS = {"b2.6": "flow", "a0": "local"}  # sections whose runner exports a demo model -> its name
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd.wasm", "LICENSE.txt")  # templates/vendor/onnxruntime-web/
-WIDE = 720  # CSS px: an image wider than this is a swipe strip on a phone (shown at half its file size)
+# Grids carry their labels in the picture (14 px text in the file, drawn by generator/figures.py), so
+# a grid shown much smaller than its file has unreadable labels: on a phone's ~366 px column a
+# 1,455 px strip of anagrams was shown at a quarter size and its labels at 3-4 px. An image wider
+# than WIDE file pixels is therefore a swipe strip on a phone, shown at PHONE_SCALE of its file
+# size (style.css), which keeps its labels at 11 px or more; a narrower one fits the column at that
+# scale anyway. (Labels drawn larger in the file would cost every grid width on a desktop, and
+# would need every experiment re-run; tap-to-zoom shows the file at full size as before.)
+PHONE_SCALE = 0.8
+WIDE = 460  # file px: 366 / PHONE_SCALE
 
 
 def environment(templates: Path, cache: Path | None = None) -> jinja2.Environment:
@@ -58,7 +66,7 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
             "params": {k: v for k, v in f.params.items() if k not in ("seed", "frame_t")},
             "seed": f.params.get("seed", sv.manifest["seed"]),
             "shown_width": shown, "shown_height": round(height * shown / width),
-            "pixel": pixel is not None, "wide": f.kind == "image" and shown > WIDE,
+            "pixel": pixel is not None, "wide": f.kind == "image" and width > WIDE,
             "video": None, "poster": None, "data": None, "frames": None}
     if f.kind == "animation":
         video = f.extra.get("video") or (assets.gif_to_mp4(f.src, cfg.cache, digest) if f.src.suffix == ".gif" else None)
