@@ -68,3 +68,22 @@ def test_built_panels_read_in_words(site, page):
     bad = [b for name, value in rows if name not in ("file", "model") for b in _clean(name, value)]
     assert bad == []
     assert ("run on", "the CPU, bfloat16 mixed precision") in rows  # the fixture's "cpu (bf16 autocast)"
+
+
+def test_every_recorded_metric_has_a_name_in_words():
+    """The metrics table names each runner's key in words (a key no pattern knows would read as
+    'anagram1 real baseline p1'); the patterns' groups land where the phrase says."""
+    keys = {k for p in SAVED.glob("*.json") for k in json.loads(p.read_text())["metrics"]}
+    unnamed = [k for k in keys if words.metric_name(k) == k.replace("_", " ")]
+    assert keys and unnamed == []
+    assert words.metric_name("anagram3_real_baseline_p2") == "anagram 3: real digits of prompt 2 passing the same test"
+    assert words.metric_name("constant-lr_fd_cov_term_epoch10") == "constant-rate run: FD covariance term after epoch 10"
+    assert words.metric_name("hybrid2_scaled_success_rate") == "hybrid 2 (course blur): share read as intended"
+    assert words.metric_name("final_loss_mean100") == "final loss (mean of the last 100 steps)"
+    assert words.metric_name("something_new") == "something new"
+
+
+def test_caption_counts_read_as_a_sentence():
+    from generator import captions
+    assert captions.counts([5, 10, 33, 99]) == "5, 10, 33 and 99"
+    assert captions.counts([1200]) == "1,200"

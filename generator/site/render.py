@@ -51,7 +51,7 @@ def environment(templates: Path, cache: Path | None = None) -> jinja2.Environmen
 def metric_rows(metrics: dict) -> list[tuple[str, object]]:
     """A metrics dict as table rows: names in words, numbers in them in numeric order (i3 before i10)."""
     key = lambda k: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", k)]  # noqa: E731
-    return [(k.replace("_", " "), metrics[k]) for k in sorted(metrics, key=key)]
+    return [(words.metric_name(k), metrics[k]) for k in sorted(metrics, key=key)]
 
 
 def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Path], digest) -> dict:

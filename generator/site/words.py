@@ -154,3 +154,49 @@ def date_words(created: str) -> str:
         return str(created)
     zone = " UTC" if d.utcoffset() == timedelta(0) else d.strftime(" UTC%z") if d.tzinfo else ""
     return f"{d.day} {d:%B %Y, %H:%M}{zone}"
+
+
+# The runners' metric keys ("anagram1_real_baseline_p1") as the write-up names them; each pattern's
+# groups fill its phrase. A key not matched reads as its words. Units ride in the phrase.
+_RUNS = {"scheduled": "scheduled run", "constant-lr": "constant-rate run"}
+_MEASURES = {"accuracy": "read as the requested digit", "fd": "Fréchet distance", "fd_mean_term": "FD mean term",
+             "fd_cov_term": "FD covariance term", "kid": "kernel distance", "diversity": "diversity"}
+_METHODS = {"blur": "Gaussian blur", "iterative": "iterative denoising", "one_step": "one-step estimate"}
+METRICS = [
+    (r"psnr_noisy_t(\d+)_db", lambda m: f"PSNR of x_t at t = {m[1]} (dB)"),
+    (r"blur_psnr_t(\d+)_db", lambda m: f"PSNR after Gaussian blur, t = {m[1]} (dB)"),
+    (r"one_step_psnr_t(\d+)_db", lambda m: f"PSNR of the one-step estimate, t = {m[1]} (dB)"),
+    (r"psnr_(blur|iterative|one_step)_db", lambda m: f"PSNR, {_METHODS[m[1]]} (dB)"),
+    (r"classifier_agrees(?:_(\d+)_steps)?", lambda m: "read as the prompt's digit" + (f", {m[1]} steps" if m[1] else "")),
+    (r"classifier_reads(?:_(\d+)_steps)?", lambda m: "digits read" + (f", {m[1]} steps" if m[1] else "")),
+    (r"reads_as_input_i(\d+)", lambda m: f"read as the input's digit, i_start = {m[1]}"),
+    (r"(\w+?)_hole_change", lambda m: f"change inside the hole, {LABELS.get(m[1], m[1])}"),
+    (r"(anagram|hybrid)(\d)(_scaled)?_success", lambda m: f"{m[1]} {m[2]}{' (course blur)' if m[3] else ''}: read as intended"),
+    (r"(anagram|hybrid)(\d)(_scaled)?_success_rate",
+     lambda m: f"{m[1]} {m[2]}{' (course blur)' if m[3] else ''}: share read as intended"),
+    (r"(anagram|hybrid)_success_rate", lambda m: f"all {m[1]}s: share read as intended"),
+    (r"anagram(\d)_real_baseline_p(\d)", lambda m: f"anagram {m[1]}: real digits of prompt {m[2]} passing the same test"),
+    (r"hybrid(\d)(_scaled)?_real_baseline_(far|near)",
+     lambda m: f"hybrid {m[1]}{' (course blur)' if m[2] else ''}: real {m[3]} digits passing the same test"),
+    (r"far_reader_accuracy_sigma([\d.]+)", lambda m: f"real digits blurred at σ = {m[1]}, read correctly"),
+    (r"test_mse_epoch(\d+)", lambda m: f"test MSE after epoch {m[1]}"),
+    (r"mse_to_mean_epoch(\d+)", lambda m: f"MSE to the mean digit after epoch {m[1]}"),
+    (r"legible_epoch(\d+)", lambda m: f"legible after epoch {m[1]}"),
+    (r"legible_(real|noise)", lambda m: {"real": "legible, real test digits", "noise": "legible, uniform noise"}[m[1]]),
+    (r"(?:(scheduled|constant-lr)_)?train_seconds", lambda m: (f"{_RUNS[m[1]]}: " if m[1] else "") + "training time (s)"),
+    (r"(?:(scheduled|constant-lr)_)?final_loss(?:_mean(\d+))?",
+     lambda m: (f"{_RUNS[m[1]]}: " if m[1] else "") + f"final loss (mean of the last {m[2] or 50} steps)"),
+    (r"train_steps", lambda m: "training steps"),
+    (r"(scheduled|constant-lr)_(accuracy|fd|fd_mean_term|fd_cov_term|kid|diversity)_epoch(\d+)",
+     lambda m: f"{_RUNS[m[1]]}: {_MEASURES[m[2]]} after epoch {m[3]}"),
+    (r"fd_real_vs_real(_sd)?", lambda m: "Fréchet distance, real against real" + (" (spread)" if m[1] else "")),
+    (r"kid_real_vs_real", lambda m: "kernel distance, real against real"),
+]
+
+
+def metric_name(key: str) -> str:
+    """'anagram1_real_baseline_p1' -> 'anagram 1: real digits of prompt 1 passing the same test'."""
+    for pattern, phrase in METRICS:
+        if m := re.fullmatch(pattern, key):
+            return phrase(m)
+    return key.replace("_", " ")
