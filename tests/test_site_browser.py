@@ -168,6 +168,21 @@ def test_no_table_equation_or_figure_overflows_on_a_phone_or_in_print(browser, s
         assert counts.split(",")[0] == "2"  # the checks above saw the wide equation (A.3)
 
 
+@pytest.mark.parametrize("page", ("part-a.html", "part-b.html"))
+def test_run_details_leave_room_for_their_values_on_a_phone(browser, site, page):
+    """Every value in an opened provenance panel is at least a third of the panel wide (a long
+    setting name once took the whole width at 390 px and set each value in a 0-px column)."""
+    import json
+    s = browser.open((site / page).as_uri(), width=390, height=844)
+    narrow = json.loads(browser.evaluate(s, """JSON.stringify((() => {
+      document.querySelectorAll('details.prov').forEach(d => d.open = true);
+      return [...document.querySelectorAll('details.prov dd')].filter(dd => dd.getClientRects().length)
+        .filter(dd => dd.getBoundingClientRect().width < dd.parentElement.getBoundingClientRect().width / 3)
+        .map(dd => dd.previousElementSibling.textContent);
+    })())"""))
+    assert narrow == [], page
+
+
 def test_a_wide_table_is_transposed_or_set_as_blocks_on_a_phone_and_whole_in_print(browser, site):
     s = browser.open((site / "part-b.html").as_uri(), width=390, height=844)
     shown = browser.evaluate(s, """JSON.stringify([...document.querySelectorAll('main table')]

@@ -10,7 +10,7 @@ import pytest
 
 from generator.config import WriteupConfig
 from generator.sections import SECTIONS
-from generator.site import collect, prose
+from generator.site import collect, prose, words
 
 REPO = Path(__file__).resolve().parents[1]
 SAVED = Path(__file__).resolve().parent / "site_fixtures" / "saved_manifests"
@@ -57,7 +57,7 @@ def test_saved_quick_runs_state_their_own_numbers():
     assert f"took {prose._duration(a0['metrics']['train_seconds'])} to train" in text
     assert "trains in a few minutes" not in text
     text = _render(cfg, runs, "b2.2")
-    assert f"which took {prose._duration(b22['metrics']['train_seconds'])} on {b22['device']}" in text
+    assert f"which took {prose._duration(b22['metrics']['train_seconds'])} on {words.device_words(b22['device'])}" in text
     assert f"{b22['params']['epoch_images']:,} digits drawn afresh from {b22['data']['train_images']:,}" in text
     assert f"{b22['params']['optimizer_steps']:,} optimizer steps" in text
     text = _render(cfg, runs, "a1.9")

@@ -57,7 +57,8 @@ def _npz(path: Path) -> str:
 def _manifest(cfg, sid: str, figures: list[dict], **extra) -> dict:
     s = SECTIONS[sid]
     m = {"schema": manifest.SCHEMA, "section": sid, "title": s.title, "part": s.part,
-         "params": {"t": [250, 500, 750]} if s.part == "a" else {"epochs": 1, "sigma": 0.5},
+         "params": ({"t": [250, 500, 750], "pairs": [["a handwritten 6", "a handwritten 9", "rot180"]]}  # a long name
+                    if s.part == "a" else {"epochs": 1, "sigma": 0.5}),
          "seed": cfg.seed, "preset": cfg.preset, "backend": "local" if s.part == "a" else None,
          "model": "fixture-unet", "code_version": "0.1.0+fixture", "input_hash": pipeline.input_hash(cfg, s),
          "created": CREATED, "duration_s": 1.5, "device": "cpu (bf16 autocast)",
