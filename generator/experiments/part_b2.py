@@ -85,7 +85,7 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
             times = [v.frame_time(i, yields, s.ddpm_T) for i in sorted(keep)]
             save_animation(run, f"{fig_prefix}epoch{epoch}-anim", frames,
                            f"Sampling after epoch {epoch}: the {n} samples from noise to digits over "
-                           f"{sampler}{guided} ({len(frames)} frames, then played back); seed {run.seed}.",
+                           f"{sampler}{guided}; {len(frames)} frames, played forward then back; seed {run.seed}.",
                            f"Animation of noise turning into digits after epoch {epoch}.", params | {"frame_t": times},
                            still=f"{fig_prefix}epoch{epoch}")
         if quality is not None:
