@@ -62,6 +62,12 @@ def test_saved_quick_runs_state_their_own_numbers():
     assert f"{b22['params']['optimizer_steps']:,} optimizer steps" in text
     text = _render(cfg, runs, "a1.9")
     assert f"grid shows {runs['a1.9']['params']['seeds']} samples" in text
+    b23 = runs["b2.3"]
+    text = _render(cfg, runs, "b2.3")
+    m = b23["metrics"]
+    assert f"scores {b23['params']['scored']} samples of each snapshot (the grids show the first {b23['params']['samples']})" in text
+    assert f"after epoch 10 it reads {round(100 * m['legible_epoch10'])}% of them" in text
+    assert f"passes {round(100 * m['legible_noise'])}% of images of pure noise" in text
 
 
 def test_a_prose_speaks_of_its_run_even_after_the_setting_changed():
