@@ -28,6 +28,13 @@ def counts(values: Sequence) -> str:
     return v[0] if len(v) == 1 else f"{', '.join(v[:-1])} and {v[-1]}"
 
 
+# each of diffusion.views.VIEWS as a caption says what it does to the image ("“a handwritten 4” turned a quarter turn clockwise")
+VIEW_WORDS = {"identity": "as it is", "flip": "flipped upside down", "rot180": "turned half a turn",
+              "rot90cw": "turned a quarter turn clockwise", "rot90ccw": "turned a quarter turn anticlockwise",
+              "mirror": "mirrored left to right", "negate": "with black and white swapped",
+              "skew": "sheared (columns slid up or down)", "jigsaw": "with its 4 × 4 patches rearranged"}
+
+
 def by_row(prompts: Sequence[str]) -> str:
     """A caption's prompt clause for a grid with one prompt per row, in row order."""
     if len(set(prompts)) == 1:

@@ -108,6 +108,11 @@ def test_every_view_is_invertible_and_orthogonal(name):
         assert not torch.equal(v.view(x), x)
 
 
+def test_every_view_has_words_for_captions():
+    from generator.captions import VIEW_WORDS
+    assert set(VIEW_WORDS) == set(VIEWS)
+
+
 def test_views_do_what_their_names_say():
     x = torch.arange(16.0).reshape(1, 1, 4, 4)
     assert torch.equal(VIEWS["flip"].view(x)[0, 0, 0], x[0, 0, 3])          # top row <- bottom row

@@ -87,3 +87,9 @@ def test_caption_counts_read_as_a_sentence():
     from generator import captions
     assert captions.counts([5, 10, 33, 99]) == "5, 10, 33 and 99"
     assert captions.counts([1200]) == "1,200"
+
+
+def test_an_anagrams_view_reads_in_words_in_run_details():
+    rows = dict(words.settings({"pairs": [["a handwritten 7", "a handwritten 4", "rot90cw"]]}))
+    assert rows == {"illusions (upright prompt, transformed prompt, view)":
+                    "(“a handwritten 7”, “a handwritten 4”, “turned a quarter turn clockwise”)"}

@@ -104,15 +104,15 @@ def run_a1_8(run) -> None:
             base = real_baseline(probs, real, _digit(p1), _digit(p2), lambda t: t, v.view, v.inverse)
             run.metrics[f"{role}_success_rate"] = round(r.ok / n, 3)
             run.metrics.update({f"{role}_real_baseline_p1": base[0], f"{role}_real_baseline_p2": base[1]})
-        table.append([f"{p1} ↔ {p2}", view, *r.counts(), *base])
+        table.append([f"{p1} ↔ {p2}", captions.VIEW_WORDS[view], *r.counts(), *base])
         best.append([x[r.best], seen[r.best]])
         read_note = " Labels: classifier's reading upright/transformed, ✓ = both as intended." if r.judged else ""
         save(run, ctx, f"anagram-{k + 1}", [list(x), list(seen)],
-             f"Visual anagram {k + 1}: {captions.quoted(p1)} upright, {captions.quoted(p2)} under view {view}; CFG γ = {s.gamma}, "
+             f"Visual anagram {k + 1}: {captions.quoted(p1)} upright, {captions.quoted(p2)} {captions.VIEW_WORDS[view]}; CFG γ = {s.gamma}, "
              f"full schedule (stride {s.stride}), {n} samples, seed {run.seed}.{read_note}",
-             f"{n} anagram samples upright (top) and transformed by {view} (bottom).",
+             f"{n} anagram samples upright (top) and {captions.VIEW_WORDS[view]} (bottom).",
              {"prompts": [p1, p2], "view": view, "gamma": s.gamma, "seeds": n, "seed": run.seed},
-             row_labels=["upright", view], col_labels=r.labels)
+             row_labels=["upright", "transformed"], col_labels=r.labels)
     save(run, ctx, "anagrams", best,
          f"One sample per illusion ({'the one the classifier reads most surely as intended' if probs else 'seed 0'}): "
          f"left upright, right through its view; CFG γ = {s.gamma}, seed {run.seed}.",

@@ -15,7 +15,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from markdown_it import MarkdownIt
 
-from generator.captions import data_source
+from generator.captions import VIEW_WORDS, data_source
 from generator.site import mathml, words
 
 FIGURES_MARK = "<!-- figures -->"  # a line in the prose that places the section's figures there
@@ -49,7 +49,8 @@ def _percent(v, digits: int = 0) -> str:
 def _jinja() -> SandboxedEnvironment:
     # the sandbox: prose can read the manifest and settings but call nothing unsafe on them
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.filters.update(num=_num, duration=_duration, percent=_percent, source=data_source, device=words.device_words)
+    env.filters.update(num=_num, duration=_duration, percent=_percent, source=data_source, device=words.device_words,
+                       view=lambda v: VIEW_WORDS.get(v, v))
     return env
 
 

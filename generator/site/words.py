@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from generator.captions import data_source
+from generator.captions import VIEW_WORDS, data_source
 
 
 def duration(seconds) -> str:
@@ -110,6 +110,8 @@ def model_words(model: str) -> str:
 
 
 def setting_value(key: str, v) -> str:
+    if key == "pairs" and isinstance(v, list) and all(isinstance(p, list) and len(p) == 3 for p in v):
+        v = [[a, b, VIEW_WORDS.get(view, view)] for a, b, view in v]  # an anagram's view as its caption says it
     if isinstance(v, dict):  # one run's settings of several (b2.5: "scheduled", "constant-lr")
         return "; ".join(f"{name} {value}" for name, value in settings(v))
     if isinstance(v, int) and not isinstance(v, bool):
