@@ -171,7 +171,13 @@ def report(cfg, todo: list, log=print, reasons: dict | None = None) -> float:
         detail = "; ".join(w.what + (" (cached)" if w.cached else "") for w in work)
         log(f"  {sid:8} {_fmt(seconds):>8}{why}" + (f"  {detail}" if detail else ""))
     total = sum(r[1] for r in rows)
-    log(f"  total    {_fmt(total):>8}")
+    from generator import devices, parallel
+    side, workers, _ = parallel.plan(todo, devices.pick().type, cfg.preset)
+    if side:  # those run side by side: the longest worker's share counts, not their sum
+        ids = {s.id for s in side}
+        together = sum(r[1] for r in rows if r[0] in ids)
+        total += parallel.makespan([r[1] for r in rows if r[0] in ids], workers) - together
+    log(f"  total    {_fmt(total):>8}" + (f"  ({', '.join(s.id for s in side)} side by side)" if side else ""))
     return total
 
 

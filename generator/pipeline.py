@@ -269,13 +269,30 @@ def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, retrai
     skipped = [s.id for s in sections if s not in todo]
     if skipped:
         log(f"fresh, not re-run: {', '.join(skipped)} (use --force to re-run)")
-    for i, s in enumerate(todo, 1):
-        log(f"[{i}/{len(todo)}] {s.id}: {s.title}")
+    from generator import parallel
+    side, workers, threads = parallel.plan(todo, devices.pick().type, cfg.preset)
+    count, t0 = 0, time.time()
+    if side:
+        log(f"training {', '.join(s.id for s in side)} side by side ({workers} processes, "
+            f"{threads} thread{'s' if threads > 1 else ''} each)")
+
+        def done(sid: str) -> None:
+            nonlocal count
+            count += 1
+            log(f"[{count}/{len(todo)}] {sid} done after {time.time() - t0:.1f} s")
+            sys.stdout.flush()
+        try:
+            parallel.run_side_by_side(cfg, side, workers, threads, retrain, done)
+        except KeyboardInterrupt:
+            raise UserError("interrupted; earlier artifacts kept") from None
+    for s in [s for s in todo if s not in side]:
+        count += 1
+        log(f"[{count}/{len(todo)}] {s.id}: {s.title}")
         t0 = time.time()
         try:
             run_section(cfg, s)
         except KeyboardInterrupt:
             raise UserError(f"{s.id}: interrupted; earlier artifacts kept") from None
-        log(f"[{i}/{len(todo)}] {s.id} done in {time.time() - t0:.1f} s")
+        log(f"[{count}/{len(todo)}] {s.id} done in {time.time() - t0:.1f} s")
         sys.stdout.flush()
     return todo

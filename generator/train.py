@@ -57,6 +57,7 @@ def snapshot_path(ckpt_dir: Path, epoch: int) -> Path:
 
 
 RETRAIN = False  # set by `writeup run --retrain`: cached checkpoints are deleted and trained again
+BARS = True      # progress bars; off in parallel's workers (two bars on one terminal garble each other)
 _RETRAINED: set[Path] = set()
 
 
@@ -187,7 +188,7 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
         ys = labels[order].to(acc.device)                                # (E,)
         starts = [i for i in range(0, len(order), batch_size) if len(order) - i > 1]
         bar = tqdm(starts, desc=f"{desc} epoch {epoch}/{epochs}", leave=False,
-                   disable=quiet or not acc.is_local_main_process, mininterval=1.0)
+                   disable=quiet or not BARS or not acc.is_local_main_process, mininterval=1.0)
         losses = []
         for i in bar:
             b = min(batch_size, len(order) - i)

@@ -1,0 +1,50 @@
+"""Sections that train a model run side by side on a CPU (generator/parallel.py): each in its own
+process, with the same results as when run one after another."""
+import torch
+
+from generator import manifest, parallel, pipeline
+from generator.config import load_config
+from generator.data import mnist
+from generator.sections import SECTIONS
+
+
+def _cfg(root, tiny_mnist_dir):
+    root.mkdir()
+    (root / "writeup.toml").write_text(f'preset = "smoke"\n[data]\nmnist_dir = "{tiny_mnist_dir}"\n'
+                                       f'download = false\n', encoding="utf-8")
+    mnist._memo.clear()
+    return load_config(root / "writeup.toml")
+
+
+def test_trainers_run_side_by_side_as_they_run_in_order(tmp_path, tiny_mnist_dir):
+    both = [SECTIONS["b2.2"], SECTIONS["b1.2.1"]]
+    side = _cfg(tmp_path / "side", tiny_mnist_dir)
+    ended = []
+    parallel.run_side_by_side(side, both, workers=2, threads=1, retrain=False, done=ended.append)
+    assert sorted(ended) == ["b1.2.1", "b2.2"]
+
+    order = _cfg(tmp_path / "order", tiny_mnist_dir)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in a worker: the same arithmetic, so the same bytes
+    try:
+        pipeline.run(order, both, log=lambda *_: None)
+    finally:
+        torch.set_num_threads(threads)
+    for s in both:
+        a, b = manifest.read(side.artifacts / s.id), manifest.read(order.artifacts / s.id)
+        timeless = lambda m: {k: v for k, v in m.items() if not k.endswith("seconds")}  # noqa: E731
+        assert timeless(a["metrics"]) == timeless(b["metrics"]) and timeless(a["metrics"])
+        for fig in a["figures"]:
+            assert (side.artifacts / s.id / fig["file"]).read_bytes() == (order.artifacts / s.id / fig["file"]).read_bytes()
+
+
+def test_the_plan_runs_trainers_side_by_side_only_where_it_pays():
+    todo = list(SECTIONS.values())
+    side, workers, threads = parallel.plan(todo, "cpu", "quick")
+    assert [s.id for s in side] == ["a0", "b2.5", "b2.2", "b1.2.3", "b1.2.1"]  # longest first
+    assert all(not s.needs for s in side)  # nothing another section makes
+    import os
+    cores = os.cpu_count() or 1
+    assert (workers, threads) == ((min(cores, 5), max(1, cores // min(cores, 5))) if cores > 1 else (0, 0))
+    assert parallel.plan(todo, "cuda", "quick")[1] == 0 and parallel.plan(todo, "cpu", "smoke")[1] == 0
+    assert parallel.makespan([300, 150, 100, 10], 2) == (300) * parallel.SLOWER  # 150 + 100 + 10 < 300
