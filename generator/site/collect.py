@@ -12,7 +12,7 @@ from typing import Callable
 from generator import manifest, pipeline
 from generator.config import WriteupConfig
 from generator.sections import PARTS, SECTIONS, Section
-from generator.site import differs, own, prose
+from generator.site import differs, own, prose, words
 
 # The three pages of the site, in reading order: file name -> (title, prose file, part or None).
 PAGES = {
@@ -121,6 +121,8 @@ def context(cfg: WriteupConfig, runs: dict[str, dict | None], m: dict | None = N
     pa = cfg.part_a
     ctx = {"settings": cfg, "title": cfg.title, "author": cfg.author, "preset": cfg.preset, "backend": cfg.backend,
            "part_b": cfg.part_b, "seed": cfg.seed, "course": cfg.preset == "course", "runs": runs,
+           # the run's size in a reader's words, for prose that states it (the preset's name is the tool's)
+           "run_words": words.run_words(cfg.preset),
            "own_inputs": {"test_image": bool(pa.test_image), "own_images": bool(pa.own_images),
                           "web_image": bool(pa.web_image), "drawings": bool(pa.drawings)}}
     given = [k.replace("_", " ") for k, v in ctx["own_inputs"].items() if v]

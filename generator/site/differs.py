@@ -5,6 +5,7 @@ the model saw 4,500 digits instead of 60,000 or was a quarter as wide: the line 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 
 from generator.captions import data_source
@@ -70,5 +71,7 @@ def line(sid: str, m: dict | None, variant: str) -> str:
     if params.get("ema") and not course.get("ema", 1):
         out.append(f"samples from an average of the weights (EMA {_fmt(params['ema'])}), not the last ones")
     if m.get("part") == "a" and m.get("backend") == "local" and m.get("model"):
-        out.append(f"the project's own model ({m['model']}) instead of DeepFloyd IF")
+        # the checkpoint's id names a file of the run's cache: the run details keep it, the line does not
+        model = re.sub(r"\s*\(checkpoint [0-9a-f]+\)", "", str(m["model"]))
+        out.append(f"the project's own model ({model}) instead of DeepFloyd IF")
     return "; ".join(out)

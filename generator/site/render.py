@@ -43,7 +43,7 @@ def environment(templates: Path, cache: Path | None = None) -> jinja2.Environmen
     env.filters["device"] = words.device_words
     env.filters["duration"] = words.duration
     env.filters["date"] = words.date_words
-    env.filters["preset"] = lambda p: words.PRESETS.get(p, p)
+    env.filters["run_words"] = words.run_words
     env.filters["model"] = words.model_words
     return env
 

@@ -72,9 +72,16 @@ LABELS = {
     "p_uncond": "prompt left out in training (share)", "scheduled": "scheduled run", "constant-lr": "constant-rate run",
 }
 HIDDEN = {"demo", "processes"}  # the demo's files (the page links the demo), data-loader processes
-PRESETS = {"course": "course (the course's settings)", "quick": "quick (smaller than the course's, for a CPU)",
-           "smoke": "smoke (a tiny check that every step runs)"}
+# A run's size as a reader needs it: the setting's own name ("quick") means nothing on the page.
+RUN_WORDS = {"course": "the course's settings", "quick": "a shorter run than the course's, sized for a CPU",
+             "smoke": "a tiny check run, not meant to be read"}
 VALUES = {"variant": {"fm": "flow matching", "ddpm": "DDPM"}}
+
+
+def run_words(preset: str) -> str:
+    """'quick' -> "a shorter run than the course's, sized for a CPU" (a preset not known here: "a
+    run with other settings than the course's", never its name)."""
+    return RUN_WORDS.get(preset, "a run with other settings than the course's")
 
 
 def setting_name(key: str) -> str:
