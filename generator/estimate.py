@@ -69,7 +69,7 @@ def _part_b(cfg, sid: str) -> list[Work]:
         "b1.2.1": lambda: [train_work("denoiser", "denoiser", d)],
         "b1.2.3": lambda: [train_work("pure-noise denoiser", "pure-noise", s.pure_noise)],
         "b2.2": lambda: [train_work(f"time-{v}", f"time-{v}", t, T=s.ddpm_T)],
-        "b2.3": lambda: [sample(t, t.samples, 1)],
+        "b2.3": lambda: [sample(t, max(t.samples, t.scored), 1)],  # every scored sample is drawn
         "b2.5": lambda: [train_work(f"class-{v}", f"class-{v}", g, T=s.ddpm_T) for g in gens],
         "b2.6": lambda: [sample(g, 40, 2) for g in gens],
     }.get(sid, lambda: [])()
