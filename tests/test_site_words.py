@@ -65,9 +65,15 @@ def test_built_panels_read_in_words(site, page):
     assert panels
     rows = [(unescape(re.sub(r"<[^>]+>", "", n)), unescape(re.sub(r"<[^>]+>", "", v)))
             for p in panels for n, v in re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", p, re.S)]
-    bad = [b for name, value in rows if name not in ("file", "model") for b in _clean(name, value)]
+    bad = [b for name, value in rows if name not in ("full size", "model") for b in _clean(name, value)]
     assert bad == []
     assert ("run on", "the CPU, bfloat16 mixed precision") in rows  # the fixture's "cpu (bf16 autocast)"
+    # the preset by its name, the code's version and the file's path are the tool's, not the reader's
+    names = {name for name, _ in rows}
+    assert not names & {"preset", "code version", "file"}
+    assert not [v for _, v in rows if "+fixture" in v or "figures/" in v or "0.1.0" in v]
+    assert ("run", "a tiny check run, not meant to be read") in rows
+    assert any(name == "full size" and re.fullmatch(r"the (image|video), \d+ × \d+ pixels", v) for name, v in rows)
 
 
 def test_every_recorded_metric_has_a_name_in_words():
