@@ -62,6 +62,10 @@ def test_saved_quick_runs_state_their_own_numbers():
     assert f"{b22['params']['optimizer_steps']:,} optimizer steps" in text
     text = _render(cfg, runs, "a1.9")
     assert f"grid shows {runs['a1.9']['params']['seeds']} samples" in text
+    for k in (1, 2):  # a hybrid that mostly fails on this run's model is said to
+        ok, n = runs["a1.9"]["metrics"][f"hybrid{k}_success"].split("/")
+        said = f"Here hybrid {k} reads as intended in only {ok} of {n} samples" in text
+        assert said == (int(ok) / int(n) < 0.5), k
     b23 = runs["b2.3"]
     text = _render(cfg, runs, "b2.3")
     m = b23["metrics"]
