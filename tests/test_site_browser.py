@@ -290,6 +290,7 @@ def test_writeup_pdf_prints_every_page_into_one_file(browser, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(out)
     pdf = PdfReader(out)
     assert [o.title for o in pdf.outline] == [t for t, _, _ in PAGES.values()] + ["What I learned"]
+    assert pdf.metadata.title == cfg.title == "Fixture <Write-up>"  # the write-up's, not its last page's
     text = " ".join(page.extract_text() for page in pdf.pages)
     assert "Guidance was the surprise." in text and "The forward process" in text and len(pdf.pages) >= 6
     uris = [a.get_object()["/A"].get("/URI", "") for page in pdf.pages for a in page.get("/Annots", [])

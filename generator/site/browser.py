@@ -258,11 +258,12 @@ def write_pdf(site: Path, out: Path, title: str) -> Path:
     writer = PdfWriter()
     with Browser(timeout=120) as b:
         s = b.open((site / "index.html").resolve().as_uri(), width=PRINT_WIDTH)
-        pages = [(href, title) for href, title in json.loads(b.evaluate(s, NAV_JS)) if "#" not in href]
-        for href, title in pages:
+        # each page's bookmark is its own title; `title` (the write-up's) stays the document's
+        pages = [(href, name) for href, name in json.loads(b.evaluate(s, NAV_JS)) if "#" not in href]
+        for href, name in pages:
             s = b.open((site / href).resolve().as_uri(), width=PRINT_WIDTH)
             b.prepare_print(s)
-            writer.append(PdfReader(io.BytesIO(b.print_pdf(s))), outline_item=title)
+            writer.append(PdfReader(io.BytesIO(b.print_pdf(s))), outline_item=name)
     for page in writer.pages:
         annots = page.get("/Annots")
         if annots is not None:
