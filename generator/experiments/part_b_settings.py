@@ -118,12 +118,13 @@ _DDPM_QUICK = replace(_DDPM_COURSE, time=replace(_DDPM_COURSE.time, batch_size=6
 
 PRESETS = {  # preset -> Part B variant (cfg.part_b) -> settings
     "smoke": {"fm": _smoke(_FM_COURSE), "ddpm": _smoke(_DDPM_COURSE)},
-    # fm: width 16, batch 32, the course's lr; 10 epochs of 3,840 digits (1,200 steps) for the
-    # time-only UNet, whose samples need the most training, and 10 of 2,560 (800 steps) for each
+    # fm: width 16, batch 32, the course's lr; 10 epochs of 7,680 digits (2,400 steps) for the
+    # time-only UNet, whose samples need the most training (legible 0.35 at 1,200 steps, 0.50 at
+    # 2,400, 0.51 at 3,600; it trains beside a0, parallel.py), and 10 of 2,560 (800 steps) for each
     # class-conditioned run; t drawn logit-normal; samples from a weight average with Heun's
     # second-order step (50 evaluations: 25 steps). Measured against other recipes per CPU-second
     # in BENCHMARKS.md. ddpm: width 32, 25 epochs of 4,480 (1,750 steps at batch 64).
-    "quick": {"fm": _quick(_FM_COURSE, 10, (1, 5, 10), 50, 3840, 2560, D=16, batch_size=32, sampler="heun",
+    "quick": {"fm": _quick(_FM_COURSE, 10, (1, 5, 10), 50, 7680, 2560, D=16, batch_size=32, sampler="heun",
                            ema=0.995, t_sampling="logit-normal"),
               "ddpm": _quick(_DDPM_QUICK, 25, (5, 25), 300, 4480, 4480, D=32)},
     "course": {"fm": _FM_COURSE, "ddpm": _DDPM_COURSE},
