@@ -374,3 +374,19 @@ def test_grid_labels_are_not_shrunk_past_reading_on_a_phone(browser, site, page)
     scales = json.loads(browser.evaluate(s, """JSON.stringify([...document.querySelectorAll('main figure.fig.image img')]
       .map(i => [i.closest('figure').id, i.getBoundingClientRect().width / i.naturalWidth]))"""))
     assert scales and [(f, round(k, 2)) for f, k in scales if k < 0.79] == []
+
+
+def test_print_keeps_boxes_and_figures_whole(browser, site):
+    """writeup pdf split a1.2's "Not the course's settings" box over two pages: in print, a figure
+    (picture and caption) and each short box must not break inside."""
+    import json
+    found = []
+    for page in ("part-a.html", "part-b.html"):
+        s = browser.open((site / page).as_uri())
+        browser.prepare_print(s)
+        found += json.loads(browser.evaluate(s, """JSON.stringify([...document.querySelectorAll(
+          'main figure.fig, main .differs, main .warning, main .placeholder, main .banner')]
+          .map(e => [e.className, getComputedStyle(e).breakInside]))"""))
+    kinds = {c.split()[0] for c, _ in found}
+    assert {"fig", "differs", "warning", "banner"} <= kinds  # the fixture has each kind
+    assert [c for c, b in found if b != "avoid"] == []
