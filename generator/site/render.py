@@ -114,11 +114,22 @@ def _demo_files(sv: SectionView) -> dict | None:
     return files if all(f.is_file() and sv.folder.resolve() in f.resolve().parents for f in files.values()) else None
 
 
+def page_sampling(figures) -> dict | None:
+    """How a section's own figures were sampled, from the first that records it: {"sampler": "heun",
+    "evaluations": 50, "steps": 25}, or None. A figure's "steps" counts network evaluations; a
+    Heun step takes two of them. The demo page compares its own loop (Euler, one per step) with it."""
+    for f in figures:
+        sampler, n = f.params.get("sampler"), f.params.get("steps")
+        if isinstance(sampler, str) and isinstance(n, int) and not isinstance(n, bool):
+            return {"sampler": sampler, "evaluations": n, "steps": n // 2 if sampler == "heun" else n}
+    return None
+
+
 def render_demo(env: jinja2.Environment, cfg: WriteupConfig, pages: list[PageView],
                 templates: Path) -> tuple[str, dict[str, Path]] | None:
     """demo.html and its files (runtime, scripts, models), or None when no section exported a model."""
     files: dict[str, Path] = {}
-    demo: dict = {"flow": None, "local": None}
+    demo: dict = {"flow": None, "local": None, "flow_page": None, "local_page": None}
     for sv in (sv for p in pages for sv in p.sections):
         found = _demo_files(sv)
         if found is None or sv.status == "missing":
@@ -126,6 +137,7 @@ def render_demo(env: jinja2.Environment, cfg: WriteupConfig, pages: list[PageVie
         name = DEMO_MODELS[sv.section.id]
         files[f"demo/{name}.onnx"], files[f"demo/{name}.json"] = found["onnx"], found["meta"]
         demo[name] = json.loads(found["meta"].read_text(encoding="utf-8"))
+        demo[f"{name}_page"] = page_sampling(sv.figures)  # how the section's figures were sampled
     if not files:
         return None
     files |= {f"static/ort/{f}": templates / "vendor" / "onnxruntime-web" / f for f in ORT_FILES}
