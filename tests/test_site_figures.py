@@ -44,3 +44,21 @@ def test_frame_strip_keeps_each_step_once(tmp_path):
     strip, n = assets.frame_strip(tmp_path / "x2.gif", tmp_path / "cache")
     with Image.open(strip) as im:
         assert n == 5 and im.size == (6, 20)  # stored before the 2x enlargement
+
+
+def test_thumbnail_keeps_the_tiles_and_drops_the_drawn_labels(tmp_path):
+    """The landing page shows a grid at half its size or less, where its 14-px labels were 5-7 px
+    (b2.6's column digits, a1.8's prompts): the thumbnail is the tiles without the label margins."""
+    tile = Image.fromarray(np.full((28, 28), 200, np.uint8))
+    g = figures.grid([[tile] * 3] * 2, scale=3, row_labels=["a handwritten 7", "a handwritten 4"],
+                     col_labels=["0", "1", "2"])
+    g.save(tmp_path / "g.png")
+    out = assets.tiles_only(tmp_path / "g.png", tmp_path / "cache")
+    with Image.open(out) as im:
+        assert im.size == (3 * 84 + 2 * 4, 2 * 84 + 4)  # three tiles across, two down, the gaps between them
+        alpha = np.array(im.getchannel("A"))
+    assert alpha[0, :84].min() == 255 and alpha[:84, 0].min() == 255  # the first tile starts at the corner: no label margin
+    plain = Image.new("RGBA", (40, 20), (9, 9, 9, 255))
+    plain.save(tmp_path / "p.png")
+    with Image.open(assets.tiles_only(tmp_path / "p.png", tmp_path / "cache")) as im:
+        assert im.size == (40, 20)  # nothing to crop: whole

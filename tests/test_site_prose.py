@@ -145,6 +145,9 @@ def test_landing_page_is_for_readers(tmp_path):
     index = (cfg.site / "index.html").read_text()
     assert "fresh" not in _text(index).lower() and "writeup run" not in index  # no tool state, no commands
     assert index.count('class="part-card"') == 2 and 'class="thumb' in index
+    # a thumbnail is a grid shown small: its tiles without the drawn labels, which would not read
+    thumbs = re.findall(r'<img class="thumb[^"]*" src="([^"]+)"', index)
+    assert "figures/a1.8-strip.tiles.png" in thumbs and (cfg.site / "figures/a1.8-strip.tiles.png").is_file()
 
 
 def test_what_differs_reads_the_scheduled_run_not_the_first_key():

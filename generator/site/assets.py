@@ -92,6 +92,30 @@ def poster_from_gif(gif: Path, cache: Path, digest=file_digest) -> Path:
     return out
 
 
+def tiles_only(png: Path, cache: Path, digest=file_digest) -> Path:
+    """The picture part of a labelled grid: the landing page's thumbnails show a grid at half its
+    size or less, where the labels drawn into the file (generator/figures.py, 14 px) would be 5-7 px
+    and unreadable. The labels sit on a transparent margin and the tiles are opaque, so the crop keeps
+    the columns, then the rows, that are mostly opaque. Cached by hash; a picture without such a
+    margin comes back whole."""
+    out = cache / "site-thumbs" / f"{digest(png)[:24]}.tiles.png"
+    if not out.is_file():
+        with Image.open(png) as im:
+            im = im.convert("RGBA")
+        alpha = im.getchannel("A").point(lambda a: 255 if a > 200 else 0)
+        w, h = im.size
+        cols = [x for x in range(w) if alpha.crop((x, 0, x + 1, h)).histogram()[255] > 0.3 * h]
+        box = (cols[0], 0, cols[-1] + 1, h) if cols else (0, 0, w, h)
+        part = alpha.crop(box)
+        rows = [y for y in range(h) if part.crop((0, y, part.width, y + 1)).histogram()[255] > 0.3 * part.width]
+        if rows:
+            box = (box[0], rows[0], box[2], rows[-1] + 1)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out) as tmp:
+            im.crop(box).save(tmp, format="PNG", optimize=True)
+    return out
+
+
 def gif_frames(gif: Path) -> list[Image.Image]:
     """The distinct steps of a sampling GIF: every frame, less the reversed half of a boomerang
     (frames k and n - k equal) that only replays them."""

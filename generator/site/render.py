@@ -161,6 +161,15 @@ def render_page(env: jinja2.Environment, page: PageView, cfg: WriteupConfig,
         if c["thumb"] is not None:
             sv = next(v for v in c["sections"] if c["thumb"] in v.figures)
             thumb = _figure(sv, c["thumb"], cfg, files, digest)
+            if thumb["poster"] is None and c["thumb"].src.suffix.lower() == ".png":
+                # A thumbnail is a grid shown at half its size or less (420 px for 884 on a desktop,
+                # less on a phone), where its drawn-in labels would be 5-7 px: it shows the tiles
+                # only, without the labels, and the page it links to has the whole figure.
+                tiles = assets.tiles_only(c["thumb"].src, cfg.cache, digest)
+                width, height = assets.pixel_size(tiles)
+                if (width, height) != (thumb["width"], thumb["height"]):  # else no labels: the figure's own file
+                    thumb |= {"src": f"{thumb['src'][:-4]}.tiles.png", "shown_width": width, "shown_height": height}
+                    files[thumb["src"]] = tiles
         cards.append({"file": c["file"], "title": c["title"], "thumb": thumb,
                       "sections": [{"id": v.section.id, "title": v.section.title, "anchor": v.section.anchor}
                                    for v in c["sections"]]})
