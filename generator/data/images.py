@@ -146,7 +146,7 @@ def typeset_digit(shape, digit: int = 5) -> InputImage:
         l, t, r, b = d.textbbox((0, 0), str(digit), font=font)
         d.text(((S - (r - l)) / 2 - l, (S - (b - t)) / 2 - t), str(digit), fill=255, font=font)
     return InputImage("web", f"web image: the digit {digit} typeset in a sans-serif font",
-                      _render(shape, draw), digit, "typeset with PIL's default font")
+                      _render(shape, draw), digit, "typeset in a sans-serif font")
 
 
 # A child's digits as polylines in unit coordinates (x right, y down), drawn with a thick pen.
@@ -168,7 +168,7 @@ def drawing(shape, digit: int, name: str) -> InputImage:
             for x, y in pts[:1] + pts[-1:]:                  # round pen ends
                 d.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=255)
     return InputImage(name, f"hand-drawn {digit}: a stroke drawing", _render(shape, draw), digit,
-                      "drawn with PIL lines")
+                      "drawn as pen strokes")
 
 
 def course_mask(shape) -> Tensor:

@@ -118,7 +118,7 @@ def run_a1_8(run) -> None:
          f"left upright, right through its view; CFG γ = {s.gamma}, seed {run.seed}.",
          "Each row: an illusion and the same image transformed, reading as a different prompt.",
          {"pairs": [[p1, p2, view] for _, p1, p2, view, _ in pairs], "gamma": s.gamma, "seed": run.seed},
-         row_labels=[f"{p1}\n↔ {p2}\n({view})" for _, p1, p2, view, _ in pairs], col_labels=["upright", "transformed"])
+         row_labels=[f"{p1}\n↔ {p2}\n({captions.VIEW_WORDS[view].split(' (')[0]})" for _, p1, p2, view, _ in pairs], col_labels=["upright", "transformed"])
     cols = ["illusion", "view", "seeds"] + (["upright ok", "transformed ok", "both ok", "real p1 pass",
                                              "real p2 pass"] if probs else [])
     run.table("anagram-success", "How often each illusion reads as intended" + (

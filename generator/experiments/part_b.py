@@ -33,7 +33,7 @@ def run_b1_2(run) -> None:
     x = _test_digits(test_data(run), s.noising_rows)
     g = torch.Generator().manual_seed(run.seed)
     rows = [[(xi + sigma * torch.randn(xi.shape, generator=g)).clamp(0, 1) for sigma in s.sigmas] for xi in x]
-    figures.save_grid(run.out / "noising.png", rows, scale=3, col_labels=[f"sigma\n{v}" for v in s.sigmas])
+    figures.save_grid(run.out / "noising.png", rows, scale=3, col_labels=[f"σ = {v}" for v in s.sigmas])
     run.params = {"sigmas": list(s.sigmas), "digits": len(x)}
     run.figure("noising", "noising.png",
                f"{len(x)} MNIST test digits (rows) noised as z = x + σε with σ = "
@@ -49,7 +49,7 @@ def _denoise_figure(run, model, x: torch.Tensor, sigma: float, epoch: int) -> fl
         out = model(z)
     fid = f"results-epoch{epoch}"
     figures.save_grid(run.out / f"{fid}.png", [list(x), list(z.clamp(0, 1)), list(out.clamp(0, 1))], scale=3,
-                      row_labels=["clean", f"noisy, sigma={sigma}", "denoised"])
+                      row_labels=["clean", f"noisy, σ = {sigma}", "denoised"])
     run.figure(fid, f"{fid}.png", f"Test digits after epoch {epoch} of training at σ = {sigma}: clean (top), "
                f"noisy input (middle), the UNet's output (bottom); seed {run.seed}.",
                f"Three rows of digits: clean, noisy, and denoised after epoch {epoch}.",
@@ -94,7 +94,7 @@ def run_b1_2_2(run) -> None:
     with torch.no_grad():
         out = model(z)
     figures.save_grid(run.out / "ood.png", [list(z.clamp(0, 1)), list(out.clamp(0, 1))], scale=3,
-                      col_labels=[f"sigma\n{v}" for v in s.sigmas], row_labels=["noisy", "denoised"])
+                      col_labels=[f"σ = {v}" for v in s.sigmas], row_labels=["noisy", "denoised"])
     run.params = {"sigmas": list(s.sigmas), "trained_sigma": d.sigma, "epoch": d.epochs, "test_index": OOD_INDEX}
     run.data["checkpoint"] = up["params"]["checkpoint"]
     run.model, run.device = up["model"], up["device"]

@@ -27,6 +27,11 @@ def _runs(run) -> dict:
             for name, g in runs.items()}
 
 
+def _shown(name: str) -> str:
+    """A run's name on the page: "constant rate", not the key "constant-lr" its metrics are filed under."""
+    return name.replace("-lr", " rate")
+
+
 def _train_time(run):
     s, v = settings(run.cfg), VARIANTS[run.cfg.part_b]
     g = s.time
@@ -131,7 +136,7 @@ def run_b2_5(run) -> None:
     for name, (g, make, loss) in _runs(run).items():
         _, result, _ = train_model(run, f"class-{run.cfg.part_b}", make, loss, g, train, lr_decay=g.lr_decay,
                                    T=settings(run.cfg).ddpm_T)
-        curves[f"{name} (lr {g.lr})"] = result.losses
+        curves[f"{_shown(name)} (lr {g.lr})"] = result.losses
         run.metrics[f"{name}_train_seconds"] = round(result.seconds, 1)
         run.metrics[f"{name}_final_loss"] = round(sum(result.losses[-50:]) / len(result.losses[-50:]), 5)
         run.params[name] = _train_params(run, g) | {"p_uncond": g.p_uncond}
@@ -139,7 +144,7 @@ def run_b2_5(run) -> None:
     save_loss_curve(run, "loss", curves, f"Class-conditioned UNet ({VARIANTS[run.cfg.part_b].label})",
                     f"Training loss of every step over {g.epochs} epochs (batch {g.batch_size}, p_uncond = "
                     f"{g.p_uncond}, D = {g.D}) for: " + "; ".join(
-                        f"{n}: Adam lr {p['lr']}, {p['scheduler']}" for n, p in run.params.items()) + ".",
+                        f"{_shown(n)}: Adam lr {p['lr']}, {p['scheduler']}" for n, p in run.params.items()) + ".",
                     {"runs": list(curves)})
 
 
@@ -161,9 +166,9 @@ def run_b2_6(run) -> None:
         def quality(epoch, x, name=name):
             q = sample_quality(classifier, x, labels, test.images, test.labels, run.seed)
             run.metrics.update(quality_metrics(q, name, epoch))
-            rows.append(quality_row(name, epoch, q))
+            rows.append(quality_row(_shown(name), epoch, q))
             last.append(q)
-            per_class.append([name, epoch] + [(round(q["per_class"][d], 2) if d in q["per_class"] else None)
+            per_class.append([_shown(name), epoch] + [(round(q["per_class"][d], 2) if d in q["per_class"] else None)
                                               for d in range(10)])
 
         what = "Class-conditioned UNet" + (" without LR scheduler" if name == "constant-lr" else "")
