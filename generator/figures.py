@@ -45,6 +45,9 @@ def enlarge(img, scale: int) -> Image.Image:
     return im.resize((im.width * scale, im.height * scale), Image.NEAREST) if scale > 1 else im
 
 
+COLUMN = 880  # CSS px: the widest a figure is shown on a desktop page (templates/style.css)
+
+
 @functools.lru_cache(maxsize=None)
 def _font(size: int):
     """DejaVu Sans from matplotlib's own files: it has the Greek (σ, γ, ε) that labels need."""
@@ -65,6 +68,9 @@ def grid(rows: Sequence[Sequence], scale: int = 1, row_labels: Sequence[str] | N
     first = next(t for row in tiles for t in row if t is not None)
     w, h = first.size
     ncol = max(len(r) for r in tiles)
+    # a grid wider than the page's column is shown scaled down to it: its labels grow to match,
+    # up to twice the size, so they still read at about font_size CSS px (a 12-sample strip: 22 px)
+    font_size = max(font_size, min(2 * font_size, round(font_size * ncol * (w + pad) / COLUMN)))
     font = _font(font_size)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     left = max((_text_size(probe, s, font)[0] for s in row_labels or []), default=0)
