@@ -171,6 +171,8 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         result.losses, result.seconds = list(state["losses"]), float(state["seconds"])
         start = result.resumed_from = int(state["epoch"])
+        if start >= epochs and state.get("device"):  # a finished model: where it was trained, not where it is read
+            result.device = state["device"]
         if start >= epochs and not quiet:  # nothing left to train: say so, not "Training ..."
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime((ckpt_dir / LAST).stat().st_mtime))
             print(f"{desc}: reusing the model trained at {when} ({ckpt_dir}; `writeup run --retrain` trains it again)")
@@ -218,7 +220,7 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
                           "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                           "ema": average.model.state_dict() if average is not None else None,
                           "ema_n": average.n if average is not None else 0,
-                          "losses": result.losses, "seconds": result.seconds}, ckpt_dir / LAST)
+                          "losses": result.losses, "seconds": result.seconds, "device": result.device}, ckpt_dir / LAST)
         acc.wait_for_everyone()  # every process may read the snapshot now
         if on_epoch_end is not None:
             # the callback may sample: keep the training RNG stream as a resumed run would see it

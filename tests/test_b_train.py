@@ -70,6 +70,17 @@ def test_bf16_autocast_trains(tmp_path):
     assert "bf16" in result.device and all(torch.isfinite(torch.tensor(result.losses)))
 
 
+def test_a_finished_model_reports_where_it_was_trained(tmp_path):
+    """Read back from the cache (here with bf16 on), a model trained in fp32 still says fp32: the
+    prose says the training 'took N min on' that device."""
+    torch.manual_seed(0)
+    images, labels = _data()
+    kw = dict(epochs=1, batch_size=16, lr=1e-2, lr_decay=False, ckpt_dir=tmp_path, seed=0, desc="d", quiet=True)
+    first = fit(UNet(1, 4, time="mul"), fm_time_loss, images, labels, bf16=False, **kw)
+    again = fit(UNet(1, 4, time="mul"), fm_time_loss, images, labels, bf16=True, **kw)
+    assert again.resumed_from == 1 and again.device == first.device and "bf16" not in again.device
+
+
 def test_on_step_sees_each_updated_model(tmp_path):
     snapshots = []
     model, result = _fit(tmp_path, on_step=lambda m: snapshots.append(m.out.weight.detach().clone()))
