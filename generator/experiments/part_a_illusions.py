@@ -106,7 +106,8 @@ def run_a1_8(run) -> None:
             run.metrics.update({f"{role}_real_baseline_p1": base[0], f"{role}_real_baseline_p2": base[1]})
         table.append([f"{p1} ↔ {p2}", captions.VIEW_WORDS[view], *r.counts(), *base])
         best.append([x[r.best], seen[r.best]])
-        read_note = " Labels: classifier's reading upright/transformed, ✓ = both as intended." if r.judged else ""
+        read_note = (f" Labels: classifier's reading upright/transformed, ✓ = both as intended ({r.ok} of {n})."
+                     if r.judged else "")
         save(run, ctx, f"anagram-{k + 1}", [list(x), list(seen)],
              f"Visual anagram {k + 1}: {captions.quoted(p1)} upright, {captions.quoted(p2)} {captions.VIEW_WORDS[view]}; CFG γ = {s.gamma}, "
              f"full schedule (stride {s.stride}), {n} samples, seed {run.seed}.{read_note}",
@@ -173,9 +174,10 @@ def run_a1_9(run) -> None:
     probs, n = judge(run), s.illusion_seeds
     params = {"hybrids": [list(h) for h in specs], "gamma": s.gamma, "seeds": n, "seed": run.seed}
     run.params.update(params)
-    read_note = (" Labels: classifier's reading far/near, ✓ = both as intended." if probs else "")
     results, table = _hybrids(run, ctx, specs, probs, "")
     for k, ((far_p, near_p, k_size, sigma), (x, far, r)) in enumerate(zip(specs, results)):
+        read_note = (f" Labels: classifier's reading far/near, ✓ = both as intended ({r.ok} of {r.n})."
+                     if probs else "")
         save(run, ctx, f"hybrid-{k + 1}", [list(x), list(far)],
              f"Hybrid {k + 1}: {captions.quoted(far_p)} from afar, {captions.quoted(near_p)} up close; ε = f_low(ε_far) + f_high(ε_near), "
              f"Gaussian kernel {k_size}, σ = {sigma:g}; CFG γ = {s.gamma}; {n} samples, seed "
