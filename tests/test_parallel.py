@@ -48,3 +48,16 @@ def test_the_plan_runs_trainers_side_by_side_only_where_it_pays():
     assert (workers, threads) == ((min(cores, 5), max(1, cores // min(cores, 5))) if cores > 1 else (0, 0))
     assert parallel.plan(todo, "cuda", "quick")[1] == 0 and parallel.plan(todo, "cpu", "smoke")[1] == 0
     assert parallel.makespan([300, 150, 100, 10], 2) == (300) * parallel.SLOWER  # 150 + 100 + 10 < 300
+
+
+def test_a_run_trains_side_by_side_first_then_the_rest_in_order(tmp_path, tiny_mnist_dir, monkeypatch):
+    cfg = _cfg(tmp_path / "run", tiny_mnist_dir)
+    side = [SECTIONS["b1.2.1"], SECTIONS["b2.2"]]
+    monkeypatch.setattr(parallel, "plan", lambda todo, device, preset: (side, 2, 1))  # smoke would run in order
+    lines = []
+    done = pipeline.run(cfg, [SECTIONS["b2.3"], SECTIONS["b1.2.1"]], log=lines.append)
+    assert [s.id for s in done] == ["b2.2", "b2.3", "b1.2.1"]  # b2.3 needs b2.2
+    assert lines[0].startswith("training b1.2.1, b2.2 side by side (2 processes, 1 thread each)")
+    ends = [line.split()[1] for line in lines if " done " in line]
+    assert sorted(ends[:2]) == ["b1.2.1", "b2.2"] and ends[2] == "b2.3"  # b2.3 after both, with b2.2's model
+    assert all(pipeline.status(cfg, SECTIONS[s]) == "fresh" for s in ("b1.2.1", "b2.2", "b2.3"))
