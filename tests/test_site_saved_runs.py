@@ -54,10 +54,10 @@ def test_saved_quick_runs_state_their_own_numbers():
     assert f"sampled with {a18['params']['seeds_per_pair']} seeds" in text
     assert f"$\\gamma = {a18['params']['gamma']}$" in text
     text = _render(cfg, runs, "a0")
-    assert f"took {prose._duration(a0['metrics']['train_seconds'])} to train" in text
+    assert f"took {words.duration(a0['metrics']['train_seconds'])} to train" in text
     assert "trains in a few minutes" not in text
     text = _render(cfg, runs, "b2.2")
-    assert f"which took {prose._duration(b22['metrics']['train_seconds'])} on {words.device_words(b22['device'])}" in text
+    assert f"which took {words.duration(b22['metrics']['train_seconds'])} on {words.device_words(b22['device'])}" in text
     assert f"{b22['params']['epoch_images']:,} digits drawn afresh from {b22['data']['train_images']:,}" in text
     assert f"{b22['params']['optimizer_steps']:,} optimizer steps" in text
     text = _render(cfg, runs, "a1.9")

@@ -12,7 +12,8 @@ from generator.cli import main
 from generator.config import load_config
 from generator.data import mnist
 from generator.site.build import build
-from generator.site.prose import _duration, _percent
+from generator.site.prose import _percent
+from generator.site.words import duration as _duration
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -39,9 +39,6 @@ def _num(v, digits: int = 3) -> str:
     return f"{v:.{digits}g}"
 
 
-_duration = words.duration  # the run details say run times the same way
-
-
 def _percent(v, digits: int = 0) -> str:
     return f"{float(v) * 100:.{digits}f}%"
 
@@ -49,7 +46,7 @@ def _percent(v, digits: int = 0) -> str:
 def _jinja() -> SandboxedEnvironment:
     # the sandbox: prose can read the manifest and settings but call nothing unsafe on them
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.filters.update(num=_num, duration=_duration, percent=_percent, source=data_source, device=words.device_words,
+    env.filters.update(num=_num, duration=words.duration, percent=_percent, source=data_source, device=words.device_words,
                        view=lambda v: VIEW_WORDS.get(v, v))
     return env
 
