@@ -111,10 +111,21 @@ def sample_quality(classifier, samples: torch.Tensor, labels: torch.Tensor, real
 
 
 @torch.no_grad()
+def _probs(classifier, images: torch.Tensor) -> torch.Tensor:
+    return torch.cat([classifier(b.float().cpu()).softmax(1) for b in images.split(512)])  # (N,10)
+
+
 def legibility(classifier, images: torch.Tensor, threshold: float = CONFIDENT) -> float:
     """Fraction of images (N,1,28,28) in [0,1] whose top class has softmax probability >= threshold."""
-    probs = torch.cat([classifier(b.float().cpu()).softmax(1) for b in images.split(512)])  # (N,10)
-    return float((probs.max(1).values >= threshold).float().mean())
+    return float((_probs(classifier, images).max(1).values >= threshold).float().mean())
+
+
+def most_read(classifier, images: torch.Tensor) -> tuple[int, float]:
+    """(digit, share): the digit the classifier reads most often in images (N,1,28,28), and how often.
+    Unconditional samples should spread over all ten (about 0.1 each); a sampler that sharpens by
+    collapsing onto a few easy digits shows here."""
+    counts = torch.bincount(_probs(classifier, images).argmax(1), minlength=10)  # (10,)
+    return int(counts.argmax()), float(counts.max()) / len(images)
 
 
 # ---------------------------------------------------------------- b2.6's table and metrics

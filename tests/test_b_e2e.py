@@ -52,8 +52,14 @@ def test_part_b_smoke_end_to_end(tmp_path, tiny_mnist_dir):
     # b2.3 shows 8 samples but scores 16, beside real digits and a pure-noise floor
     assert np.load(art / "b2.3" / "samples-epoch2.npz")["images"].shape[0] == 8
     legible = ms["b2.3"]["tables"][0]
-    assert [row[1] for row in legible["rows"]] == [16, 16] and "uniform noise" in legible["caption"]
+    assert [row[:3] for row in legible["rows"]] == [[1, "plain", 16], [2, "plain", 16],
+                                                    [2, "guided by the epoch-1 snapshot, w = 2.5", 16]]
+    assert "uniform noise" in legible["caption"]
     assert 0 <= ms["b2.3"]["metrics"]["legible_noise"] <= 1
+    # the last snapshot again, guided by the first: same noise, another sampler, so other digits
+    guided = np.load(art / "b2.3" / "samples-epoch2-guided.npz")["images"]
+    assert guided.shape == (8, 1, 28, 28) and not np.array_equal(guided, np.load(art / "b2.3" / "samples-epoch2.npz")["images"])
+    assert {"legible_epoch2_guided", "most_read_share_epoch2_guided"} <= set(ms["b2.3"]["metrics"])
     assert ms["b2.2"]["device"].startswith("cpu (")
 
     # same seed -> same bytes: re-render two sections from their cached checkpoints

@@ -93,6 +93,17 @@ def test_fm_heun_sampler_spends_two_evaluations_a_step():
     assert torch.allclose(frames[-1], x0 + 0.5, atol=1e-2)
 
 
+def test_autoguidance_steps_away_from_the_weaker_snapshot():
+    x, t = torch.randn(2, 1, 4, 4), torch.zeros(2)
+    u = flow.autoguided(lambda x, t: torch.full_like(x, 3.0), lambda x, t: torch.full_like(x, 1.0), w=2.5)(x, t)
+    assert torch.allclose(u, torch.full_like(x, 1 + 2.5 * (3 - 1)))  # u_weak + w (u_theta - u_weak)
+    # through the sampler: velocities 0.5 (final) and 0.25 (weak) at w = 2 integrate to 0.25 + 2 * 0.25
+    x0 = torch.randn(3, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    *_, x1 = sample(VARIANTS["fm"], ConstantNet(0.5), 3, steps=8, T=300, weak=ConstantNet(0.25), w=2.0,
+                    generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(x1, x0 + 0.75, atol=1e-2)
+
+
 def test_every_configurable_part_b_variant_is_one_variant_object():
     from generator.config import PART_B_VARIANTS
     from generator.experiments.part_b_settings import PRESETS

@@ -55,6 +55,18 @@ def cfg_velocity(u_theta: Callable[[Tensor, Tensor, Tensor], Tensor], c: Tensor,
     return u
 
 
+def autoguided(u_theta: VelocityFn, u_weak: VelocityFn, w: float) -> VelocityFn:
+    """u = u_weak + w (u_theta - u_weak): guidance by a weaker version of the same model (Karras et al.
+    2024, "Guiding a diffusion model with a bad version of itself", eq. 1 with D_0 the weaker model).
+    Both make the same errors where the data is hard, the stronger one fewer; stepping w > 1 away from
+    the weaker one's prediction sharpens exactly there, without needing a class to guide towards. It
+    mixes DDPM's noise estimates the same way (both are affine in the clean estimate at fixed x, t)."""
+    def u(x: Tensor, t: Tensor) -> Tensor:
+        weak = u_weak(x, t)
+        return weak + w * (u_theta(x, t) - weak)
+    return u
+
+
 def euler_sample(u_theta: VelocityFn, x0: Tensor, steps: int) -> Iterator[Tensor]:
     """Algorithm B.2: x <- x + (1/T) u_theta(x, t) for t = 0, 1/T, ..., (T-1)/T; yields x after each step."""
     x = x0.float()

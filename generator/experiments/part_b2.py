@@ -97,16 +97,36 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
             quality(epoch, x.clamp(0, 1).cpu())  # all `drawn` samples
 
 
+def _guided(run, g, make, folder, quality) -> None:
+    """The last snapshot sampled again from the same noise, guided by the earlier snapshot g.guide_epoch
+    (flow.autoguided): an addition to the course, which samples the plain model."""
+    s, v = settings(run.cfg), VARIANTS[run.cfg.part_b]
+    last, steps, method = g.sample_epochs[-1], v.steps(g, s), v.method(g)
+    *_, x = sample(v, snapshot(make, folder, last), max(g.samples, g.scored), steps=steps, T=s.ddpm_T,
+                   generator=torch.Generator().manual_seed(run.seed), method=method,
+                   weak=snapshot(make, folder, g.guide_epoch), w=g.guide_w)
+    how = f"guided by the epoch-{g.guide_epoch} snapshot, w = {g.guide_w}"
+    save_samples(run, f"samples-epoch{last}-guided", x[:g.samples],
+                 f"Time-conditioned UNet after epoch {last}, {how}: the same {g.samples} starting noises as "
+                 f"its plain grid, {v.trajectory(method, steps)[1]} of both snapshots; seed {run.seed}.",
+                 f"A {g.samples // 10} by 10 grid of generated digits after epoch {last}, {how}.",
+                 {"epoch": last, "steps": steps, "sampler": method, "seed": run.seed, "guide_epoch": g.guide_epoch,
+                  "guide_w": g.guide_w})
+    quality(last, x.clamp(0, 1).cpu(), how)
+
+
 def run_b2_3(run) -> None:
     """Samples of the time-conditioned UNet at the course's epochs (Algorithm B.2), with animations,
     and how many of them the classifier reads confidently, beside real test digits."""
-    from generator.metrics import legibility
+    from generator.metrics import legibility, most_read
     from generator.models.classifier import load_classifier
 
     g, make, _, folder = _train_time(run)
     steps = VARIANTS[run.cfg.part_b].steps(g, settings(run.cfg))
     run.params = _train_params(run, g) | {"sample_epochs": list(g.sample_epochs), "samples": g.samples,
                                        "scored": max(g.samples, g.scored), "steps": steps}
+    if g.guide_epoch:
+        run.params.update(guide_epoch=g.guide_epoch, guide_w=g.guide_w)
     classifier = load_classifier(run.cfg)
     real = test_data(run).images
     real_legible = legibility(classifier, real)
@@ -116,17 +136,23 @@ def run_b2_3(run) -> None:
     run.metrics["legible_noise"] = round(legibility(classifier, noise), 4)
     rows = []
 
-    def quality(epoch, x):
-        frac = legibility(classifier, x)
-        run.metrics[f"legible_epoch{epoch}"] = round(frac, 4)
-        rows.append([epoch, len(x), round(frac, 3), round(real_legible, 3), len(real),
-                     round(frac / real_legible, 2) if real_legible else None])
+    def quality(epoch, x, how="plain"):
+        frac, (digit, share) = legibility(classifier, x), most_read(classifier, x)
+        key = f"epoch{epoch}" + ("_guided" if how != "plain" else "")
+        run.metrics[f"legible_{key}"] = round(frac, 4)
+        run.metrics[f"most_read_share_{key}"] = round(share, 4)
+        rows.append([epoch, how, len(x), round(frac, 3), round(real_legible, 3), len(real),
+                     round(frac / real_legible, 2) if real_legible else None, f"{digit} ({share:.0%})"])
 
     _sample_epochs(run, g, make, folder, None, "samples-", "Time-conditioned UNet", quality)
+    if g.guide_epoch:
+        _guided(run, g, make, folder, quality)
     run.table("legibility", "Time-only samples the project's MNIST classifier reads with confidence ≥ 0.9 "
               "(softmax of its top digit), beside the same fraction for real test digits. For scale: "
-              f"{run.metrics['legible_noise']:.0%} of {len(real)} images of uniform noise pass the same test",
-              ["epoch", "samples", "legible", "legible real", "real digits", "ratio"], rows)
+              f"{run.metrics['legible_noise']:.0%} of {len(real)} images of uniform noise pass the same test. "
+              "“Most read as”: the digit it takes the most samples for, and their share (about 10% when the "
+              "samples spread over all ten digits as MNIST's do)",
+              ["epoch", "sampling", "samples", "legible", "legible real", "real digits", "ratio", "most read as"], rows)
 
 
 def run_b2_5(run) -> None:

@@ -29,9 +29,15 @@ def test_data(run) -> Mnist:
     return test
 
 
+# settings that only change how a trained model is shown or sampled: changing one never retrains
+SAMPLING_ONLY = {"sample_epochs", "steps", "sampler", "gamma", "samples", "scored", "gif_frames", "guide_epoch",
+                 "guide_w", "shown"}
+
+
 def ckpt_dir(run, name: str, settings, train: Mnist, **extra) -> Path:
-    """cache/partb/<name>-<hash of settings, data source and seed>: re-rendering never retrains."""
-    key = {"name": name, "settings": dataclasses.asdict(settings), "source": train.source,
+    """cache/partb/<name>-<hash of training settings, data source and seed>: re-rendering never retrains."""
+    trained = {k: v for k, v in dataclasses.asdict(settings).items() if k not in SAMPLING_ONLY}
+    key = {"name": name, "settings": trained, "source": train.source,
            "count": train.count, "seed": run.seed, **extra}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return run.cfg.cache / "partb" / f"{name}-{digest}"

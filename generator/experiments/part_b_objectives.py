@@ -121,21 +121,29 @@ VARIANTS = {
 @torch.no_grad()
 def sample(variant: Variant, model, n: int, *, steps: int, T: int, labels: Tensor | None = None,
            gamma: float = 5.0, generator: torch.Generator | None = None,
-           method: str = "euler") -> Iterator[Tensor]:
+           method: str = "euler", weak=None, w: float = 1.0) -> Iterator[Tensor]:
     """Draw n samples (B.2, or B.4 with CFG when labels are given) on the chosen device; yields x
-    (n,1,28,28) per step of the variant's sampler (`method` picks FM's: "euler" or "heun")."""
+    (n,1,28,28) per step of the variant's sampler (`method` picks FM's: "euler" or "heun"). With
+    `weak` (an earlier snapshot of the same time-only model), guided by it with weight w."""
     device = devices.pick()
-    model = model.to(device)
     x = torch.randn(n, 1, 28, 28, generator=generator).to(device)
     if device.type != "cpu" and generator is not None:  # a CPU generator cannot draw CUDA noise
         torch.manual_seed(generator.initial_seed())
         generator = None
     bf16 = bf16_supported(device)
 
-    def plain(x_t: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            return model(x_t, t, c).float()
+    def plain(net):
+        net = net.to(device)
 
-    # CFG (B.4) mixes the same way for velocities (FM) and noise estimates (DDPM)
-    net = plain if labels is None else flow.cfg_velocity(plain, F.one_hot(labels, 10).float().to(device), gamma)
+        def call(x_t: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                return net(x_t, t, c).float()
+        return call
+
+    # CFG (B.4) and autoguidance mix the same way for velocities (FM) and noise estimates (DDPM)
+    net = plain(model)
+    if labels is not None:
+        net = flow.cfg_velocity(net, F.one_hot(labels, 10).float().to(device), gamma)
+    elif weak is not None:
+        net = flow.autoguided(net, plain(weak), w)
     yield from variant.sampler(net, x, steps, T, generator, method)

@@ -70,6 +70,9 @@ def line(sid: str, m: dict | None, variant: str) -> str:
             out.append(f"{name} {_fmt(params[key])} instead of {_fmt(course[key])}")
     if params.get("ema") and not course.get("ema", 1):
         out.append(f"samples from an average of the weights (EMA {_fmt(params['ema'])}), not the last ones")
+    if params.get("guide_epoch"):
+        out.append(f"the last samples drawn a second time, guided by the epoch-{params['guide_epoch']} weights "
+                   f"(w {_fmt(params.get('guide_w'))})")
     if m.get("part") == "a" and m.get("backend") == "local" and m.get("model"):
         # the checkpoint's id names a file of the run's cache: the run details keep it, the line does not
         model = re.sub(r"\s*\(checkpoint [0-9a-f]+\)", "", str(m["model"]))

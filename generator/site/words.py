@@ -50,7 +50,8 @@ def show_value(v, _inner: bool = False) -> str:
 # are the manifest's own: only their wording changes.
 LABELS = {
     "D": "width D", "T": "diffusion steps T", "batch_size": "batch size", "cfg": "CFG", "cfg_gamma": "CFG γ",
-    "gamma": "CFG γ", "checkpoint": "trained model", "digits": "digits shown", "ema": "weight average (EMA)",
+    "gamma": "CFG γ", "checkpoint": "trained model", "guide_epoch": "guided by the snapshot of epoch",
+    "guide_w": "guidance weight w", "digits": "digits shown", "ema": "weight average (EMA)",
     "epoch": "after epoch", "epoch_images": "digits per epoch", "epochs": "epochs", "frame_t": "t of each frame",
     "hybrids": "hybrids (far prompt, near prompt, blur kernel, σ)", "i_start": "i_start (start step)",
     "image": "image", "image_size": "image size", "input": "input", "loss_min_snr": "loss weight (min-SNR γ)",
@@ -190,7 +191,9 @@ METRICS = [
     (r"far_reader_accuracy_sigma([\d.]+)", lambda m: f"real digits blurred at σ = {m[1]}, read correctly"),
     (r"test_mse_epoch(\d+)", lambda m: f"test MSE after epoch {m[1]}"),
     (r"mse_to_mean_epoch(\d+)", lambda m: f"MSE to the mean digit after epoch {m[1]}"),
-    (r"legible_epoch(\d+)", lambda m: f"legible after epoch {m[1]}"),
+    (r"legible_epoch(\d+)(_guided)?", lambda m: f"legible after epoch {m[1]}" + (", guided" if m[2] else "")),
+    (r"most_read_share_epoch(\d+)(_guided)?",
+     lambda m: f"share of the most read digit after epoch {m[1]}" + (", guided" if m[2] else "")),
     (r"legible_(real|noise)", lambda m: {"real": "legible, real test digits", "noise": "legible, uniform noise"}[m[1]]),
     (r"(?:(scheduled|constant-lr)_)?train_seconds", lambda m: (f"{_RUNS[m[1]]}: " if m[1] else "") + "training time (s)"),
     (r"(?:(scheduled|constant-lr)_)?final_loss(?:_mean(\d+))?",
