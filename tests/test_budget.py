@@ -100,3 +100,22 @@ def test_classifier_steps_do_not_depend_on_the_data_count(preset):
     assert epoch_images > 0
     assert {steps_per_epoch(n, epoch_images, batch) for n in (4500, 60000)} == {36}
     assert classifier.SETTINGS["course"][1] == 0  # course: every digit, every epoch
+
+
+def test_a_model_is_cached_by_how_it_trains_not_by_how_it_is_sampled(tmp_path):
+    """Changing a sampling setting (guidance, sampler, steps, samples) re-renders from the cached
+    model; changing a training setting trains a new one."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from generator.experiments.part_b_common import SAMPLING_ONLY, ckpt_dir
+    run = SimpleNamespace(cfg=SimpleNamespace(cache=tmp_path), seed=180)
+    data = SimpleNamespace(source="mnist", count=4500)
+    g = PRESETS["quick"]["fm"].time
+    folder = ckpt_dir(run, "time-fm", g, data)
+    resampled = replace(g, guide_epoch=0, guide_w=3.0, sampler="euler", steps=100, samples=10, scored=10,
+                        sample_epochs=(10,), gif_frames=5)
+    assert {"guide_epoch", "guide_w", "sampler", "steps"} <= SAMPLING_ONLY
+    assert ckpt_dir(run, "time-fm", resampled, data) == folder
+    for trained in (replace(g, lr=5e-3), replace(g, ema=0.0), replace(g, t_sampling="uniform"), replace(g, D=32)):
+        assert ckpt_dir(run, "time-fm", trained, data) != folder
