@@ -53,7 +53,7 @@ def test_part_b_smoke_end_to_end(tmp_path, tiny_mnist_dir):
     assert np.load(art / "b2.3" / "samples-epoch2.npz")["images"].shape[0] == 8
     legible = ms["b2.3"]["tables"][0]
     assert [row[:3] for row in legible["rows"]] == [[1, "plain", 16], [2, "plain", 16],
-                                                    [2, "guided by the epoch-1 snapshot, w = 2.5", 16]]
+                                                    [2, "guided by epoch 1, w = 2.5", 16]]
     assert "uniform noise" in legible["caption"]
     assert 0 <= ms["b2.3"]["metrics"]["legible_noise"] <= 1
     # the last snapshot again, guided by the first: same noise, another sampler, so other digits

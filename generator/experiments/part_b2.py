@@ -112,7 +112,7 @@ def _guided(run, g, make, folder, quality) -> None:
                  f"A {g.samples // 10} by 10 grid of generated digits after epoch {last}, {how}.",
                  {"epoch": last, "steps": steps, "sampler": method, "seed": run.seed, "guide_epoch": g.guide_epoch,
                   "guide_w": g.guide_w})
-    quality(last, x.clamp(0, 1).cpu(), how)
+    quality(last, x.clamp(0, 1).cpu(), f"guided by epoch {g.guide_epoch}, w = {g.guide_w}")
 
 
 def run_b2_3(run) -> None:
