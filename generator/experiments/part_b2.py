@@ -11,7 +11,7 @@ import torch
 from generator.experiments.part_b_common import (frame_indices, save_animation, save_loss_curve, save_samples,
                                                  snapshot, test_data, train_data, train_model)
 from generator.experiments.part_b_objectives import VARIANTS, sample
-from generator.experiments.part_b_settings import settings
+from generator.experiments.part_b_settings import RUN_NAMES, settings
 from generator.metrics import QUALITY_COLUMNS, quality_caption, quality_metrics, quality_row, sample_quality
 from generator.models.unet import UNet
 
@@ -28,8 +28,8 @@ def _runs(run) -> dict:
 
 
 def _shown(name: str) -> str:
-    """A run's name on the page: "constant rate", not the key "constant-lr" its metrics are filed under."""
-    return name.replace("-lr", " rate")
+    """A run's name on the page ("constant-rate run"), not the key ("constant-lr") its metrics are filed under."""
+    return RUN_NAMES[name]
 
 
 def _train_time(run):

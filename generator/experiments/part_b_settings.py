@@ -51,6 +51,10 @@ class GenSettings:
     guide_w: float = 2.5                 # the guidance weight w (flow.autoguided)
 
 
+# b2.5/b2.6's runs: the key their metrics and params are filed under -> their name on the page
+RUN_NAMES = {"scheduled": "scheduled run", "constant-lr": "constant-rate run"}
+
+
 @dataclass(frozen=True)
 class PartBSettings:
     denoise: DenoiserSettings            # b1.2.1 (sigma = 0.5)

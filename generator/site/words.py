@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timedelta
 
 from generator.captions import VIEW_WORDS, data_source
+from generator.experiments.part_b_settings import RUN_NAMES
 
 
 def duration(seconds) -> str:
@@ -70,7 +71,7 @@ LABELS = {
     "own2": "own image 2", "source": "training data", "test": "test image", "test_image": "test image",
     "test_images": "test digits", "train_images": "training digits", "train_source": "training data",
     "web": "web image",
-    "p_uncond": "prompt left out in training (share)", "scheduled": "scheduled run", "constant-lr": "constant-rate run",
+    "p_uncond": "prompt left out in training (share)", **RUN_NAMES,
 }
 HIDDEN = {"demo", "processes"}  # the demo's files (the page links the demo), data-loader processes
 # A run's size as a reader needs it: the setting's own name ("quick") means nothing on the page.
@@ -168,7 +169,6 @@ def date_words(created: str) -> str:
 
 # The runners' metric keys ("anagram1_real_baseline_p1") as the write-up names them; each pattern's
 # groups fill its phrase. A key not matched reads as its words. Units ride in the phrase.
-_RUNS = {"scheduled": "scheduled run", "constant-lr": "constant-rate run"}
 _MEASURES = {"accuracy": "read as the requested digit", "fd": "Fréchet distance", "fd_mean_term": "FD mean term",
              "fd_cov_term": "FD covariance term", "kid": "kernel distance", "diversity": "diversity"}
 _METHODS = {"blur": "Gaussian blur", "iterative": "iterative denoising", "one_step": "one-step estimate"}
@@ -195,12 +195,12 @@ METRICS = [
     (r"most_read_share_epoch(\d+)(_guided)?",
      lambda m: f"share of the most read digit after epoch {m[1]}" + (", guided" if m[2] else "")),
     (r"legible_(real|noise)", lambda m: {"real": "legible, real test digits", "noise": "legible, uniform noise"}[m[1]]),
-    (r"(?:(scheduled|constant-lr)_)?train_seconds", lambda m: (f"{_RUNS[m[1]]}: " if m[1] else "") + "training time (s)"),
+    (r"(?:(scheduled|constant-lr)_)?train_seconds", lambda m: (f"{RUN_NAMES[m[1]]}: " if m[1] else "") + "training time (s)"),
     (r"(?:(scheduled|constant-lr)_)?final_loss(?:_mean(\d+))?",
-     lambda m: (f"{_RUNS[m[1]]}: " if m[1] else "") + f"final loss (mean of the last {m[2] or 50} steps)"),
+     lambda m: (f"{RUN_NAMES[m[1]]}: " if m[1] else "") + f"final loss (mean of the last {m[2] or 50} steps)"),
     (r"train_steps", lambda m: "training steps"),
     (r"(scheduled|constant-lr)_(accuracy|fd|fd_mean_term|fd_cov_term|kid|diversity)_epoch(\d+)",
-     lambda m: f"{_RUNS[m[1]]}: {_MEASURES[m[2]]} after epoch {m[3]}"),
+     lambda m: f"{RUN_NAMES[m[1]]}: {_MEASURES[m[2]]} after epoch {m[3]}"),
     (r"fd_real_vs_real(_sd)?", lambda m: "Fréchet distance, real against real" + (" (spread)" if m[1] else "")),
     (r"kid_real_vs_real", lambda m: "kernel distance, real against real"),
 ]
