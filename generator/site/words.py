@@ -66,9 +66,9 @@ LABELS = {
     "stride": "stride", "t": "t values", "t_sampling": "training t drawn from", "t_start": "t at the start",
     "test_index": "test digit (index)", "test_mask": "mask", "trained_sigma": "trained at σ", "tries": "tries per image",
     "variant": "variant", "view": "view", "x0_threshold": "clean-estimate clipping",
-    # what the run read (the manifest's data)
-    "classifier": "judged by", "drawn1": "drawing 1", "drawn2": "drawing 2", "own1": "own image 1",
-    "own2": "own image 2", "source": "training data", "test": "test image", "test_image": "test image",
+    # what the run read (the manifest's data); own1/own2 are the rows after the test image, the author's files or MNIST digits
+    "classifier": "judged by", "drawn1": "drawing 1", "drawn2": "drawing 2", "own1": "second image",
+    "own2": "third image", "source": "training data", "test": "test image", "test_image": "test image",
     "test_images": "test digits", "train_images": "training digits", "train_source": "training data",
     "web": "web image",
     "p_uncond": "prompt left out in training (share)", **RUN_NAMES,
