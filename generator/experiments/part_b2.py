@@ -105,14 +105,14 @@ def _guided(run, g, make, folder, quality) -> None:
     *_, x = sample(v, snapshot(make, folder, last), max(g.samples, g.scored), steps=steps, T=s.ddpm_T,
                    generator=torch.Generator().manual_seed(run.seed), method=method,
                    weak=snapshot(make, folder, g.guide_epoch), w=g.guide_w)
-    how = f"guided by the epoch-{g.guide_epoch} snapshot, w = {g.guide_w}"
+    how = f"guided by the epoch-{g.guide_epoch} snapshot, w = {g.guide_w:g}"
     save_samples(run, f"samples-epoch{last}-guided", x[:g.samples],
                  f"Time-conditioned UNet after epoch {last}, {how}: the same {g.samples} starting noises as "
                  f"its plain grid, {v.trajectory(method, steps)[1]} of both snapshots; seed {run.seed}.",
                  f"A {g.samples // 10} by 10 grid of generated digits after epoch {last}, {how}.",
                  {"epoch": last, "steps": steps, "sampler": method, "seed": run.seed, "guide_epoch": g.guide_epoch,
                   "guide_w": g.guide_w})
-    quality(last, x.clamp(0, 1).cpu(), f"guided by epoch {g.guide_epoch}, w = {g.guide_w}")
+    quality(last, x.clamp(0, 1).cpu(), f"guided by epoch {g.guide_epoch}, w = {g.guide_w:g}")
 
 
 def run_b2_3(run) -> None:

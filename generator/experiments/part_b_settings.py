@@ -96,13 +96,13 @@ _QUICK_PURE_NOISE = dict(_QUICK_DENOISE, lr=5e-3)
 
 
 def _quick(s: PartBSettings, epochs: int, sample_epochs: tuple, steps: int, time_images: int, class_images: int,
-           guide_epoch: int = 0, **gen) -> PartBSettings:
+           guide_epoch: int = 0, guide_w: float = 2.5, **gen) -> PartBSettings:
     """The course settings on a fixed step budget: `time_images` / `class_images` digits an epoch
     for the time- and class-conditioned UNets, `steps` network evaluations per class-conditioned
     sample, the time-only UNet's guiding snapshot, and `gen`'s overrides (width, batch, sampler, ...)
     for both."""
     gen.update(epochs=epochs, sample_epochs=sample_epochs)
-    time = replace(s.time, epoch_images=time_images, guide_epoch=guide_epoch, **gen)
+    time = replace(s.time, epoch_images=time_images, guide_epoch=guide_epoch, guide_w=guide_w, **gen)
     cls = replace(s.cls, steps=steps, epoch_images=class_images, **gen)
     const = s.cls_const and replace(s.cls_const, steps=steps, epoch_images=class_images, **gen)
     return replace(s, denoise=replace(s.denoise, **_QUICK_DENOISE), pure_noise=replace(s.pure_noise, **_QUICK_PURE_NOISE),
@@ -132,10 +132,12 @@ PRESETS = {  # preset -> Part B variant (cfg.part_b) -> settings
     # second-order step (50 evaluations: 25 steps). Measured against other recipes per CPU-second
     # in BENCHMARKS.md. The time-only UNet's last snapshot is also sampled guided by its epoch-1
     # snapshot (w = 2.5): legible 0.48 -> 0.66 of 400 samples, where no recipe of the budget passed
-    # 0.51 (BENCHMARKS.md). ddpm: width 32, 25 epochs of 4,480 (1,750 steps at batch 64).
+    # 0.51 (BENCHMARKS.md). ddpm: width 32, 25 epochs of 4,480 (1,750 steps at batch 64); its
+    # last snapshot also guided by the epoch-5 one at w = 2 (legible 0.445 -> 0.56 of 200; guided
+    # by epoch 1 the samples collapse onto 8s).
     "quick": {"fm": _quick(_FM_COURSE, 10, (1, 5, 10), 50, 7680, 2560, guide_epoch=1, D=16, batch_size=32,
                            sampler="heun", ema=0.995, t_sampling="logit-normal"),
-              "ddpm": _quick(_DDPM_QUICK, 25, (5, 25), 300, 4480, 4480, D=32)},
+              "ddpm": _quick(_DDPM_QUICK, 25, (5, 25), 300, 4480, 4480, guide_epoch=5, guide_w=2.0, D=32)},
     "course": {"fm": _FM_COURSE, "ddpm": _DDPM_COURSE},
 }
 
