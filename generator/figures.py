@@ -163,7 +163,7 @@ def plot_losses(path: Path, curves: dict[str, Sequence[float]], title: str, xlab
             if smooth and len(ys) > smooth:
                 k = np.ones(smooth) / smooth
                 ax.plot(np.arange(smooth, len(ys) + 1), np.convolve(ys, k, mode="valid"), lw=1.6,
-                        color=color, label=f"{name} (mean of {smooth})")
+                        color=color, label=name)
         if log:
             from matplotlib.ticker import FuncFormatter, LogLocator
             ax.set_yscale("log")
@@ -175,7 +175,8 @@ def plot_losses(path: Path, curves: dict[str, Sequence[float]], title: str, xlab
         ax.set_title(textwrap.fill(title, 44))  # a long title wraps rather than run off a narrow figure
         ax.grid(True, which="both", alpha=0.25)
         if ax.get_legend_handles_labels()[0]:  # a curve shorter than `smooth` has no labelled line
-            ax.legend(frameon=False)
+            # the smoothing is said once, as the legend's title, so long run names still fit inside the axes
+            ax.legend(frameon=False, title=f"mean of {smooth} steps" if smooth else None)
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", metadata={"Software": None})  # no version string: same bytes
