@@ -64,8 +64,7 @@ def _part_b(cfg, sid: str) -> list[Work]:
         return _sample(f"{len(g.sample_epochs)} snapshots", g.D, evals, n_samples * cfg_branches * len(g.sample_epochs))
 
     def guided(g) -> list[Work]:  # the last snapshot again, each evaluation made by two snapshots
-        n = max(g.samples, g.scored)
-        return [_sample("the guided snapshot", g.D, VARIANTS[cfg.part_b].steps(g, s), 2 * n)] if g.guide_epoch else []
+        return [_sample("the guided snapshot", g.D, VARIANTS[cfg.part_b].steps(g, s), 2 * g.drawn)] if g.guide_epoch else []
 
     d, t, v = s.denoise, s.time, cfg.part_b
     gens = [s.cls] + ([s.cls_const] if s.cls_const else [])
@@ -73,7 +72,7 @@ def _part_b(cfg, sid: str) -> list[Work]:
         "b1.2.1": lambda: [train_work("denoiser", "denoiser", d)],
         "b1.2.3": lambda: [train_work("pure-noise denoiser", "pure-noise", s.pure_noise)],
         "b2.2": lambda: [train_work(f"time-{v}", f"time-{v}", t, T=s.ddpm_T)],
-        "b2.3": lambda: [sample(t, max(t.samples, t.scored), 1)] + guided(t),  # every scored sample is drawn
+        "b2.3": lambda: [sample(t, t.drawn, 1)] + guided(t),  # every scored sample is drawn
         "b2.5": lambda: [train_work(f"class-{v}", f"class-{v}", g, T=s.ddpm_T) for g in gens],
         "b2.6": lambda: [sample(g, 40, 2) for g in gens],
     }.get(sid, lambda: [])()

@@ -111,21 +111,20 @@ def sample_quality(classifier, samples: torch.Tensor, labels: torch.Tensor, real
 
 
 @torch.no_grad()
-def _probs(classifier, images: torch.Tensor) -> torch.Tensor:
-    return torch.cat([classifier(b.float().cpu()).softmax(1) for b in images.split(512)])  # (N,10)
+def readings(classifier, images: torch.Tensor, threshold: float = CONFIDENT) -> tuple[float, int, float]:
+    """(legible, digit, share) of images (N,1,28,28) in [0,1], from one pass of the classifier: the
+    fraction whose top class has softmax probability >= threshold, and the digit it reads most often
+    with that digit's share. Unconditional samples should spread over all ten (about 0.1 each); a
+    sampler that sharpens by collapsing onto a few easy digits shows in the share."""
+    probs = torch.cat([classifier(b.float().cpu()).softmax(1) for b in images.split(512)])  # (N,10)
+    counts = torch.bincount(probs.argmax(1), minlength=10)                                # (10,)
+    legible = float((probs.max(1).values >= threshold).float().mean())
+    return legible, int(counts.argmax()), float(counts.max()) / len(images)
 
 
 def legibility(classifier, images: torch.Tensor, threshold: float = CONFIDENT) -> float:
     """Fraction of images (N,1,28,28) in [0,1] whose top class has softmax probability >= threshold."""
-    return float((_probs(classifier, images).max(1).values >= threshold).float().mean())
-
-
-def most_read(classifier, images: torch.Tensor) -> tuple[int, float]:
-    """(digit, share): the digit the classifier reads most often in images (N,1,28,28), and how often.
-    Unconditional samples should spread over all ten (about 0.1 each); a sampler that sharpens by
-    collapsing onto a few easy digits shows here."""
-    counts = torch.bincount(_probs(classifier, images).argmax(1), minlength=10)  # (10,)
-    return int(counts.argmax()), float(counts.max()) / len(images)
+    return readings(classifier, images, threshold)[0]
 
 
 # ---------------------------------------------------------------- b2.6's table and metrics

@@ -66,7 +66,7 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
     """Sample every snapshot in g.sample_epochs (same noise each time); GIFs for the first and last."""
     s = settings(run.cfg)
     n = len(labels) if labels is not None else g.samples       # shown
-    drawn = n if labels is not None else max(n, g.scored)     # the first n are shown, all scored
+    drawn = n if labels is not None else g.drawn              # the first n are shown, all scored
     v = VARIANTS[run.cfg.part_b]
     steps, method = v.steps(g, s), v.method(g)
     yields, sampler = v.trajectory(method, steps)  # e.g. Heun: two network evaluations a step
@@ -102,7 +102,7 @@ def _guided(run, g, make, folder, quality) -> None:
     (flow.autoguided): an addition to the course, which samples the plain model."""
     s, v = settings(run.cfg), VARIANTS[run.cfg.part_b]
     last, steps, method = g.sample_epochs[-1], v.steps(g, s), v.method(g)
-    *_, x = sample(v, snapshot(make, folder, last), max(g.samples, g.scored), steps=steps, T=s.ddpm_T,
+    *_, x = sample(v, snapshot(make, folder, last), g.drawn, steps=steps, T=s.ddpm_T,
                    generator=torch.Generator().manual_seed(run.seed), method=method,
                    weak=snapshot(make, folder, g.guide_epoch), w=g.guide_w)
     how = f"guided by the epoch-{g.guide_epoch} snapshot, w = {g.guide_w:g}"
@@ -112,19 +112,19 @@ def _guided(run, g, make, folder, quality) -> None:
                  f"A {g.samples // 10} by 10 grid of generated digits after epoch {last}, {how}.",
                  {"epoch": last, "steps": steps, "sampler": method, "seed": run.seed, "guide_epoch": g.guide_epoch,
                   "guide_w": g.guide_w})
-    quality(last, x.clamp(0, 1).cpu(), f"guided by epoch {g.guide_epoch}, w = {g.guide_w:g}")
+    quality(last, x.clamp(0, 1).cpu(), guided=True)
 
 
 def run_b2_3(run) -> None:
     """Samples of the time-conditioned UNet at the course's epochs (Algorithm B.2), with animations,
     and how many of them the classifier reads confidently, beside real test digits."""
-    from generator.metrics import legibility, most_read
+    from generator.metrics import legibility, readings
     from generator.models.classifier import load_classifier
 
     g, make, _, folder = _train_time(run)
     steps = VARIANTS[run.cfg.part_b].steps(g, settings(run.cfg))
     run.params = _train_params(run, g) | {"sample_epochs": list(g.sample_epochs), "samples": g.samples,
-                                       "scored": max(g.samples, g.scored), "steps": steps}
+                                       "scored": g.drawn, "steps": steps}
     if g.guide_epoch:
         run.params.update(guide_epoch=g.guide_epoch, guide_w=g.guide_w)
     classifier = load_classifier(run.cfg)
@@ -136,9 +136,10 @@ def run_b2_3(run) -> None:
     run.metrics["legible_noise"] = round(legibility(classifier, noise), 4)
     rows = []
 
-    def quality(epoch, x, how="plain"):
-        frac, (digit, share) = legibility(classifier, x), most_read(classifier, x)
-        key = f"epoch{epoch}" + ("_guided" if how != "plain" else "")
+    def quality(epoch, x, guided=False):
+        frac, digit, share = readings(classifier, x)
+        how = f"guided by epoch {g.guide_epoch}, w = {g.guide_w:g}" if guided else "plain"
+        key = f"epoch{epoch}" + ("_guided" if guided else "")
         run.metrics[f"legible_{key}"] = round(frac, 4)
         run.metrics[f"most_read_share_{key}"] = round(share, 4)
         rows.append([epoch, how, len(x), round(frac, 3), round(real_legible, 3), len(real),

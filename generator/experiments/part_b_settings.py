@@ -50,6 +50,11 @@ class GenSettings:
     guide_epoch: int = 0                 # time-only: also sample the last snapshot guided by this one; 0 = not
     guide_w: float = 2.5                 # the guidance weight w (flow.autoguided)
 
+    @property
+    def drawn(self) -> int:
+        """Time-only samples drawn per snapshot: all are scored, the first `samples` shown."""
+        return max(self.samples, self.scored)
+
 
 # b2.5/b2.6's runs: the key their metrics and params are filed under -> their name on the page
 RUN_NAMES = {"scheduled": "scheduled run", "constant-lr": "constant-rate run"}
