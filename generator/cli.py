@@ -84,6 +84,15 @@ def cmd_illusions(args) -> None:
     illusion_search.main(_cfg(args), args.kind, names, args.seeds, args.top, args.out)
 
 
+def cmd_pretrain(args) -> None:
+    from generator import pretrain
+    from generator.models.pretrained import MODELS
+    unknown = [m for m in args.models if m not in MODELS]
+    if unknown:
+        raise UserError(f"unknown model {unknown[0]!r} (choose from {', '.join(MODELS)})")
+    pretrain.run(_cfg(args), args.models or list(MODELS), dry_run=args.dry_run)
+
+
 def cmd_clean(args) -> None:
     import shutil
     cfg = _cfg(args)
@@ -155,6 +164,13 @@ def parser() -> argparse.ArgumentParser:
     il.add_argument("--out", help="folder for contact sheets of the top pairs, to check them by eye (default: none)")
     il.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset (default: writeup.toml's)")
     il.set_defaults(func=cmd_illusions)
+
+    from generator.models.pretrained import MODELS
+    pt = sub.add_parser("pretrain", **fmt, help="train the shipped models again from their recipes (hours on a CPU)")
+    pt.add_argument("models", nargs="*", metavar="MODEL",
+                    help=f"which: {', '.join(MODELS)} (default: both)")
+    pt.add_argument("--dry-run", action="store_true", help="print each recipe and how long it would take here; train nothing")
+    pt.set_defaults(func=cmd_pretrain)
 
     c = sub.add_parser("clean", **fmt, help="remove site/ (and artifacts/ with --artifacts)")
     c.add_argument("--artifacts", action="store_true", help="also remove artifacts/ (every section's results)")

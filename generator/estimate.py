@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 REF_STEP_S = 0.114   # one D=32, batch-64 training step on the reference machine (BENCHMARKS.md: a0's 8.8 steps/s)
 FWD_SHARE = 1 / 3    # a forward pass is about a third of forward + backward
-# Part A sections' sampling and figures on the reference machine, seconds (BENCHMARKS.md, quick);
-# smoke and course scale these by their own denoiser width below
-REF_PART_A = {"a0": 3.0, "a1.1": 0.1, "a1.2": 0.1, "a1.3": 0.1, "a1.4": 0.2, "a1.5": 4.5, "a1.6": 0.7,
+# Part A sections' sampling and figures on the reference machine, seconds (BENCHMARKS.md, quick)
+REF_PART_A = {"a0": 6.0, "a1.1": 0.1, "a1.2": 0.1, "a1.3": 0.1, "a1.4": 0.2, "a1.5": 4.5, "a1.6": 0.7,
               "a1.7": 2.0, "a1.7.1": 1.9, "a1.7.2": 1.5, "a1.7.3": 2.0, "a1.8": 4.8, "a1.9": 4.9}
 
 
@@ -78,28 +77,13 @@ def _part_b(cfg, sid: str) -> list[Work]:
     }.get(sid, lambda: [])()
 
 
-def _local(cfg) -> Work:
-    """a0's training of the local Part A model (EPOCH_CAP digits an epoch at most)."""
-    from generator.data.mnist import load_mnist
-    from generator.models import local
-    s = local.PRESETS[cfg.preset]
-    train = load_mnist(cfg, "train")
-    n = min(train.count, s.train_images) if s.train_images else train.count
-    steps = local.schedule(s, n)[2]
-    key = local._key(s, cfg.seed, train.source, n)
-    cached = (cfg.cache / "local" / f"mnist-ddpm-{key}" / "denoiser.pt").exists()
-    return _train("local Part A model", s.D, steps, s.batch_size, cached)
-
-
 def section_work(cfg, section) -> tuple[list[Work], float]:
     """(work items, reference-machine seconds of other work) for one section."""
     if section.part == "b":
         return _part_b(cfg, section.id), 0.5
     if cfg.backend != "local":
         return [], 0.0  # DeepFloyd's times are not modelled here
-    from generator.models import local
-    scale = _width(local.PRESETS[cfg.preset].D)
-    return ([_local(cfg)] if section.id == "a0" else []), REF_PART_A.get(section.id, 1.0) * scale
+    return [], REF_PART_A.get(section.id, 1.0)  # sampling the shipped model: nothing to train
 
 
 def probe(steps: int = 4) -> tuple[float, str]:
@@ -176,10 +160,10 @@ def report(cfg, todo: list, log=print, reasons: dict | None = None) -> float:
     total = sum(r[1] for r in rows)
     from generator import devices, parallel
     side, workers, _ = parallel.plan(todo, devices.pick().type, cfg.preset)
-    if side:  # those run side by side: the longest worker's share counts, not their sum
+    if side:  # those run side by side: the longest chain of workers counts, not the sum
+        seconds = dict((r[0], r[1]) for r in rows)
         ids = {s.id for s in side}
-        together = sum(r[1] for r in rows if r[0] in ids)
-        total += parallel.makespan([r[1] for r in rows if r[0] in ids], workers) - together
+        total += parallel.makespan([(s.id, seconds[s.id], s.needs) for s in side], workers) - sum(seconds[i] for i in ids)
     log(f"  total    {_fmt(total):>8}" + (f"  ({', '.join(s.id for s in side)} side by side)" if side else ""))
     return total
 

@@ -185,13 +185,15 @@ def plot_losses(path: Path, curves: dict[str, Sequence[float]], title: str, xlab
     return path
 
 
-def save_npz(path: Path, images, labels=None) -> Path:
-    """Raw sample pixels for re-analysis: `images` (N,1,28,28) float32 in [0,1], `labels` (N,)."""
+def save_npz(path: Path, images, labels=None, **ints) -> Path:
+    """Raw sample pixels for re-analysis: `images` (N,1,28,28) float32 in [0,1], `labels` (N,), and
+    any further (N,) integer arrays by name."""
     if hasattr(images, "detach"):
         images = images.detach().float().cpu().numpy()
     arrays = {"images": np.clip(np.asarray(images, dtype=np.float32), 0, 1)}
-    if labels is not None:
-        arrays["labels"] = np.asarray(labels.cpu() if hasattr(labels, "cpu") else labels, dtype=np.int64)
+    for name, v in ({"labels": labels} | ints).items():
+        if v is not None:
+            arrays[name] = np.asarray(v.cpu() if hasattr(v, "cpu") else v, dtype=np.int64)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     path.write_bytes(buf.getvalue())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from generator.errors import UserError
-from generator.models.classifier import classify, features
+from generator.models.classifier import REJECT, classify, features
 
 CONFIDENT = 0.9  # a digit is "legible" when the classifier gives its top class at least this probability
 REAL_DRAWS = 8   # pairs of real sets drawn for the real-vs-real floor and its spread
@@ -112,13 +112,15 @@ def sample_quality(classifier, samples: torch.Tensor, labels: torch.Tensor, real
 
 @torch.no_grad()
 def readings(classifier, images: torch.Tensor, threshold: float = CONFIDENT) -> tuple[float, int, float]:
-    """(legible, digit, share) of images (N,1,28,28) in [0,1], from one pass of the classifier: the
-    fraction whose top class has softmax probability >= threshold, and the digit it reads most often
-    with that digit's share. Unconditional samples should spread over all ten (about 0.1 each); a
-    sampler that sharpens by collapsing onto a few easy digits shows in the share."""
-    probs = torch.cat([classifier(b.float().cpu()).softmax(1) for b in images.split(512)])  # (N,10)
-    counts = torch.bincount(probs.argmax(1), minlength=10)                                # (10,)
-    legible = float((probs.max(1).values >= threshold).float().mean())
+    """(legible, digit, share) of images (N,1,28,28) in [0,1], from one pass of the judge: the
+    fraction it reads as a digit (not its "not a digit" class) with softmax probability >= threshold,
+    and the digit it reads most often with that digit's share. Unconditional samples should spread
+    over all ten (about 0.1 each); a sampler that sharpens by collapsing onto a few easy digits
+    shows in the share."""
+    probs = torch.cat([classifier(b.float().cpu()).softmax(1) for b in images.split(512)])  # (N,11)
+    top, pred = probs.max(1)
+    counts = torch.bincount(pred, minlength=REJECT + 1)[:REJECT]                          # (10,) digits only
+    legible = float(((top >= threshold) & (pred != REJECT)).float().mean())
     return legible, int(counts.argmax()), float(counts.max()) / len(images)
 
 
@@ -152,3 +154,22 @@ def quality_caption(q: dict) -> str:
             f"(mean distance between samples of the same digit over that of real digits: 1 = as varied as real "
             f"handwriting). The floor: two such real sets of {q['n']} lie FD {q['fd_real']:.0f} ± "
             f"{q['fd_real_sd']:.0f} apart (KID {q['kid_real']:.4f}) over {q['real_draws']} draws.")
+
+
+# ---------------------------------------------------------------- memorisation
+
+def nearest_distances(images: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
+    """(N,) L2 distance in [0,1] pixels from each image (N,1,28,28) to its nearest training digit."""
+    t = train.flatten(1).double()                                                   # (M,784)
+    return torch.cat([torch.cdist(b.flatten(1).double(), t).min(1).values for b in images.split(256)])
+
+
+def memorisation(samples: torch.Tensor, train: torch.Tensor, test: torch.Tensor) -> dict:
+    """How close samples sit to training digits, against how close real test digits (never trained on)
+    sit to them: a model that copies its training digits puts its samples much nearer than the test
+    digits. `copies` = the share of samples nearer to a training digit than 95% of test digits are."""
+    d_s, d_t = nearest_distances(samples, train), nearest_distances(test, train)
+    floor = float(torch.quantile(d_t, 0.05))
+    return {"sample_median": round(float(d_s.median()), 3), "test_median": round(float(d_t.median()), 3),
+            "test_p05": round(floor, 3), "copies": round(float((d_s < floor).double().mean()), 4),
+            "samples": len(samples), "test_digits": len(test), "train_digits": len(train)}

@@ -1,24 +1,25 @@
-"""The sections that train a model, run side by side on a CPU, one process and one thread each.
+"""Every section of a run on a CPU, side by side: one process and one thread each, a section
+starting as soon as the sections it needs have ended.
 
 Why: the course's small nets do not use a second core. On a 2-core AVX2 CPU one training step of
 the D = 16 UNet at batch 32 runs 9.3 steps/s with two threads and 9.4 with one; the D = 32 model
-of Part A 4.6 and 3.9. Two single-thread processes side by side each keep almost their full
-speed (3.8 and 9.4 steps/s together), so training the models of a0 and Part B at once takes
-about the time of the longest, not of all of them (BENCHMARKS.md).
+4.6 and 3.9. Two single-thread processes side by side each keep almost their full speed, so a
+run takes about the time of its longest chain of sections (b2.2's training, then b2.3's
+sampling), not of all of them (BENCHMARKS.md).
 
-Only sections that train their own model and need nothing that another section makes run this
-way (TRAINERS); the rest then run one after another as before, finding the models cached. On a
-GPU, with one core, or under `accelerate launch` everything runs in order.
+A free worker takes the first section in ORDER whose needs have ended: the long trainings first,
+each sampling section as soon as its model exists (it is on the longest chain), then the short
+ones. On a GPU, with one core, under `accelerate launch` or at smoke everything runs in order.
 """
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-# sections that train a model no other section of this list uses, longest first (a0's D = 32
-# model and classifier; the two class-conditioned runs; the time-only run; the denoisers)
-TRAINERS = ("a0", "b2.5", "b2.2", "b1.2.3", "b1.2.1")
+# the order in which free workers take sections whose needs have ended (see the docstring)
+ORDER = ("b2.5", "b2.2", "b2.6", "b2.3", "b1.2.3", "b1.2.1", "b1.2.2", "a0", "a1.1", "a1.2", "a1.3", "a1.4",
+         "a1.5", "a1.6", "a1.7", "a1.7.1", "a1.7.2", "a1.7.3", "a1.8", "a1.9", "b1.2")
 
 
 SLOWER = 1.16  # one thread against two: D = 32 ran 3.9 against 4.6 steps/s (D = 16 the same speed)
@@ -27,7 +28,7 @@ SLOWER = 1.16  # one thread against two: D = 32 ran 3.9 against 4.6 steps/s (D =
 def plan(todo: list, device_type: str, preset: str) -> tuple[list, int, int]:
     """(the sections to run side by side, workers, torch threads each); none when not worth it:
     smoke's nets train in seconds, less than a worker takes to start."""
-    side = [s for sid in TRAINERS for s in todo if s.id == sid]
+    side = [s for sid in ORDER for s in todo if s.id == sid]
     cores = os.cpu_count() or 1
     workers = min(cores, len(side))
     if device_type != "cpu" or workers < 2 or preset == "smoke" or "RANK" in os.environ:
@@ -35,11 +36,20 @@ def plan(todo: list, device_type: str, preset: str) -> tuple[list, int, int]:
     return side, workers, max(1, cores // workers)
 
 
-def makespan(seconds: list[float], workers: int) -> float:
-    """Wall time of jobs taken in order by the first free worker (as the pool does), each SLOWER."""
-    free = [0.0] * workers
-    for s in seconds:
-        free[free.index(min(free))] += s * SLOWER
+def makespan(jobs: list[tuple[str, float, tuple]], workers: int) -> float:
+    """Wall time of jobs (id, seconds, needs), in ORDER, as run_side_by_side runs them: the first
+    free worker takes the first job whose needs have ended, each job SLOWER on its one thread."""
+    ids = {j[0] for j in jobs}
+    free, end, pending = [0.0] * workers, {}, list(jobs)
+    while pending:
+        w = free.index(min(free))
+        ready = [j for j in pending if all(n in end and end[n] <= free[w] for n in j[2] if n in ids)]
+        if not ready:  # this worker waits for the next section to end
+            free[w] = min(t for t in end.values() if t > free[w])
+            continue
+        pending.remove(ready[0])
+        free[w] += ready[0][1] * SLOWER
+        end[ready[0][0]] = free[w]
     return max(free)
 
 
@@ -63,13 +73,25 @@ def _run(cfg, sid: str) -> str:
 
 
 def run_side_by_side(cfg, sections: list, workers: int, threads: int, retrain: bool, done) -> None:
-    """Run `sections` in `workers` processes; done(section id) as each one ends. The data is read
-    once here first, so no two workers fetch or unpack it at the same time."""
+    """Run `sections` (in ORDER) in `workers` processes, each once the sections it needs among them
+    have ended; done(section id) as each one ends. The data is read once here first, so no two
+    workers fetch or unpack it at the same time."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
     from generator.data.mnist import load_mnist
     load_mnist(cfg, "train")
     load_mnist(cfg, "test")
+    ids = {s.id for s in sections}
+    pending, running, ended = list(sections), {}, set()
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start,
                              initargs=(threads, retrain)) as pool:
-        futures = [pool.submit(_run, cfg, s.id) for s in sections]  # longest first: the pool takes them in order
-        for f in as_completed(futures):
-            done(f.result())  # a worker's UserError is raised here, as it would be in order
+        while pending or running:
+            ready = [s for s in pending if all(n in ended or n not in ids for n in s.needs)]
+            for s in ready[:workers - len(running)]:
+                pending.remove(s)
+                running[pool.submit(_run, cfg, s.id)] = s.id
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for f in finished:
+                running.pop(f)
+                ended.add(f.result())  # a worker's UserError is raised here, as it would be in order
+                done(f.result())

@@ -30,12 +30,17 @@ PACKAGE = Path(__file__).resolve().parent
 INPUTS_FILE = "inputs.json"  # per-input digests beside each manifest (not published)
 
 
+# code that decides when and how sections run, not what they make: editing it stales nothing
+ORCHESTRATION = {"cli.py", "estimate.py", "parallel.py", "pretrain.py"}
+
+
 def code_hash() -> str:
-    """Hash of the experiment code: every generator/*.py except the site builder, CLI and benchmarks."""
+    """Hash of the experiment code: every generator/*.py except the site builder, the orchestration and benchmarks,
+    and the shipped models' records (each holds its weights' sha256)."""
     h = hashlib.sha256()
-    for p in sorted(PACKAGE.rglob("*.py")):
+    for p in sorted([*PACKAGE.rglob("*.py"), *(PACKAGE / "models" / "weights").glob("*.json")]):
         rel = p.relative_to(PACKAGE).as_posix()
-        if rel.startswith(("site/", "bench/")) or rel == "cli.py":
+        if rel.startswith(("site/", "bench/")) or rel in ORCHESTRATION:
             continue
         h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
@@ -273,7 +278,7 @@ def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, retrai
     side, workers, threads = parallel.plan(todo, devices.pick().type, cfg.preset)
     count, t0 = 0, time.time()
     if side:
-        log(f"training {', '.join(s.id for s in side)} side by side ({workers} processes, "
+        log(f"running {', '.join(s.id for s in side)} side by side ({workers} processes, "
             f"{threads} thread{'s' if threads > 1 else ''} each)")
 
         def done(sid: str) -> None:

@@ -133,7 +133,8 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
         epochs: int, batch_size: int, lr: float, lr_decay: bool, ckpt_dir: Path, seed: int,
         desc: str, on_epoch_end: Callable[[int, nn.Module], None] | None = None,
         on_step: Callable[[nn.Module], None] | None = None, epoch_images: int = 0, ema: float = 0.0,
-        bf16: bool | None = None, device: str | None = None, quiet: bool = False) -> TrainResult:
+        bf16: bool | None = None, device: str | None = None, quiet: bool = False,
+        again: str = "`writeup run --retrain` trains it again") -> TrainResult:
     """Train `model` with Adam on (images, labels); resumes from ckpt_dir; bf16=None = auto.
     on_step(model) runs after every optimizer step; ema > 0 saves a weight average as the snapshots."""
     from accelerate import Accelerator
@@ -175,7 +176,7 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
             result.device = state["device"]
         if start >= epochs and not quiet:  # nothing left to train: say so, not "Training ..."
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime((ckpt_dir / LAST).stat().st_mtime))
-            print(f"{desc}: reusing the model trained at {when} ({ckpt_dir}; `writeup run --retrain` trains it again)")
+            print(f"{desc}: reusing the model trained at {when} ({ckpt_dir}; {again})")
     model, opt = acc.prepare(model, opt)
 
     images, labels = images.float(), labels.long()

@@ -51,7 +51,10 @@ def _check_manifests(cfg: WriteupConfig) -> dict[str, dict]:
 
 def test_local_part_a_end_to_end(local_run):
     ms = _check_manifests(local_run)
-    assert {f["id"] for f in ms["a0"]["figures"]} == {"samples", "training-loss"}
+    assert {f["id"] for f in ms["a0"]["figures"]} == {"samples", "training-loss", "nearest"}
+    m0 = ms["a0"]["metrics"]
+    assert 0 < m0["nearest_sample_median"] and 0 < m0["nearest_test_p05"] <= m0["nearest_test_median"]
+    assert 0 <= m0["nearest_copies"] <= 1 and m0["judge_noise_legible"] <= 0.05
     assert ms["a1.1"]["params"]["t"] == [250, 500, 750]
     anim = [f for f in ms["a1.6"]["figures"] if f["kind"] == "animation"]
     assert anim and anim[0]["file"].endswith(".gif") and "poster" in anim[0]
@@ -75,6 +78,13 @@ def test_local_part_a_end_to_end(local_run):
     assert not any(re.search(r"\b(rot\d+c?cw|rot180|skew|flip)\b", c) for c in captions)
     assert all(0 <= v <= 1 for r in table["rows"] for v in r[-2:])
     assert 0 <= ms["a1.8"]["metrics"]["anagram_success_rate"] <= 1
+    for sid, kinds in (("a1.8", 4), ("a1.9", 2)):   # the judged images, for anyone to re-judge
+        (fig,) = [f for f in ms[sid]["figures"] if "data" in f]
+        z = np.load(local_run.artifacts / sid / fig["data"])
+        n = len(z["labels"])
+        assert z["images"].shape == (n, 28, 28) and 0 <= z["images"].min() and z["images"].max() <= 1
+        assert set(z["illusion"].tolist()) == set(range(1, kinds + 1)) and z["sample"].shape == (n,)
+        assert set(z["labels"].tolist()) <= set(range(10))
     hyb = ms["a1.9"]
     assert hyb["params"]["hybrids"] == [["a handwritten 1", "a handwritten 7", 15, 1.5],
                                         ["a handwritten 8", "a handwritten 3", 15, 2.0]]

@@ -102,6 +102,9 @@ def test_autoguidance_steps_away_from_the_weaker_snapshot():
     *_, x1 = sample(VARIANTS["fm"], ConstantNet(0.5), 3, steps=8, T=300, weak=ConstantNet(0.25), w=2.0,
                     generator=torch.Generator().manual_seed(1))
     assert torch.allclose(x1, x0 + 0.75, atol=1e-2)
+    with pytest.raises(ValueError, match="labels or weak, not both"):   # it used to drop weak silently
+        next(sample(VARIANTS["fm"], ConstantNet(0.5), 3, steps=8, T=300, labels=torch.arange(3),
+                    weak=ConstantNet(0.25), w=2.0))
 
 
 def test_every_configurable_part_b_variant_is_one_variant_object():

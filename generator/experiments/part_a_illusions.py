@@ -11,6 +11,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from generator import captions
+from generator.models.classifier import REJECT
 from generator.diffusion import VIEWS, anagram, get_view, high_pass, hybrid, hybrid_blur, iterative_denoise, last, low_pass
 from generator.experiments.part_a_common import gen, judge, noise, save, setup
 from generator.experiments.part_a_settings import items, numbered
@@ -22,7 +23,7 @@ def _digit(p: str) -> int | None:
 
 
 class Reading:
-    """The classifier's reading of two renderings a, b of the same n samples, meant as prompts p_a, p_b."""
+    """The judge's reading of two renderings a, b of the same n samples, meant as prompts p_a, p_b."""
 
     def __init__(self, probs, a: Tensor, b: Tensor, p_a: str, p_b: str):
         self.n = a.shape[0]
@@ -37,7 +38,8 @@ class Reading:
         both = (ra == d_a) & (rb == d_b)
         self.ok = int(both.sum())
         self.best = int((pa[:, d_a] * pb[:, d_b]).argmax())              # the sample surest both ways
-        self.labels = [f"{u}/{v}{' ✓' if o else ''}" for u, v, o in zip(ra.tolist(), rb.tolist(), both.tolist())]
+        name = lambda d: "?" if d == REJECT else str(d)                 # noqa: E731  (? = not a digit)
+        self.labels = [f"{name(u)}/{name(v)}{' ✓' if o else ''}" for u, v, o in zip(ra.tolist(), rb.tolist(), both.tolist())]
 
     def counts(self) -> list[int]:
         return [self.n, self.ok_a, self.ok_b, self.ok] if self.judged else [self.n]
@@ -73,11 +75,40 @@ def _sample(run, ctx, eps_fn, n: int, k: int) -> Tensor:
                                 generator=gen(run, 2 * k + 1))).x.clamp(-1, 1)
 
 
-def _rate(run, name: str, readings: list[Reading]) -> None:
-    """metrics[name] = the share of all judged samples that read as intended both ways."""
+class Judged:
+    """The images each reading was judged on, saved beside the summary figure so anyone can re-judge
+    them: images (N,28,28) in [0,1], labels (N,) the digit each should read as, sample (N,) the
+    sample it belongs to, illusion (N,) which illusion (from 1)."""
+
+    def __init__(self):
+        self.parts: list[tuple[Tensor, int, int]] = []   # (images (n,1,28,28) in [-1,1], digit, illusion)
+
+    def add(self, x: Tensor, prompt: str, illusion: int) -> None:
+        if _digit(prompt) is not None:
+            self.parts.append((x, _digit(prompt), illusion))
+
+    def save(self, path) -> str | None:
+        import torch
+
+        from generator import figures
+        from generator.experiments.part_a_common import show
+        if not self.parts:
+            return None
+        figures.save_npz(path, torch.cat([show(x)[:, 0] for x, _, _ in self.parts]),
+                         torch.cat([torch.full((len(x),), d) for x, d, _ in self.parts]),
+                         sample=torch.cat([torch.arange(len(x)) for x, _, _ in self.parts]),
+                         illusion=torch.cat([torch.full((len(x),), k) for x, _, k in self.parts]))
+        return path.name
+
+
+def _rate(run, kind: str, readings: list[Reading]) -> None:
+    """metrics: the share of all judged samples that read as intended both ways, and the mean margin
+    of the illusions over what real digits do (each illusion's rate less its higher real baseline)."""
     judged = [r for r in readings if r.judged]
     if judged:
-        run.metrics[name] = round(sum(r.ok for r in judged) / sum(r.n for r in judged), 3)
+        run.metrics[f"{kind}_success_rate"] = round(sum(r.ok for r in judged) / sum(r.n for r in judged), 3)
+        margins = [v for k, v in run.metrics.items() if k.startswith(kind) and k.endswith("_margin") and "_scaled" not in k]
+        run.metrics[f"{kind}_margin"] = round(sum(margins) / len(margins), 3)
 
 
 def run_a1_8(run) -> None:
@@ -91,22 +122,25 @@ def run_a1_8(run) -> None:
         den.encode([p1, p2])                                    # and so do unknown prompts
     uncond, n = den.encode([""]), s.illusion_seeds
     real = real_digits(run.cfg) if probs else None
-    best, table, readings = [], [], []
+    best, table, readings, judged = [], [], [], Judged()
     for k, (role, p1, p2, view, v) in enumerate(pairs):
         x = _sample(run, ctx, anagram(den, [den.encode([p1]), den.encode([p2])], [VIEWS["identity"], v], uncond,
                                       s.gamma), n, k)                               # (n,C,H,W)
         seen = v.view(x)                                                            # (n,C,H,W)
         r = Reading(probs, x, seen, p1, p2)
         readings.append(r)
+        judged.add(x, p1, k + 1)
+        judged.add(seen, p2, k + 1)
         base = []
         if r.judged:
             run.metrics[f"{role}_success"] = f"{r.ok}/{n}"
             base = real_baseline(probs, real, _digit(p1), _digit(p2), lambda t: t, v.view, v.inverse)
             run.metrics[f"{role}_success_rate"] = round(r.ok / n, 3)
-            run.metrics.update({f"{role}_real_baseline_p1": base[0], f"{role}_real_baseline_p2": base[1]})
+            run.metrics.update({f"{role}_real_baseline_p1": base[0], f"{role}_real_baseline_p2": base[1],
+                                f"{role}_margin": round(r.ok / n - max(base), 3)})
         table.append([f"{p1} ↔ {p2}", captions.VIEW_WORDS[view], *r.counts(), *base])
         best.append([x[r.best], seen[r.best]])
-        read_note = (f" Labels: classifier's reading upright/transformed, ✓ = both as intended ({r.ok} of {n})."
+        read_note = (f" Labels: the judge's reading upright/transformed, ✓ = both as intended ({r.ok} of {n}), ? = not a digit."
                      if r.judged else "")
         save(run, ctx, f"anagram-{k + 1}", [list(x), list(seen)],
              f"Visual anagram {k + 1}: {captions.quoted(p1)} upright, {captions.quoted(p2)} {captions.VIEW_WORDS[view]}; CFG γ = {s.gamma}, "
@@ -115,26 +149,27 @@ def run_a1_8(run) -> None:
              {"prompts": [p1, p2], "view": view, "gamma": s.gamma, "seeds": n, "seed": run.seed},
              row_labels=["upright", "transformed"], col_labels=r.labels)
     save(run, ctx, "anagrams", best,
-         f"One sample per illusion ({'the one the classifier reads most surely as intended' if probs else 'seed 0'}): "
+         f"One sample per illusion ({'picked: the one the judge reads most surely as intended' if probs else 'seed 0'}): "
          f"left upright, right through its view; CFG γ = {s.gamma}, seed {run.seed}.",
          "Each row: an illusion and the same image transformed, reading as a different prompt.",
          {"pairs": [[p1, p2, view] for _, p1, p2, view, _ in pairs], "gamma": s.gamma, "seed": run.seed},
+         data=judged.save(run.out / "judged.npz"),
          row_labels=[f"{p1}\n↔ {p2}\n({captions.VIEW_WORDS[view].split(' (')[0]})" for _, p1, p2, view, _ in pairs], col_labels=["upright", "transformed"])
     cols = ["illusion", "view", "seeds"] + (["upright ok", "transformed ok", "both ok", "real p1 pass",
                                              "real p2 pass"] if probs else [])
     run.table("anagram-success", "How often each illusion reads as intended" + (
-        " by the project's MNIST classifier, beside the same test on real MNIST test digits: real p1 pass = "
+        " by the project's MNIST judge, beside the same test on real MNIST test digits: real p1 pass = "
         "the share of real p1 digits read as p1 upright and as p2 through the view, real p2 pass = the share "
         "of real p2 digits that do so once mapped back through the inverse view. An illusion is only as "
         "good as its margin over these baselines." if probs else " (no classifier for this backend)."),
         cols, table)
-    _rate(run, "anagram_success_rate", readings)
+    _rate(run, "anagram", readings)
     run.params.update({"pairs": [[p1, p2, view] for _, p1, p2, view, _ in pairs], "gamma": s.gamma,
                        "seeds_per_pair": n})
 
 
 def _far_reader_accuracy(run, probs, k_size: int, sigma: float) -> float:
-    """How often the classifier reads real MNIST test digits right after the same low-pass: the far
+    """How often the judge reads real MNIST test digits right after the same low-pass: the far
     view's judge is only as good as this."""
     x, y = (t[:1000] for t in real_digits(run.cfg))                    # (N,1,28,28) in [-1,1], (N,)
     return round(float((probs(low_pass(x, k_size, sigma)).argmax(1) == y).float().mean()), 3)
@@ -157,10 +192,19 @@ def _hybrids(run, ctx, specs, probs, tag: str) -> tuple[list, list]:
             base = real_baseline(probs, real, _digit(far_p), _digit(near_p),
                                  lambda t, k_size=k_size, sigma=sigma: low_pass(t, k_size, sigma), lambda t: t)
             run.metrics.update({f"hybrid{k + 1}{tag}_real_baseline_far": base[0],
-                                f"hybrid{k + 1}{tag}_real_baseline_near": base[1]})
+                                f"hybrid{k + 1}{tag}_real_baseline_near": base[1],
+                                f"hybrid{k + 1}{tag}_margin": round(r.ok / r.n - max(base), 3)})
         out.append((x, far, r))
         rows.append([f"far {far_p} · near {near_p}", f"kernel {k_size}, σ = {sigma:g}", *r.counts(), *base])
     return out, rows
+
+
+def _judged_hybrids(results, specs) -> Judged:
+    j = Judged()
+    for k, ((x, far, _), (far_p, near_p, _, _)) in enumerate(zip(results, specs)):
+        j.add(far, far_p, k + 1)
+        j.add(x, near_p, k + 1)
+    return j
 
 
 def run_a1_9(run) -> None:
@@ -176,7 +220,7 @@ def run_a1_9(run) -> None:
     run.params.update(params)
     results, table = _hybrids(run, ctx, specs, probs, "")
     for k, ((far_p, near_p, k_size, sigma), (x, far, r)) in enumerate(zip(specs, results)):
-        read_note = (f" Labels: classifier's reading far/near, ✓ = both as intended ({r.ok} of {r.n})."
+        read_note = (f" Labels: the judge's reading far/near, ✓ = both as intended ({r.ok} of {r.n}), ? = not a digit."
                      if probs else "")
         save(run, ctx, f"hybrid-{k + 1}", [list(x), list(far)],
              f"Hybrid {k + 1}: {captions.quoted(far_p)} from afar, {captions.quoted(near_p)} up close; ε = f_low(ε_far) + f_high(ε_near), "
@@ -188,11 +232,11 @@ def run_a1_9(run) -> None:
     save(run, ctx, "hybrids",
          [[x[r.best], far[r.best], (high_pass(x[r.best], k_size, sigma) * 2).clamp(-1, 1)]
           for (x, far, r), (_, _, k_size, sigma) in zip(results, specs)],
-         f"One sample per hybrid ({'the one the classifier reads most surely as intended' if probs else 'seed 0'}), "
+         f"One sample per hybrid ({'picked: the one the judge reads most surely as intended' if probs else 'seed 0'}), "
          f"split into what each viewer sees: the low band f_low(x) (far) and the high band f_high(x), amplified "
          f"(near); CFG γ = {s.gamma}, seed {run.seed}.",
          "Each row: a hybrid image, its blurred low band and its sharp high band.",
-         params, row_labels=[f"far {captions.quoted(a)}\nnear {captions.quoted(b)}\n(σ = {sg:g})" for a, b, _, sg in specs],
+         params, data=_judged_hybrids(results, specs).save(run.out / "judged.npz"), row_labels=[f"far {captions.quoted(a)}\nnear {captions.quoted(b)}\n(σ = {sg:g})" for a, b, _, sg in specs],
          col_labels=["image", "far: f_low(x)", "near: f_high(x) × 2"])
     if any((k_size, sigma) != scaled for *_, k_size, sigma in specs):   # show what the course's blur does here
         res_scaled, rows = _hybrids(run, ctx, [(a, b, *scaled) for a, b, _, _ in specs], probs, "_scaled")
@@ -209,14 +253,14 @@ def run_a1_9(run) -> None:
     if probs:
         accs = {sg: _far_reader_accuracy(run, probs, k_size, sg) for *_, k_size, sg in specs}
         run.metrics.update({f"far_reader_accuracy_sigma{sg:g}": a for sg, a in accs.items()})
-        caption += (": far ok = the classifier reads f_low(x) as the far prompt, near ok = it reads x as the near "
+        caption += (": far ok = the judge reads f_low(x) as the far prompt, near ok = it reads x as the near "
                     "one. The far reader is only as good as its accuracy on real test digits blurred the same way: "
-                    + ", ".join(f"{a:.0%} at σ = {sg:g}" for sg, a in accs.items()) + ".")
+                    + ", ".join(f"{a:.0%} at σ = {sg:g}" for sg, a in accs.items()) + ". Real far pass / real "
+                    "near pass: the same test on real MNIST test digits of the far and the near class (read as the "
+                    "far digit once low-passed and as the near digit as they are).")
     else:
         caption += " (no classifier for this backend)."
-        caption += (" Real far pass / real near pass: the same test on real MNIST test digits of the far and "
-                    "the near class (read as the far digit once low-passed and as the near digit as they are).")
     cols = ["hybrid", "blur", "seeds"] + (["far ok", "near ok", "both ok", "real far pass", "real near pass"]
                                           if probs else [])
     run.table("hybrid-success", caption, cols, table)
-    _rate(run, "hybrid_success_rate", [r for *_, r in results])
+    _rate(run, "hybrid", [r for *_, r in results])

@@ -55,28 +55,94 @@ def run_a0(run) -> None:
         probs = judge(run)
         for k, n in enumerate(s.a0_steps):  # which columns the classifier reads as asked (the prose says)
             _score(run, probs, torch.stack([r[k] for r in rows]), prompts, suffix=f"_{n}_steps")
-        info = den.info
-        figures.plot_losses(run.out / "training-loss.png", {"local DDPM": info["losses"]},
-                            "Training the MNIST model: " + ("Min-SNR-weighted " if info["settings"].get("min_snr") else "")
-                            + "||ε − ε_θ(x_t, t, c)||²", smooth=25 if len(info["losses"]) > 100 else 0)
-        run.figure("training-loss", "training-loss.png",
-                   f"Loss of every training step of the MNIST model ({info['epochs']} epochs, "
-                   f"{len(info['losses'])} steps, batch {info['settings']['batch_size']}, "
-                   f"lr {info['settings']['lr']}, D = {info['settings']['D']}).",
-                   "A training loss curve falling quickly, then slowly.", "plot",
-                   {"epochs": info["epochs"], "steps": len(info["losses"])})
-        run.params["loss_min_snr"] = info["settings"].get("min_snr", 0.0)  # 0: the unweighted loss
-        run.metrics.update({"train_seconds": round(info["seconds"], 1), "train_steps": len(info["losses"]),
-                            "final_loss_mean100": round(sum(info["losses"][-100:]) / len(info["losses"][-100:]), 4)})
     save(run, ctx, "samples", rows,
          f"Samples from {where}, CFG γ = {s.gamma}, with {captions.counts(s.a0_steps)} "
          f"denoising steps; prompts {captions.listing(prompts)}, seed {run.seed}.",
          "A grid: one row per prompt, one column per number of denoising steps.",
          {"prompts": prompts, "num_inference_steps": list(s.a0_steps), "gamma": s.gamma, "seed": run.seed},
          row_labels=prompts, col_labels=steps_lbl)
-    if run.cfg.backend == "local":  # the in-page demo edits drawings with this model
+    if run.cfg.backend == "local":
+        _pretraining(run, den.info)
+        _judge_record(run)
+        _memorisation(run, ctx)
+        # the in-page demo edits drawings with this model
         from generator.models.onnx_export import export_local_demo
         export_local_demo(run, den, ctx.ts, s.gamma, list(s.i_starts))
+
+
+def _pretraining(run, record: dict) -> None:
+    """The shipped model's own training run, from its record: the loss curve and what it cost."""
+    r = record["recipe"]
+    figures.plot_losses(run.out / "training-loss.png", {"the MNIST model": record["losses"]},
+                        "Training the MNIST model: " + ("Min-SNR-weighted " if r.get("min_snr") else "")
+                        + "||ε − ε_θ(x_t, t, c)||²", smooth=25)
+    run.figure("training-loss", "training-loss.png",
+               f"Loss of every training step of the MNIST model, trained once beforehand ({record['epochs']} epochs, "
+               f"{record['steps']:,} steps, batch {r['batch_size']}, lr {r['lr']}, D = {r['D']}).",
+               "A training loss curve falling quickly, then slowly.", "plot",
+               {"epochs": record["epochs"], "steps": record["steps"]})
+    run.params["loss_min_snr"] = r.get("min_snr", 0.0)  # 0: the unweighted loss
+    run.data.update({"pretrained_on": record["machine"]["cpu"], "pretrained_threads": record["machine"]["threads"],
+                     "pretrained_at": record["trained_at"]})
+    run.metrics.update({"train_seconds": record["seconds"], "train_steps": record["steps"],
+                        "final_loss_mean100": record["final_loss"]})
+
+
+def _judge_record(run) -> None:
+    """What the judge that reads every Part A sample does on real digits and on what is not a digit,
+    from its shipped record (measured when it was trained; tests/test_pretrained.py re-measures it)."""
+    from generator.models import pretrained
+    q = pretrained.load(pretrained.JUDGE)[1]["quality"]
+    passed = q["rejects_passed_as_legible"]
+    worst = max(passed, key=passed.get)
+    run.metrics.update({"judge_real_correct": q["real_correct"], "judge_real_legible": q["real_legible"],
+                        "judge_noise_legible": passed["uniform noise"], "judge_worst_reject_legible": passed[worst]})
+    run.data["judge_worst_reject"] = worst
+
+
+MEMO_SAMPLES = 100  # 10 of each digit: enough for a median distance and a 5% tail
+
+
+def _training_digits(run, record: dict):
+    """(train, test) images of the split the shipped model was trained on, or (None, None) where this
+    machine reads other data (the copies must be sought among the digits it really saw)."""
+    from generator.data.mnist import fallback_mnist, fallback_source, load_mnist
+    if record["data"]["source"] == load_mnist(run.cfg, "train").source:
+        return load_mnist(run.cfg, "train").images, load_mnist(run.cfg, "test").images
+    if record["data"]["source"] == fallback_source():
+        return fallback_mnist("train").images, fallback_mnist("test").images
+    return None, None
+
+
+def _memorisation(run, ctx) -> None:
+    """Does the model copy its training digits? Each sample's distance to its nearest training digit
+    against real test digits' distance to theirs, and a figure of samples beside their nearest digit."""
+    from generator.metrics import memorisation, nearest_distances
+    den, s = ctx.den, ctx.s
+    n = MEMO_SAMPLES if run.cfg.preset != "smoke" else 20
+    labels = torch.arange(10).repeat(n // 10)
+    cond = torch.nn.functional.one_hot(labels, 10).float()
+    x_T = noise(ctx, n, gen(run, 50))
+    x = show(last(iterative_denoise(cfg_eps(den, cond, den.encode([""]), s.gamma), x_T, ctx.ts, den.alphas_cumprod,
+                                    threshold=ctx.threshold, generator=gen(run, 51))).x.clamp(-1, 1))
+    train, test = _training_digits(run, den.info)
+    if train is None:
+        return
+    m = memorisation(x, train, test)
+    run.metrics.update({f"nearest_{k}": v for k, v in m.items()})
+    first = x[:10]                                                     # one of each digit
+    d = torch.cdist(first.flatten(1).double(), train.flatten(1).double())   # (10, M)
+    near = train[d.argmin(1)]
+    dist = nearest_distances(first, train)
+    figures.save_grid(run.out / "nearest.png", [list(first), list(near)], scale=ctx.scale,
+                      row_labels=["sample", "nearest training digit"], col_labels=[f"{v:.1f}" for v in dist.tolist()])
+    run.figure("nearest", "nearest.png",
+               f"Ten samples (one per digit, CFG γ = {s.gamma}, seed {run.seed}) above the training digit nearest to "
+               f"each (L2 distance in pixels scaled to [0, 1], above each column). Over {m['samples']} samples the median "
+               f"distance is {m['sample_median']:.1f}; real test digits, which the model never saw, lie {m['test_median']:.1f} "
+               f"from their nearest training digit.",
+               "Generated digits above the most similar digits of the training set.", "image",
+               {"samples": m["samples"], "gamma": s.gamma, "seed": run.seed})
 
 
 def _samples(run, guided: bool) -> None:
@@ -103,6 +169,7 @@ def _samples(run, guided: bool) -> None:
 
 def _score(run, probs, x0: torch.Tensor, prompts: list[str], suffix: str = "") -> None:
     """With judge(run)'s classifier (local backend only): how many samples it reads as their prompt's digit."""
+    from generator.models.classifier import REJECT
     from generator.models.local import digit_of
     if probs is None:
         return
@@ -111,7 +178,7 @@ def _score(run, probs, x0: torch.Tensor, prompts: list[str], suffix: str = "") -
     ok = [int(p) == w for p, w in zip(pred.tolist(), want) if w is not None]
     if ok:
         run.metrics["classifier_agrees" + suffix] = f"{sum(ok)}/{len(ok)}"
-    run.metrics["classifier_reads" + suffix] = " ".join(map(str, pred.tolist()))
+    run.metrics["classifier_reads" + suffix] = " ".join("?" if p == REJECT else str(p) for p in pred.tolist())
 
 
 def run_a1_5(run) -> None:

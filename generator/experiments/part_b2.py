@@ -206,4 +206,4 @@ def run_b2_6(run) -> None:
     run.table("quality", quality_caption(last[-1]), QUALITY_COLUMNS, rows)
     run.table("per-class", "The classifier's accuracy per requested digit (4 samples each).",
               ["run", "epoch"] + [f"acc {d}" for d in range(10)], per_class)
-    run.data["classifier"] = "small CNN trained on the same training split (generator/models/classifier.py)"
+    run.data["classifier"] = "the project's MNIST judge, a small CNN trained beforehand"

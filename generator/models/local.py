@@ -1,10 +1,11 @@
 """The `local` backend: the project's own class-conditioned MNIST DDPM, behind the Denoiser contract.
 
-The course UNet (time="add", 10 classes) is trained once with `train.fit()` to predict eps
-under DeepFloyd IF's 1000-step cosine schedule, on MNIST scaled to [-1, 1], with the one-hot class
-dropped to the zero vector with probability p_uncond (so CFG has an unconditional branch). Because
-T and the schedule are IF's, Part A's t values, stride-30 list and i_start values apply unchanged.
-The trained weights (an EMA of them) are cached under cfg.cache, keyed by everything they depend on.
+Part A drives a pretrained model, as the course drives DeepFloyd IF. This one is the course UNet
+(time="add", 10 classes) trained once by the project (RECIPE, `writeup pretrain mnist-ddpm`) to
+predict eps under IF's 1000-step cosine schedule, on MNIST scaled to [-1, 1], with the one-hot class
+dropped to the zero vector with probability p_uncond (so CFG has an unconditional branch), and
+shipped in generator/models/weights/. Because T and the schedule are IF's, Part A's t values,
+stride-30 list and i_start values apply unchanged.
 """
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ import hashlib
 import json
 import math
 import re
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -22,7 +21,6 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from generator import train as train_module
 from generator.diffusion.objectives import eps_loss
 from generator.diffusion.schedules import cosine_alphas_cumprod
 from generator.errors import UserError
@@ -49,15 +47,7 @@ class LocalSettings:
     train_images: int = 0    # 0 = the whole train split
 
 
-PRESETS = {
-    "smoke": LocalSettings(D=8, steps=16, batch_size=32, lr=2e-3, ema=0.0, train_images=256),
-    # batch 32 costs less per digit than 64 on a CPU, and Min-SNR weighting learns faster per step.
-    # 1,269 steps (9 epochs of the fallback): fewer made Part A's illusions fail (BENCHMARKS.md)
-    "quick": LocalSettings(D=32, steps=1200, batch_size=32, lr=2e-3, ema=0.995, min_snr=5.0),
-    "course": LocalSettings(D=64, steps=9400, batch_size=128, lr=1e-3, ema=0.999),  # 20 epochs of 60k
-}
-
-_LOADED: dict[Path, "LocalDenoiser"] = {}  # one model per process, shared by every Part A section
+_LOADED: list["LocalDenoiser"] = []  # one model per process, shared by every Part A section
 
 
 # ---------------------------------------------------------------- prompts
@@ -151,12 +141,12 @@ def schedule(s: LocalSettings, n: int) -> tuple[int, int, int]:
     return epoch_images, epochs, epochs * steps_per_epoch(n, epoch_images, s.batch_size)
 
 
-def _train(cfg, s: LocalSettings, folder: Path, images: Tensor, labels: Tensor, data: dict) -> dict:
+def _train(seed: int, s: LocalSettings, folder: Path, images: Tensor, labels: Tensor, data: dict) -> dict:
     """Train with fit() (resumable checkpoints in folder/ckpt), save folder/denoiser.pt; returns it."""
     from generator.models.unet import UNet
     from generator.train import fit
 
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(seed)
     model = UNet(1, s.D, time="add", num_classes=10)
     ema = Ema(model, s.ema) if s.ema else None
     ckpt = folder / "ckpt"
@@ -174,7 +164,7 @@ def _train(cfg, s: LocalSettings, folder: Path, images: Tensor, labels: Tensor, 
     epoch_images, epochs, _ = schedule(s, len(images))
     res = fit(model, ddpm_loss(cosine_alphas_cumprod(T), s.p_uncond, s.min_snr), images, labels, epoch_images=epoch_images,
               epochs=epochs, batch_size=s.batch_size, lr=s.lr, lr_decay=True, ckpt_dir=ckpt,
-              seed=cfg.seed, desc="local MNIST DDPM", on_epoch_end=save_ema,
+              seed=seed, desc="local MNIST DDPM", on_epoch_end=save_ema,
               on_step=None if ema is None else ema.update)
     weights = (ema.model if ema is not None else model).cpu().state_dict()
     record = {"settings": dataclasses.asdict(s), "epochs": epochs, "losses": res.losses,
@@ -184,41 +174,35 @@ def _train(cfg, s: LocalSettings, folder: Path, images: Tensor, labels: Tensor, 
 
 
 def load(cfg) -> LocalDenoiser:
-    """The trained local model: from the cache, or trained now (once) and cached."""
-    from generator.data.mnist import load_mnist
+    """The shipped model, its sha256 checked, loaded once per process."""
+    from generator.models import pretrained
     from generator.models.unet import UNet
 
-    check_prompts(cfg)  # a typo in writeup.toml fails now, not after minutes of training
-    s = PRESETS[cfg.preset]
+    check_prompts(cfg)  # a typo in writeup.toml fails now, not after minutes of sampling
+    if not _LOADED:
+        state, record = pretrained.load(pretrained.DDPM)
+        model = pretrained.load_into(pretrained.DDPM, UNet(1, RECIPE.D, time="add", num_classes=10), state)
+        _LOADED.append(LocalDenoiser(model, f"a class-conditioned MNIST UNet, D = {RECIPE.D}, "
+                                            f"trained {record['steps']:,} steps beforehand", record))
+    return _LOADED[0]
+
+
+# ---------------------------------------------------------------- the shipped model
+
+# The recipe of the model that ships in generator/models/weights/ (BENCHMARKS.md, "Part A's shipped
+# model"): chosen for quality, not for a run's budget; `writeup pretrain mnist-ddpm` reproduces it.
+RECIPE = LocalSettings(D=32, steps=6000, batch_size=64, lr=2e-3, ema=0.999, min_snr=5.0)
+RECIPE_SEED = 180
+
+
+def train_recipe(cfg) -> tuple[dict, str]:
+    """Train (or resume, or find finished in the cache) the shipped recipe on cfg's MNIST; (record, key)."""
+    from generator.data.mnist import load_mnist
     train = load_mnist(cfg, "train")
-    images, labels = train.images, train.labels
-    if s.train_images:
-        images, labels = images[:s.train_images], labels[:s.train_images]
-    data = {"source": train.source, "train_images": len(images)}
-    key = _key(s, cfg.seed, train.source, len(images))
-    folder = cfg.cache / "local" / f"mnist-ddpm-{key}"
-    if folder in _LOADED:
-        return _LOADED[folder]
-    folder.mkdir(parents=True, exist_ok=True)
-    record = None
-    if train_module.RETRAIN and folder not in train_module._RETRAINED:  # `writeup run --retrain`: once a run
-        train_module._RETRAINED.add(folder)
-        (folder / "denoiser.pt").unlink(missing_ok=True)
-        shutil.rmtree(folder / "ckpt", ignore_errors=True)
-    if (folder / "denoiser.pt").exists():
-        record = load_checkpoint(folder / "denoiser.pt")
-        if record is not None:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime((folder / "denoiser.pt").stat().st_mtime))
-            print(f"local MNIST DDPM: reusing the model trained at {when} ({folder}; "
-                  "`writeup run --retrain` trains it again)")
+    data = {"source": train.source, "train_images": train.count}
+    key = _key(RECIPE, RECIPE_SEED, train.source, train.count)
+    folder = cfg.cache / "pretrain" / f"mnist-ddpm-{key}"
+    record = load_checkpoint(folder / "denoiser.pt") if (folder / "denoiser.pt").exists() else None
     if record is None:
-        rng = torch.get_rng_state()   # training must not shift the section's random stream
-        record = _train(cfg, s, folder, images, labels, data)
-        torch.set_rng_state(rng)
-    model = UNet(1, s.D, time="add", num_classes=10)
-    model.load_state_dict(record["model"])
-    info = {k: record[k] for k in ("settings", "epochs", "losses", "seconds", "device", "data")}
-    # the steps it really ran (whole epochs round the budget up): the same number as its loss curve
-    den = LocalDenoiser(model, f"a class-conditioned MNIST UNet, D = {s.D}, trained {len(record['losses']):,} steps (checkpoint {key})", info)
-    _LOADED[folder] = den
-    return den
+        record = _train(RECIPE_SEED, RECIPE, folder, train.images, train.labels, data)
+    return record, key

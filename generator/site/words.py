@@ -70,7 +70,9 @@ LABELS = {
     "classifier": "judged by", "drawn1": "drawing 1", "drawn2": "drawing 2", "own1": "second image",
     "own2": "third image", "source": "training data", "test": "test image", "test_image": "test image",
     "test_images": "test digits", "train_images": "training digits", "train_source": "training data",
-    "web": "web image",
+    "web": "web image", "pretrained_on": "model trained beforehand on", "pretrained_threads": "with CPU threads",
+    "pretrained_at": "model trained at",
+    "judge_worst_reject": "rejects the judge passes most",
     "p_uncond": "prompt left out in training (share)", **RUN_NAMES,
 }
 HIDDEN = {"demo", "processes"}  # the demo's files (the page links the demo), data-loader processes
@@ -185,6 +187,9 @@ METRICS = [
     (r"(anagram|hybrid)(\d)(_scaled)?_success_rate",
      lambda m: f"{m[1]} {m[2]}{' (course blur)' if m[3] else ''}: share read as intended"),
     (r"(anagram|hybrid)_success_rate", lambda m: f"all {m[1]}s: share read as intended"),
+    (r"(anagram|hybrid)(\d)(_scaled)?_margin",
+     lambda m: f"{m[1]} {m[2]}{' (course blur)' if m[3] else ''}: margin over real digits"),
+    (r"(anagram|hybrid)_margin", lambda m: f"all {m[1]}s: mean margin over real digits"),
     (r"anagram(\d)_real_baseline_p(\d)", lambda m: f"anagram {m[1]}: real digits of prompt {m[2]} passing the same test"),
     (r"hybrid(\d)(_scaled)?_real_baseline_(far|near)",
      lambda m: f"hybrid {m[1]}{' (course blur)' if m[2] else ''}: real {m[3]} digits passing the same test"),
@@ -199,6 +204,17 @@ METRICS = [
     (r"(?:(scheduled|constant-lr)_)?final_loss(?:_mean(\d+))?",
      lambda m: (f"{RUN_NAMES[m[1]]}: " if m[1] else "") + f"final loss (mean of the last {m[2] or 50} steps)"),
     (r"train_steps", lambda m: "training steps"),
+    (r"judge_(\w+)", lambda m: {
+        "real_correct": "judge: real test digits read correctly", "real_legible": "judge: real test digits legible",
+        "noise_legible": "judge: uniform noise passed as a digit",
+        "worst_reject_legible": "judge: the rejects it passes most, passed as a digit"}.get(m[1], m[1])),
+    (r"nearest_(\w+)", lambda m: {
+        "sample_median": "samples: median distance to the nearest training digit",
+        "test_median": "real test digits: median distance to the nearest training digit",
+        "test_p05": "real test digits: 5th percentile of that distance",
+        "copies": "samples nearer a training digit than 95% of test digits",
+        "samples": "samples checked for copies", "test_digits": "test digits compared",
+        "train_digits": "training digits searched"}.get(m[1], m[1].replace("_", " "))),
     (r"(scheduled|constant-lr)_(accuracy|fd|fd_mean_term|fd_cov_term|kid|diversity)_epoch(\d+)",
      lambda m: f"{RUN_NAMES[m[1]]}: {_MEASURES[m[2]]} after epoch {m[3]}"),
     (r"fd_real_vs_real(_sd)?", lambda m: "Fréchet distance, real against real" + (" (spread)" if m[1] else "")),
