@@ -106,7 +106,9 @@ def _write_pages(tmp: Path, cfg: WriteupConfig, col: collect.Collected, state: d
     env = render.environment(TEMPLATES, cfg.cache / "site-jinja")
     pages_state, files = {}, {}
     for page in col.pages:
-        if page.file not in {p.file for p in changed} and (cfg.site / page.file).is_file():  # old HTML and its file list still hold
+        if (page.file not in {p.file for p in changed} and (cfg.site / page.file).is_file()  # old HTML and files still hold
+                and all(assets.cached_ok(Path(src)) for src in old_files[page.file].values()  # unless a cached
+                        if Path(src).is_relative_to(cfg.cache))):  # video or strip was damaged since: render anew
             needed = {rel: Path(src) for rel, src in old_files[page.file].items()}
             _put(tmp, cfg.site, page.file, True, None)
             report.reused.append(page.file)
