@@ -62,7 +62,7 @@ class WriteupConfig:
     device: str = "auto"       # where models train and sample: auto, cpu, cuda or mps
     artifacts_dir: str = "artifacts"
     site_dir: str = "site"
-    allow_scripts: bool = False  # publish prose with <script> or inline event handlers (refused by default)
+    allow_scripts: bool = False  # publish pages with scripts, event handlers, srcdoc or plug-ins from content/ (refused by default)
     data: DataConfig = field(default_factory=DataConfig)
     deepfloyd: DeepFloydConfig = field(default_factory=DeepFloydConfig)
     part_a: PartAConfig = field(default_factory=PartAConfig)

@@ -40,7 +40,12 @@ def swap_dir(new: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
         final.rename(old)
-    new.rename(final)
+    try:
+        new.rename(final)
+    except OSError:  # put the old folder back rather than leave none
+        if old.exists() and not final.exists():
+            old.rename(final)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -73,25 +73,39 @@ def _atomic_save(obj, path: Path) -> None:
                         "the previous checkpoint is kept") from None
 
 
-def load_checkpoint(path: Path, weights_only: bool = False, then: str = "training again"):
-    """torch.load, or None (the file removed, with a line naming it) when a kill or full disk truncated it."""
+def load_checkpoint(path: Path, weights_only: bool = True, then: str = "training again"):
+    """torch.load, or None (the file removed, with a line naming it) when it is truncated or not plain data.
+
+    Always weights_only=True (the argument is kept for callers that pass it): a checkpoint or cache
+    copied from elsewhere must not run code when read, and everything saved here is tensors,
+    numbers, strings and containers of them, which that loader reads."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
-    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as e:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as e:  # the refused code lands here too
         path.unlink(missing_ok=True)
         reason = (str(e).splitlines() or [type(e).__name__])[0][:100]
         print(f"{path} is unreadable ({reason}); removed it{', ' + then if then else ''}")
         return None
 
 
-def load_snapshot(model: nn.Module, ckpt_dir: Path, epoch: int) -> nn.Module:
-    """Load the weights saved after `epoch` into `model` (eval mode)."""
+def load_snapshot(model: nn.Module, ckpt_dir: Path, epoch: int, section: str = "SECTION") -> nn.Module:
+    """Load the weights saved after `epoch` into `model` (eval mode). An unreadable, wrong-shaped or
+    non-finite snapshot is one line naming the file and `writeup run <section> --retrain`."""
     path = snapshot_path(ckpt_dir, epoch)
-    state = load_checkpoint(path, weights_only=True, then="")
+    retrain = f"`writeup run {section} --retrain` trains it again"
+    state = load_checkpoint(path, then="")
     if state is None:  # its training must run again: drop the resume point that says it is done
         (Path(ckpt_dir) / LAST).unlink(missing_ok=True)
-        raise UserError(f"{path} was unreadable and is removed: run the section again to retrain it")
-    model.load_state_dict(state)
+        raise UserError(f"{path} was unreadable and is removed: run the section again to retrain it ({retrain})")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{path} is not a model's weights; {retrain}")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:  # missing or unexpected keys, or a tensor of another shape
+        raise UserError(f"{path} does not fit this model ({str(e).splitlines()[-1].strip()[:120]}); {retrain}") from None
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise UserError(f"{path} holds NaN or infinite weights ({bad[0]}{' and more' if len(bad) > 1 else ''}); {retrain}")
     return model.eval()
 
 

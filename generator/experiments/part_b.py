@@ -71,7 +71,7 @@ def run_b1_2_1(run) -> None:
                     f"Adam lr {s.lr}, D = {s.D}).", run.params)
     x = _test_digits(test, s.shown)
     for epoch in sorted({1, s.epochs}):
-        mse = _denoise_figure(run, snapshot(make, folder, epoch), x, s.sigma, epoch)
+        mse = _denoise_figure(run, snapshot(run, make, folder, epoch), x, s.sigma, epoch)
         run.metrics[f"test_mse_epoch{epoch}"] = round(mse, 5)
     run.metrics["train_seconds"] = round(result.seconds, 1)
 
@@ -87,7 +87,7 @@ def run_b1_2_2(run) -> None:
                         f"{up['params'].get('checkpoint')!r} leads out of {run.cfg.cache}; re-run b1.2.1")
     if not (folder / f"epoch_{d.epochs}.pt").exists():  # cache wiped: retrain into the same folder
         train_model(run, "denoiser", lambda: UNet(1, d.D), denoise_loss(d.sigma), d, train_data(run, d.train_images))
-    model = snapshot(lambda: UNet(1, d.D), folder, d.epochs)
+    model = snapshot(run, lambda: UNet(1, d.D), folder, d.epochs)
     x = test_data(run).images[OOD_INDEX:OOD_INDEX + 1].expand(len(s.sigmas), -1, -1, -1)  # (S,1,28,28)
     g = torch.Generator().manual_seed(run.seed)
     z = x + torch.tensor(s.sigmas).reshape(-1, 1, 1, 1) * torch.randn(x.shape, generator=g)
@@ -123,7 +123,7 @@ def run_b1_2_3(run) -> None:
     z = torch.randn(s.samples, 1, 28, 28, generator=g)
     for epoch in sorted({1, s.epochs}):
         with torch.no_grad():
-            out = snapshot(make, folder, epoch)(z).clamp(0, 1)
+            out = snapshot(run, make, folder, epoch)(z).clamp(0, 1)
         fid, ncol = f"samples-epoch{epoch}", min(8, s.samples)
         rows = [list(out[i:i + ncol]) + [mean[0] if i == 0 else None] for i in range(0, len(out), ncol)]
         figures.save_grid(run.out / f"{fid}.png", rows, scale=3, col_labels=[""] * ncol + ["mean"])

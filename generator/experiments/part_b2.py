@@ -72,7 +72,7 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
     yields, sampler = v.trajectory(method, steps)  # e.g. Heun: two network evaluations a step
     keep = frame_indices(yields, g.gif_frames)
     for epoch in g.sample_epochs:
-        model = snapshot(make, folder, epoch)
+        model = snapshot(run, make, folder, epoch)
         frames = []
         for i, x in enumerate(sample(v, model, drawn, steps=steps, T=s.ddpm_T, labels=labels,
                                      gamma=g.gamma, generator=torch.Generator().manual_seed(run.seed),
@@ -102,9 +102,9 @@ def _guided(run, g, make, folder, quality) -> None:
     (flow.autoguided): an addition to the course, which samples the plain model."""
     s, v = settings(run.cfg), VARIANTS[run.cfg.part_b]
     last, steps, method = g.sample_epochs[-1], v.steps(g, s), v.method(g)
-    *_, x = sample(v, snapshot(make, folder, last), g.drawn, steps=steps, T=s.ddpm_T,
+    *_, x = sample(v, snapshot(run, make, folder, last), g.drawn, steps=steps, T=s.ddpm_T,
                    generator=torch.Generator().manual_seed(run.seed), method=method,
-                   weak=snapshot(make, folder, g.guide_epoch), w=g.guide_w)
+                   weak=snapshot(run, make, folder, g.guide_epoch), w=g.guide_w)
     how = f"guided by the epoch-{g.guide_epoch} snapshot, w = {g.guide_w:g}"
     save_samples(run, f"samples-epoch{last}-guided", x[:g.samples],
                  f"Time-conditioned UNet after epoch {last}, {how}: the same {g.samples} starting noises as "
@@ -202,7 +202,7 @@ def run_b2_6(run) -> None:
         prefix = "samples-" if name == "scheduled" else "nosched-"
         _sample_epochs(run, g, make, folder, labels, prefix, what, quality)
         if name == "scheduled" and demo is not None:  # the in-page demo samples this model
-            demo(run, snapshot(make, folder, g.sample_epochs[-1]), g)
+            demo(run, snapshot(run, make, folder, g.sample_epochs[-1]), g)
     run.table("quality", quality_caption(last[-1]), QUALITY_COLUMNS, rows)
     run.table("per-class", "The classifier's accuracy per requested digit (4 samples each).",
               ["run", "epoch"] + [f"acc {d}" for d in range(10)], per_class)

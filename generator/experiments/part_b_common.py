@@ -67,10 +67,11 @@ def budget(s, train: Mnist) -> dict:
             "optimizer_steps": per_epoch * s.epochs, "batch_size": s.batch_size}
 
 
-def snapshot(make_model, folder: Path, epoch: int) -> torch.nn.Module:
+def snapshot(run, make_model, folder: Path, epoch: int) -> torch.nn.Module:
     """The model as it was after `epoch` (per-epoch snapshot written by train.fit; the weight
-    average where the settings have one), on the CPU (samplers move it to the chosen device)."""
-    return load_snapshot(make_model(), folder, epoch)
+    average where the settings have one), on the CPU (samplers move it to the chosen device).
+    A damaged snapshot is an error naming the file and `writeup run <this section> --retrain`."""
+    return load_snapshot(make_model(), folder, epoch, run.section.id)
 
 
 def save_loss_curve(run, fig_id: str, curves: dict, title: str, caption: str, params: dict) -> None:

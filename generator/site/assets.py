@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import threading
 import shutil
 import subprocess
@@ -35,6 +36,93 @@ def pixel_size(path: Path) -> tuple[int, int]:
         raise UserError(f"{path}: not a readable image ({e.__class__.__name__}); re-run its section") from None
 
 
+def mp4_ok(path: Path) -> bool:
+    """Whether `path` is a whole MP4: its top-level boxes run exactly to the end of the file and
+    include ftyp, moov and mdat. A cut or overwritten file fails; a page never gets a broken player."""
+    try:
+        end, pos, kinds = path.stat().st_size, 0, set()
+        with open(path, "rb") as f:
+            while pos < end:
+                f.seek(pos)
+                head = f.read(16)
+                if len(head) < 8:
+                    return False
+                size, kind = struct.unpack(">I4s", head[:8])
+                if size == 1 and len(head) == 16:  # a 64-bit size follows
+                    size = struct.unpack(">Q", head[8:])[0]
+                elif size == 0:  # runs to the end of the file
+                    size = end - pos
+                if size < 8:
+                    return False
+                kinds.add(kind)
+                pos += size
+        return pos == end and {b"ftyp", b"moov", b"mdat"} <= kinds
+    except OSError:
+        return False
+
+
+def image_ok(path: Path) -> bool:
+    """Whether `path` is an image that decodes whole (a cached poster, strip or thumbnail)."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+        return True
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+        return False
+
+
+_MODEL_FIELDS = {1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 25}  # onnx.proto's ModelProto fields
+
+
+def onnx_ok(path: Path) -> bool:
+    """Whether `path` reads as an ONNX ModelProto without the onnx package (the builder stays light):
+    every top-level protobuf field is well-formed to the very end of the file and ir_version (1),
+    graph (7) and opset_import (8) are there. An empty, cut or random file fails."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    pos, seen = 0, set()
+
+    def varint() -> int:
+        nonlocal pos
+        value = shift = 0
+        while pos < len(data) and shift < 64:
+            b = data[pos]
+            pos += 1
+            value |= (b & 0x7F) << shift
+            if b < 0x80:
+                return value
+            shift += 7
+        raise ValueError("bad varint")
+
+    try:
+        while pos < len(data):
+            key = varint()
+            field, wire = key >> 3, key & 7
+            if field not in _MODEL_FIELDS or wire not in (0, 1, 2, 5):
+                return False
+            if wire == 0:
+                varint()
+            elif wire == 1:
+                pos += 8
+            elif wire == 5:
+                pos += 4
+            else:  # length-delimited: a string or a nested message
+                size = varint()  # (not `pos += varint()`: that adds to pos as it was before the call)
+                pos += size
+            seen.add(field)
+        return pos == len(data) and {1, 7, 8} <= seen
+    except ValueError:
+        return False
+
+
+def cached_ok(path: Path) -> bool:
+    """A file the builder made into its cache is whole (checked by kind); anything else just exists."""
+    suffix = path.suffix.lower()
+    return mp4_ok(path) if suffix == ".mp4" else image_ok(path) if suffix == ".png" else path.is_file()
+
+
 def display_width(width: int) -> int | None:
     """CSS width for pixel art (a whole multiple of the file's), or None to show the file as it is."""
     k = PIXEL_ART_WIDTH // width
@@ -61,8 +149,9 @@ def _ffmpeg() -> str | None:
 def gif_to_mp4(gif: Path, cache: Path, digest=file_digest) -> Path | None:
     """An H.264 MP4 of `gif` (cached by the GIF's hash), or None without a converter or on failure."""
     out = cache / "site-video" / f"{digest(gif)[:24]}.mp4"
-    if out.is_file():
+    if mp4_ok(out):
         return out
+    out.unlink(missing_ok=True)  # cut or damaged: made again from the GIF
     exe = _ffmpeg()
     if exe is None:
         return None
@@ -84,7 +173,7 @@ def gif_to_mp4(gif: Path, cache: Path, digest=file_digest) -> Path | None:
 def poster_from_gif(gif: Path, cache: Path, digest=file_digest) -> Path:
     """The GIF's last frame as a PNG (the finished result is the useful still), cached by hash."""
     out = cache / "site-video" / f"{digest(gif)[:24]}.poster.png"
-    if not out.is_file():
+    if not image_ok(out):  # missing or damaged: made again from the GIF
         out.parent.mkdir(parents=True, exist_ok=True)
         with Image.open(gif) as im, atomic_path(out) as tmp:
             im.seek(im.n_frames - 1)
@@ -99,7 +188,7 @@ def tiles_only(png: Path, cache: Path, digest=file_digest) -> Path:
     the columns, then the rows, that are mostly opaque. Cached by hash; a picture without such a
     margin comes back whole."""
     out = cache / "site-thumbs" / f"{digest(png)[:24]}.tiles.png"
-    if not out.is_file():
+    if not image_ok(out):
         with Image.open(png) as im:
             im = im.convert("RGBA")
         alpha = im.getchannel("A").point(lambda a: 255 if a > 200 else 0)
@@ -150,7 +239,7 @@ def frame_strip(gif: Path, cache: Path, digest=file_digest) -> tuple[Path, int]:
     the number of steps. Cached by the GIF's hash."""
     out = cache / "site-video" / f"{digest(gif)[:24]}.frames.png"
     count = out.with_suffix(".txt")
-    if not (out.is_file() and count.is_file()):
+    if not _strip_ok(out, count):  # missing, or a damaged strip or frame count: made again from the GIF
         frames = gif_frames(gif)
         k = _enlargement(frames)  # stored at 1/k: the page scales it back up with sharp pixels
         frames = [f.resize((f.width // k, f.height // k), Image.NEAREST) for f in frames]
@@ -172,10 +261,21 @@ def frame_strip(gif: Path, cache: Path, digest=file_digest) -> tuple[Path, int]:
     return out, int(count.read_text())
 
 
+def _strip_ok(strip: Path, count: Path) -> bool:
+    """A cached frame strip and its frame count agree: a whole number of frames of equal height."""
+    try:
+        n = int(count.read_text())
+        with Image.open(strip) as im:
+            im.load()
+            return n >= 1 and im.height % n == 0
+    except (OSError, ValueError, SyntaxError, UnidentifiedImageError, Image.DecompressionBombError):
+        return False
+
+
 def convert_all(gifs: list[Path], cache: Path, digest=file_digest) -> None:
     """Fill the MP4 cache for many GIFs at once, one ffmpeg per core (each runs single-threaded)."""
     from concurrent.futures import ThreadPoolExecutor
-    todo = [g for g in dict.fromkeys(gifs) if not (cache / "site-video" / f"{digest(g)[:24]}.mp4").is_file()]
+    todo = [g for g in dict.fromkeys(gifs) if not mp4_ok(cache / "site-video" / f"{digest(g)[:24]}.mp4")]
     if todo and _ffmpeg() is not None:
         with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
             list(pool.map(lambda g: gif_to_mp4(g, cache, digest), todo))

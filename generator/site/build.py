@@ -106,7 +106,9 @@ def _write_pages(tmp: Path, cfg: WriteupConfig, col: collect.Collected, state: d
     env = render.environment(TEMPLATES, cfg.cache / "site-jinja")
     pages_state, files = {}, {}
     for page in col.pages:
-        if page.file not in {p.file for p in changed} and (cfg.site / page.file).is_file():  # old HTML and its file list still hold
+        if (page.file not in {p.file for p in changed} and (cfg.site / page.file).is_file()  # old HTML and files still hold
+                and all(assets.cached_ok(Path(src)) for src in old_files[page.file].values()  # unless a cached
+                        if Path(src).is_relative_to(cfg.cache))):  # video or strip was damaged since: render anew
             needed = {rel: Path(src) for rel, src in old_files[page.file].items()}
             _put(tmp, cfg.site, page.file, True, None)
             report.reused.append(page.file)
@@ -157,6 +159,11 @@ def _log(report: BuildReport, site: Path, log) -> None:
         f"in {report.seconds:.2f} s")
 
 
+def _cannot_write(site: Path, e: OSError) -> UserError:
+    return UserError(f"cannot write {site}: {e.strerror or e} (a read-only folder or mount? `site_dir` in "
+                     "writeup.toml puts the site elsewhere); the previous site is kept")
+
+
 def build(cfg: WriteupConfig, strict: bool = False, force: bool = False, log=print) -> BuildReport:
     """Build site/ from the manifests; raise UserError on invalid input, or (strict) on any warning."""
     t0 = time.perf_counter()
@@ -183,7 +190,10 @@ def build(cfg: WriteupConfig, strict: bool = False, force: bool = False, log=pri
         remove_leftovers(cfg.site.parent, pattern)
     tmp = cfg.site.with_name(f".{cfg.site.name}.build-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    try:
+        tmp.mkdir(parents=True)
+    except OSError as e:
+        raise _cannot_write(cfg.site, e) from None
     try:
         pages_state, files = _write_pages(tmp, cfg, col, state, digest, report)
         files_state = _write_files(tmp, cfg.site, files, state, digest, report)
@@ -193,7 +203,10 @@ def build(cfg: WriteupConfig, strict: bool = False, force: bool = False, log=pri
         failures = [f"not run yet: {', '.join(report.missing)} (run `writeup run all`)"] if report.missing else []
         if strict and failures + report.warnings + report.problems:
             raise UserError("build --strict failed:\n  " + "\n  ".join(failures + report.warnings + report.problems))
-        swap_dir(tmp, cfg.site)
+        try:
+            swap_dir(tmp, cfg.site)
+        except OSError as e:  # site/ on a read-only mount, or a mount point: it cannot be renamed away
+            raise _cannot_write(cfg.site, e) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -85,3 +85,70 @@ def check_site(site: Path, max_bytes: int = MAX_BYTES, parsed: dict | None = Non
 
 def site_bytes(site: Path) -> int:
     return sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+
+
+# What runs code in a reader's browser. The builder's own scripts (SITE_SCRIPTS, added by the
+# templates) are the only scripts a page may load; anything else came from the author's content
+# (prose, own pages and sections, media) and needs allow_scripts = true to be published.
+SITE_SCRIPTS = {"static/site.js", "static/demo.js", "static/demo-ui.js"}
+ACTIVE_FILES = (".html", ".htm", ".xhtml", ".svg", ".xml")  # files a browser runs scripts in
+_SAFE_DATA = ("data:,", "data:image/png", "data:image/jpeg", "data:image/gif", "data:image/webp")
+
+
+def _scheme(url: str) -> str:
+    """The URL's scheme as a browser reads it: tabs, newlines and spaces inside are dropped."""
+    squeezed = "".join(ch for ch in url if ord(ch) > 32).lower()
+    return squeezed.split(":", 1)[0] + ":" if ":" in squeezed.split("/", 1)[0] else ""
+
+
+_URL_ATTRS = URL_ATTRS | {"formaction", "xlink:href", "background", "cite", "ping", "manifest", "codebase", "srcset"}
+
+
+class _Active(HTMLParser):
+    """Finds scripts, event handlers, javascript:/data: URLs, srcdoc and plug-ins in one page."""
+
+    def __init__(self, page: str):
+        super().__init__(convert_charrefs=True)  # entities decoded, as the browser decodes them
+        self.page, self.found = page, []
+
+    def _add(self, what: str) -> None:
+        self.found.append(f"{self.page}:{self.getpos()[0]}: {what}")
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            src = dict(attrs).get("src")
+            if src is None or posixpath.normpath(posixpath.join(posixpath.dirname(self.page), src)) not in SITE_SCRIPTS:
+                self._add(f"<script{' src=' + repr(src) if src else ''}>")
+        elif tag in ("object", "embed", "applet"):
+            self._add(f"<{tag}> (a plug-in or another page)")
+        for k, v in attrs:
+            v = v or ""
+            if tag == "meta" and k == "content" and "url=" in v.lower():  # <meta http-equiv=refresh>
+                k, v = "content url", v.lower().split("url=", 1)[1]
+            if k.startswith("on"):
+                self._add(f"<{tag} {k}=...> (an inline event handler)")
+            elif k == "srcdoc":
+                self._add(f"<{tag} srcdoc> (a page inside the page)")
+            elif k in _URL_ATTRS or k == "content url":
+                for url in v.split(",") if k == "srcset" else [v]:
+                    scheme = _scheme(url)
+                    if scheme == "javascript:":
+                        self._add(f"<{tag} {k}> runs a javascript: URL")
+                    elif scheme == "data:" and not url.strip().lower().startswith(_SAFE_DATA):
+                        self._add(f"<{tag} {k}> has a data: URL that is not an image")
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+
+
+def active_content(site: Path) -> list[str]:
+    """'page:line: what' for everything in the site's pages (and SVG files) that would run code,
+    apart from the builder's own scripts; [] when there is none."""
+    found = []
+    for p in sorted(site.rglob("*")):
+        if p.suffix.lower() in ACTIVE_FILES and p.is_file() and not p.is_symlink():
+            parser = _Active(p.relative_to(site).as_posix())
+            parser.feed(p.read_text(encoding="utf-8", errors="replace"))
+            parser.close()
+            found += parser.found
+    return found

@@ -223,9 +223,10 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
     content = cfg.root / "content"
     warnings: list[str] = []
     missing: list[str] = []
+    own.check_links(content, cfg.root)  # before any file of content/ is read
     runs = _runs(cfg)
     notes = own.notes_files(content)
-    own_sections, own_pages, media = own.sections(content), own.pages(content), own.media(content)
+    own_sections, own_pages, media = own.sections(content), own.pages(content), own.media(content, warnings)
     views = {s.id: read_section(cfg, s, code, warnings, missing, runs, notes.get(s.id)) for s in SECTIONS.values()}
     views |= {o.section.id: _own_section(cfg, o, runs) for o in own_sections}
     order = own.place(list(SECTIONS), own_sections)

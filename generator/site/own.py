@@ -7,17 +7,49 @@
   and optional `nav` (its label in the menu) and `order` (pages are sorted by it, then by name);
 - content/media/: the author's images, published as media/<name> (link them as media/<name>).
 A misnamed section or broken front matter is a one-line error naming the file.
+
+Nothing outside the project is published: a symlink in content/ that leads out of it (or into a
+hidden folder such as .git) is an error; dotfiles, editor backups and OS litter are skipped; an
+image that does not decode, or is too large to, is left out with a warning naming it.
 """
 from __future__ import annotations
 
+import os
 import re
+import warnings as pywarnings
 from dataclasses import dataclass
 from pathlib import Path
+
+from PIL import Image
 
 from generator.sections import SECTIONS, Section
 from generator.site.prose import ProseError, front_matter
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# dotfiles (.DS_Store, .#lock), editor backups (x~, .x.swp, #x#) and OS litter: never the author's content
+LITTER = re.compile(r"^\.|~$|\.sw[a-p]$|^#.*#$|^(thumbs\.db|desktop\.ini)$", re.IGNORECASE)
+IMAGES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
+MAX_PIXELS = 40_000_000  # a 40-megapixel photo decodes to 160 MB; a header claiming more is refused
+
+
+def _visible(paths) -> list[Path]:
+    return [p for p in paths if not LITTER.search(p.name)]
+
+
+def check_links(content: Path, root: Path) -> None:
+    """Refuse a symlink in content/ that leaves the project or enters a hidden folder (.git, .cache)."""
+    top = root.resolve()
+    for folder, dirs, files in os.walk(content):  # does not follow links: each is judged, not entered
+        for name in (n for n in dirs + files if not LITTER.search(n)):
+            link = Path(folder) / name
+            if not link.is_symlink():
+                continue
+            target = link.resolve()
+            inside = target.is_relative_to(top) and not any(
+                part.startswith(".") for part in target.relative_to(top).parts)
+            if not inside:
+                raise ProseError(f"{link}: a symlink to {target if target.is_relative_to(top) else 'outside the project'}"
+                                 "; copy the file into content/ instead")
 
 
 @dataclass
@@ -49,7 +81,7 @@ def _slug(path: Path) -> str:
 def notes_files(content: Path) -> dict[str, Path]:
     """content/<id>.notes.md by section id; a notes file for no known section is an error."""
     out = {}
-    for p in sorted(content.glob("*.notes.md")):
+    for p in _visible(sorted(content.glob("*.notes.md"))):
         sid = p.name[:-len(".notes.md")]
         if sid not in SECTIONS:
             raise ProseError(f"{p}: no section {sid!r} to add notes to (sections: {', '.join(SECTIONS)})")
@@ -60,7 +92,7 @@ def notes_files(content: Path) -> dict[str, Path]:
 def sections(content: Path) -> list[OwnSection]:
     """content/sections/*.md, each placed after a named section (checked: the name must exist)."""
     found = []
-    for p in sorted((content / "sections").glob("*.md")):
+    for p in _visible(sorted((content / "sections").glob("*.md"))):
         fields, body, first = front_matter(p.read_text(encoding="utf-8"), str(p), {"title": True, "after": True})
         found.append((p, _slug(p), fields, body, first))
     slugs = {slug for _, slug, *_ in found}
@@ -97,7 +129,7 @@ def place(order: list[str], own: list[OwnSection]) -> list[str]:
 
 def pages(content: Path) -> list[OwnPage]:
     out = []
-    for p in sorted((content / "pages").glob("*.md")):
+    for p in _visible(sorted((content / "pages").glob("*.md"))):
         fields, body, first = front_matter(p.read_text(encoding="utf-8"), str(p),
                                            {"title": True, "nav": False, "order": False})
         slug = _slug(p)
@@ -111,7 +143,37 @@ def pages(content: Path) -> list[OwnPage]:
     return sorted(out, key=lambda pg: (pg.order, pg.slug))
 
 
-def media(content: Path) -> dict[str, Path]:
-    """content/media/** -> site path media/<relative path>."""
+def _image_problem(path: Path) -> str:
+    """Why an image in content/media cannot be published, or "" when it decodes within MAX_PIXELS."""
+    try:
+        with pywarnings.catch_warnings():
+            pywarnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    return f"its size ({im.width} x {im.height} px) is over the {MAX_PIXELS:,}-pixel limit"
+                im.load()  # the header alone does not show random bytes after it
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # PIL's own, larger bound
+        return f"its size is over the {MAX_PIXELS:,}-pixel limit"
+    except (OSError, SyntaxError, ValueError) as e:
+        return f"not a readable image ({type(e).__name__})"
+    return ""
+
+
+def media(content: Path, warnings: list[str] | None = None) -> dict[str, Path]:
+    """content/media/** -> site path media/<relative path>; litter skipped, broken images left out
+    (one warning each in `warnings`). Symlinked folders are not entered (check_links judges them)."""
     root = content / "media"
-    return {f"media/{p.relative_to(root).as_posix()}": p for p in sorted(root.rglob("*")) if p.is_file()}
+    out = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not LITTER.search(d))
+        for name in sorted(files):
+            p = Path(folder) / name
+            if LITTER.search(name) or not p.is_file():
+                continue
+            problem = _image_problem(p) if p.suffix.lower() in IMAGES else ""
+            if problem:
+                if warnings is not None:
+                    warnings.append(f"{p}: {problem}; left out of the site")
+                continue
+            out[f"media/{p.relative_to(root).as_posix()}"] = p
+    return out

@@ -11,12 +11,11 @@ import re
 import traceback
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from markdown_it import MarkdownIt
 
 from generator.captions import VIEW_WORDS, data_source
-from generator.site import mathml, words
+from generator.site import mathml, sandbox, words
 
 FIGURES_MARK = "<!-- figures -->"  # a line in the prose that places the section's figures there
 
@@ -43,11 +42,11 @@ def _percent(v, digits: int = 0) -> str:
     return f"{float(v) * 100:.{digits}f}%"
 
 
-def _jinja() -> SandboxedEnvironment:
-    # the sandbox: prose can read the manifest and settings but call nothing unsafe on them
-    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.filters.update(num=_num, duration=words.duration, percent=_percent, source=data_source, device=words.device_words,
-                       view=lambda v: VIEW_WORDS.get(v, v))
+def _jinja() -> sandbox.ProseSandbox:
+    # the sandbox: prose reads copies of the manifests and settings, changes nothing, touches no file
+    env = sandbox.ProseSandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env.add_filters(num=_num, duration=words.duration, percent=_percent, source=data_source, device=words.device_words,
+                    view=lambda v: VIEW_WORDS.get(v, v))
     return env
 
 
@@ -66,13 +65,14 @@ def _template_line(e: BaseException) -> int | None:
 def bind(text: str, context: dict, where: str, first_line: int = 1) -> str:
     """Render the prose template `text` with `context`; any error names `where`:line.
 
-    `first_line` is the file line `text` starts on (after front matter), so the line is the file's."""
+    `first_line` is the file line `text` starts on (after front matter), so the line is the file's.
+    The template sees a plain-data copy of `context` (sandbox.plain), within time and size limits."""
     try:
-        return _JINJA.from_string(text).render(context)
+        return sandbox.render(_JINJA.from_string(text), sandbox.plain(context))
     except jinja2.TemplateSyntaxError as e:
         raise ProseError(f"{where}:{(e.lineno or 1) + first_line - 1}: {e.message}") from None
     except Exception as e:  # an undefined name, a sandbox refusal, a bad filter argument: all the prose's
-        line = _template_line(e)
+        line = _template_line(e) or getattr(e, "lineno", None)
         at = f"{where}:{line + first_line - 1}" if line else where
         message = getattr(e, "message", None) or str(e)
         raise ProseError(f"{at}: {message}") from None

@@ -2,13 +2,13 @@
 
 Uses git plumbing with a private index, so the user's working tree, index and current branch are
 never touched. Before anything is committed the site is checked: size, broken links, root-absolute
-URLs (they break under https://USER.github.io/REPO/), symlinks, loads from other hosts, scripts in
-the prose; and its sections must be fresh and not made with the smoke preset (or --allow-stale).
+URLs (they break under https://USER.github.io/REPO/), symlinks, loads from other hosts, and anything
+in the built pages that runs code other than the builder's own scripts (checks.active_content); and
+its sections must be fresh and not made with the smoke preset (or --allow-stale).
 """
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -37,9 +37,6 @@ def precheck(site: Path, max_bytes: int) -> None:
         raise UserError("publish refused, the site has problems:\n  " + "\n  ".join(problems))
 
 
-_SCRIPT = re.compile(r"<script\b|\son[a-z]+\s*=|javascript:", re.IGNORECASE)
-
-
 def unfit(cfg: WriteupConfig) -> list[str]:
     """Sections that would publish something other than a finished write-up: stale, missing or smoke."""
     from generator import manifest, pipeline
@@ -54,25 +51,17 @@ def unfit(cfg: WriteupConfig) -> list[str]:
     return problems
 
 
-def scripts_in_prose(cfg: WriteupConfig) -> list[str]:
-    """Lines of content/*.md with a <script>, an inline event handler or a javascript: URL."""
-    found = []
-    for md in sorted((cfg.root / "content").glob("*.md")):
-        for n, line in enumerate(md.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-            if _SCRIPT.search(line):
-                found.append(f"content/{md.name}:{n}")
-    return found
-
-
 def publish(cfg: WriteupConfig, remote: str = "origin", branch: str = "gh-pages", push: bool = True,
             allow_stale: bool = False, log=print) -> str:
     """Commit site/ as the whole tree of `branch` (keeping its CNAME), push unless told not to; returns the commit."""
     site = cfg.site.resolve()
     precheck(site, SIZE_LIMIT[cfg.preset])
-    scripts = [] if cfg.allow_scripts else scripts_in_prose(cfg)
+    # the built pages are judged, not the sources: Jinja can assemble a <script> no source line shows
+    scripts = [] if cfg.allow_scripts else checks.active_content(site)
     if scripts:
-        raise UserError(f"publish refused: a script or inline event handler in the prose at {', '.join(scripts)} "
-                        f"(remove it, or set allow_scripts = true in {cfg.config_name})")
+        more = f"; and {len(scripts) - 3} more" if len(scripts) > 3 else ""
+        raise UserError(f"publish refused: active content in the site: {'; '.join(scripts[:3])}{more} "
+                        f"(remove it from content/, or set allow_scripts = true in {cfg.config_name})")
     problems = unfit(cfg)
     if problems and not allow_stale:
         raise UserError(f"publish refused, {len(problems)} section(s) not ready (--allow-stale publishes anyway): "

@@ -9,6 +9,7 @@ import jinja2
 
 from generator import __version__
 from generator.config import WriteupConfig
+from generator.errors import UserError
 from generator.sections import PARTS
 from generator.site import assets, words
 from generator.site.words import show_value  # noqa: F401  (the templates' `value` filter; tests use it from here)
@@ -16,6 +17,7 @@ from generator.site.collect import PAGES, Figure, PageView, SectionView
 
 STATIC = ("style.css", "site.js")  # templates/ files copied to site/static/
 DEMO_MODELS = {"b2.6": "flow", "a0": "local"}  # sections whose runner exports a demo model -> its name
+DEMO_KEYS = {"flow": ("steps", "gamma"), "local": ("timesteps", "i_starts")}  # what demo.html reads of its JSON
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd.wasm", "LICENSE.txt")  # templates/vendor/onnxruntime-web/
 # Grids carry their labels in the picture (14 px text in the file, drawn by generator/figures.py), so
 # a grid shown much smaller than its file has unreadable labels: on a phone's ~366 px column a
@@ -69,7 +71,10 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
             "pixel": pixel is not None, "wide": f.kind == "image" and width > WIDE,
             "video": None, "poster": None, "data": None, "frames": None}
     if f.kind == "animation":
-        video = f.extra.get("video") or (assets.gif_to_mp4(f.src, cfg.cache, digest) if f.src.suffix == ".gif" else None)
+        video = f.extra.get("video")
+        if video is not None and not assets.mp4_ok(video):  # a cut video is never a player on the page
+            video = None
+        video = video or (assets.gif_to_mp4(f.src, cfg.cache, digest) if f.src.suffix == ".gif" else None)
         # the video replaces the GIF where it is smaller (often 5x: sampling GIFs weigh megabytes);
         # its poster, the final frame, is the still that browsers without video show instead
         if video is not None and video.stat().st_size < f.src.stat().st_size:
@@ -106,12 +111,41 @@ def _section(sv: SectionView, cfg: WriteupConfig, files: dict[str, Path], figure
 
 
 def _demo_files(sv: SectionView) -> dict | None:
-    """The section's exported demo model ({"onnx": path, "meta": path}), or None (optional data["demo"])."""
+    """The section's exported demo model ({"onnx": path, "meta": path}), or None where its manifest
+    names none. The demo is built whole or not at all: a named file that is missing, outside the
+    section's folder, not an ONNX model or not a JSON object fails the build, naming it."""
     d = (sv.manifest or {}).get("data", {}).get("demo") if sv.section.id in DEMO_MODELS else None
-    if not isinstance(d, dict) or not all(isinstance(d.get(k), str) for k in ("onnx", "meta")):
+    if d is None:
         return None
+    again = f"`writeup run {sv.section.id}` exports it again"
+    if not isinstance(d, dict) or not all(isinstance(d.get(k), str) for k in ("onnx", "meta")):
+        raise UserError(f"{sv.folder / 'manifest.json'}: data.demo must name its onnx and meta files; {again}")
     files = {k: sv.folder / d[k] for k in ("onnx", "meta")}
-    return files if all(f.is_file() and sv.folder.resolve() in f.resolve().parents for f in files.values()) else None
+    for kind, f in files.items():
+        problem = _demo_problem(kind, f, sv.folder, DEMO_KEYS[DEMO_MODELS[sv.section.id]])
+        if problem:
+            raise UserError(f"{f}: the demo's {'model' if kind == 'onnx' else 'settings'} file {problem}; {again}")
+    return files
+
+
+def _demo_problem(kind: str, f: Path, folder: Path, keys: tuple[str, ...]) -> str:
+    """What is wrong with one demo file ("" when nothing)."""
+    if not f.is_file():
+        return "is missing"
+    if folder.resolve() not in f.resolve().parents:
+        return "is outside the section's folder"
+    if kind == "onnx" and not assets.onnx_ok(f):
+        return "is not an ONNX model (empty, cut or damaged)"
+    if kind == "meta" and not (isinstance(meta := _json(f), dict) and all(k in meta for k in keys)):
+        return f"is not a JSON object with {', '.join(keys)}"
+    return ""
+
+
+def _json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
 
 
 def page_sampling(figures) -> dict | None:
@@ -136,7 +170,7 @@ def render_demo(env: jinja2.Environment, cfg: WriteupConfig, pages: list[PageVie
             continue
         name = DEMO_MODELS[sv.section.id]
         files[f"demo/{name}.onnx"], files[f"demo/{name}.json"] = found["onnx"], found["meta"]
-        demo[name] = json.loads(found["meta"].read_text(encoding="utf-8"))
+        demo[name] = _json(found["meta"])
         demo[f"{name}_page"] = page_sampling(sv.figures)  # how the section's figures were sampled
     if not files:
         return None
