@@ -73,10 +73,10 @@ def _atomic_save(obj, path: Path) -> None:
                         "the previous checkpoint is kept") from None
 
 
-def load_checkpoint(path: Path, weights_only: bool = True, then: str = "training again"):
+def load_checkpoint(path: Path, then: str = "training again"):
     """torch.load, or None (the file removed, with a line naming it) when it is truncated or not plain data.
 
-    Always weights_only=True (the argument is kept for callers that pass it): a checkpoint or cache
+    Always weights_only=True: a checkpoint or cache
     copied from elsewhere must not run code when read, and everything saved here is tensors,
     numbers, strings and containers of them, which that loader reads."""
     try:
@@ -175,9 +175,13 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
             p.unlink(missing_ok=True)
     state = load_checkpoint(ckpt_dir / LAST) if (ckpt_dir / LAST).exists() else None
     if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
+        try:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:  # another model's file, or damaged
+            raise UserError(f"{ckpt_dir / LAST} does not hold this model's training state "
+                            f"({type(e).__name__}): delete it, or re-run with --retrain") from None
         if average is not None and state.get("ema") is not None:
             average.model.load_state_dict(state["ema"])
             average.n = int(state["ema_n"])

@@ -150,7 +150,7 @@ def _train(seed: int, s: LocalSettings, folder: Path, images: Tensor, labels: Te
     model = UNet(1, s.D, time="add", num_classes=10)
     ema = Ema(model, s.ema) if s.ema else None
     ckpt = folder / "ckpt"
-    state = load_checkpoint(ckpt / "ema.pt", weights_only=True) if ema is not None and (ckpt / "ema.pt").exists() else None
+    state = load_checkpoint(ckpt / "ema.pt") if ema is not None and (ckpt / "ema.pt").exists() else None
     if state is None and ema is not None:  # no average to resume: the weights must start over with it
         (ckpt / LAST).unlink(missing_ok=True)
     if state is not None:   # resuming: the average goes on too
