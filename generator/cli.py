@@ -58,7 +58,7 @@ def cmd_serve(args) -> None:
 def cmd_publish(args) -> None:
     from generator.site.publish import publish
     publish(_cfg(args), remote=args.remote, branch=args.branch, push=not args.no_push,
-            allow_stale=args.allow_stale)
+            allow_stale=args.allow_stale, force_branch=args.force_branch)
 
 
 def cmd_pdf(args) -> None:
@@ -148,6 +148,8 @@ def parser() -> argparse.ArgumentParser:
     pub.add_argument("--allow-stale", action="store_true",
                      help="publish even with stale or missing sections or sections made with the smoke preset")
     pub.add_argument("--no-push", action="store_true", help="commit to the branch but do not push")
+    pub.add_argument("--force-branch", action="store_true",
+                     help="publish onto a branch that holds commits publish did not make (never the checked-out one)")
     pub.set_defaults(func=cmd_publish)
 
     pdf = sub.add_parser("pdf", **fmt, help="print the whole site to one PDF with headless Chromium")

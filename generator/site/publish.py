@@ -51,8 +51,33 @@ def unfit(cfg: WriteupConfig) -> list[str]:
     return problems
 
 
+def _checked_out(repo_root: Path, ref: str) -> bool:
+    """`ref` is the branch of this or another worktree: committing a site-only tree onto it would
+    leave that worktree's index and files describing a commit that is no longer its tip."""
+    listing = _git(["worktree", "list", "--porcelain"], repo_root, check=False)
+    heads = {line.split(" ", 1)[1] for line in listing.splitlines() if line.startswith("branch ")}
+    return ref in heads or _git(["symbolic-ref", "-q", "HEAD"], repo_root, check=False) == ref
+
+
+def _foreign_commit(repo_root: Path, tip: str) -> str:
+    """The first commit in tip's history that publish did not make ("" if none): publish commits
+    say "Publish ..." and hold .nojekyll; a commit that only adds or changes CNAME (GitHub's custom
+    domain setting) is allowed too."""
+    for line in _git(["log", "--format=%H %P%x09%s", tip], repo_root).splitlines():
+        ids, subject = line.split("\t", 1)
+        commit, *parents = ids.split()
+        if subject.startswith("Publish ") and _git(["rev-parse", "-q", "--verify", f"{commit}:.nojekyll"],
+                                                   repo_root, check=False):
+            continue
+        changed = _git(["diff-tree", "--no-commit-id", "--name-only", "-r", parents[0], commit],
+                       repo_root).split() if parents else ["?"]
+        if changed != ["CNAME"]:
+            return f"{commit[:12]} {subject[:60]!r}"
+    return ""
+
+
 def publish(cfg: WriteupConfig, remote: str = "origin", branch: str = "gh-pages", push: bool = True,
-            allow_stale: bool = False, log=print) -> str:
+            allow_stale: bool = False, force_branch: bool = False, log=print) -> str:
     """Commit site/ as the whole tree of `branch` (keeping its CNAME), push unless told not to; returns the commit."""
     site = cfg.site.resolve()
     precheck(site, SIZE_LIMIT[cfg.preset])
@@ -73,6 +98,9 @@ def publish(cfg: WriteupConfig, remote: str = "origin", branch: str = "gh-pages"
         raise UserError(f"{repo_root} is not a git repository: `git init` it and add a remote first")
     git_dir = _git(["rev-parse", "--absolute-git-dir"], repo_root)
     ref = f"refs/heads/{branch}"
+    if _checked_out(repo_root, ref):  # never, even with --force-branch: the worktree would be left behind
+        raise UserError(f"publish refused: {branch} is checked out here (or in another worktree); "
+                        "publish to a branch of its own, e.g. --branch gh-pages")
     if push:
         url = _git(["remote", "get-url", remote], repo_root, check=False)
         if not url:
@@ -84,6 +112,11 @@ def publish(cfg: WriteupConfig, remote: str = "origin", branch: str = "gh-pages"
     remote_tip = _git(["rev-parse", "-q", "--verify", f"refs/remotes/{remote}/{branch}^{{commit}}"],
                       repo_root, check=False)
     parent = local or remote_tip
+    for tip in {t for t in (local, remote_tip) if t} if not force_branch else ():
+        foreign = _foreign_commit(repo_root, tip)
+        if foreign:
+            raise UserError(f"publish refused: {branch} holds commits publish did not make ({foreign}), and "
+                            f"publishing would put the site on top of them; --force-branch publishes anyway")
     if local and remote_tip and subprocess.run(["git", "merge-base", "--is-ancestor", local, remote_tip],
                                                cwd=repo_root).returncode == 0:
         parent = remote_tip  # the remote moved on (e.g. a CNAME set on GitHub): build on top of it
