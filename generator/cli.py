@@ -65,12 +65,14 @@ def cmd_pdf(args) -> None:
     from pathlib import Path
 
     from generator.site.browser import find_chromium, write_pdf
+    from generator.site.build import ensure_built
     cfg = _cfg(args)
     if not (cfg.site / "index.html").is_file():
         raise UserError(f"{cfg.site} has no index.html: run `writeup build` first")
     if find_chromium() is None:
         raise UserError("the PDF is printed by headless Chromium and there is none on PATH "
                         "(Debian: apt-get install chromium)")
+    ensure_built(cfg)  # never print yesterday's pages
     out = Path(args.out) if args.out else cfg.root / "pdf" / "writeup.pdf"
     try:
         print(write_pdf(cfg.site, out, cfg.title))

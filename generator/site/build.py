@@ -159,6 +159,36 @@ def _log(report: BuildReport, site: Path, log) -> None:
         f"in {report.seconds:.2f} s")
 
 
+def newer_source(cfg: WriteupConfig) -> Path | None:
+    """A source the built site is older than (content/, templates/, a manifest, the settings), or None.
+    The build writes site/.nojekyll anew every time, so its mtime is when site/ was last built."""
+    try:
+        built = (cfg.site / ".nojekyll").stat().st_mtime_ns
+    except OSError:
+        return cfg.site / ".nojekyll"
+    sources = [cfg.root / cfg.config_name, *cfg.artifacts.glob("*/manifest.json")]
+    for folder in (cfg.root / "content", TEMPLATES):
+        sources += [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+    for p in sources:
+        try:
+            if p.stat().st_mtime_ns > built:
+                return p
+        except OSError:  # removed meanwhile
+            continue
+    return None
+
+
+def ensure_built(cfg: WriteupConfig, log=print) -> None:
+    """Build first when site/ is older than its sources: publish and pdf never ship yesterday's pages."""
+    if not (cfg.site / "index.html").is_file():
+        return  # the callers say "run `writeup build` first"
+    source = newer_source(cfg)
+    if source is not None:
+        shown = source.relative_to(cfg.root) if source.is_relative_to(cfg.root) else source
+        log(f"{cfg.site.name}/ is older than {shown}: building it first")
+        build(cfg, log=log)
+
+
 def _cannot_write(site: Path, e: OSError) -> UserError:
     return UserError(f"cannot write {site}: {e.strerror or e} (a read-only folder or mount? `site_dir` in "
                      "writeup.toml puts the site elsewhere); the previous site is kept")

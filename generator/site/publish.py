@@ -9,6 +9,7 @@ its sections must be fresh and not made with the smoke preset (or --allow-stale)
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,7 +17,16 @@ from pathlib import Path
 from generator.config import WriteupConfig
 from generator.errors import UserError
 from generator.site import checks
-from generator.site.build import SIZE_LIMIT
+from generator.site.build import SIZE_LIMIT, ensure_built
+
+# the tool's own state, shown to the author in a local build; a published page never says it
+_BADGE = re.compile(r' ?<span class="badge (?:stale|missing)">(?:stale|missing)</span>')
+_FIG_CLASS = re.compile(r'(<figure id="[^"]*" class="fig [^"]*?) stale\b')
+
+
+def strip_badges(html: str) -> str:
+    """The page without its "stale"/"missing" badges (--allow-stale publishes the results, not the labels)."""
+    return _FIG_CLASS.sub(r"\1", _BADGE.sub("", html))
 
 
 def _git(args: list[str], cwd: Path, env: dict | None = None, input: bytes | None = None,
@@ -79,6 +89,7 @@ def _foreign_commit(repo_root: Path, tip: str) -> str:
 def publish(cfg: WriteupConfig, remote: str = "origin", branch: str = "gh-pages", push: bool = True,
             allow_stale: bool = False, force_branch: bool = False, log=print) -> str:
     """Commit site/ as the whole tree of `branch` (keeping its CNAME), push unless told not to; returns the commit."""
+    ensure_built(cfg, log)
     site = cfg.site.resolve()
     precheck(site, SIZE_LIMIT[cfg.preset])
     # the built pages are judged, not the sources: Jinja can assemble a <script> no source line shows
@@ -126,6 +137,11 @@ def publish(cfg: WriteupConfig, remote: str = "origin", branch: str = "gh-pages"
                "GIT_WORK_TREE": str(site)}
         _git(["add", "-A", "-f", "--", "."], site, env)  # -f: the user's ignore rules do not apply here
         listed = _git(["ls-files"], site, env).splitlines()
+        for rel in (r for r in listed if r.endswith(".html")):
+            html = (site / rel).read_text(encoding="utf-8", errors="replace")
+            if 'class="badge' in html and strip_badges(html) != html:
+                blob = _git(["hash-object", "-w", "--stdin"], site, env, input=strip_badges(html).encode())
+                _git(["update-index", "--cacheinfo", f"100644,{blob},{rel}"], site, env)
         if "CNAME" not in listed and parent:
             cname = _git(["rev-parse", "-q", "--verify", f"{parent}:CNAME"], site, env, check=False)
             if cname:  # a custom domain set earlier: keep it
