@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from generator.config import DEVICES, PRESETS, load_config
-from generator.errors import UserError
+from generator.errors import Interrupted, UserError
 from generator.sections import SECTIONS, select
 
 
@@ -182,21 +182,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _sigterm(signum, frame):
-    raise KeyboardInterrupt  # `kill` stops like Ctrl-C: staging folders removed, earlier results kept
+def _stop(signum, frame):
+    raise KeyboardInterrupt  # `kill` and a closed terminal stop like Ctrl-C: staging removed, earlier results kept
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _sigterm)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop)
     try:
         args.func(args)
         sys.stdout.flush()
     except UserError as e:
         print(f"writeup: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("writeup: error: interrupted; earlier results kept", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        said = str(e) if isinstance(e, Interrupted) else "interrupted; earlier results kept"
+        print(f"writeup: error: {said}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `writeup list | head -3`: the reader left, which is fine
         sys.stdout = open("/dev/null", "w")  # noqa: SIM115  (no flush error at exit)

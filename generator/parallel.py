@@ -14,6 +14,9 @@ ones. On a GPU, with one core, under `accelerate launch` or at smoke everything 
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
@@ -53,9 +56,30 @@ def makespan(jobs: list[tuple[str, float, tuple]], workers: int) -> float:
     return max(free)
 
 
-def _start(threads: int, retrain: bool) -> None:
-    """In each worker, before any section: its share of the cores, no progress bars (two bars on
-    one terminal garble each other; the parent prints each section's end)."""
+def _die_with(parent: int) -> None:
+    """End this worker when the parent is gone, even by kill -9: an orphan would train on for an
+    hour holding its section's lock. Linux says so at once (PR_SET_PDEATHSIG); elsewhere, and in
+    case the parent died before that was set, a thread looks every half second."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=watch, daemon=True, name="die-with-parent").start()
+
+
+def _start(threads: int, retrain: bool, parent: int | None = None) -> None:
+    """In each worker, before any section: dies with the parent, leaves Ctrl-C to it (the terminal
+    sends SIGINT to every process; the parent ends the workers), its share of the cores, no
+    progress bars (two bars on one terminal garble each other; the parent prints each section's end)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        _die_with(parent)
     import torch
 
     from generator import train
@@ -83,8 +107,9 @@ def run_side_by_side(cfg, sections: list, workers: int, threads: int, retrain: b
     load_mnist(cfg, "test")
     ids = {s.id for s in sections}
     pending, running, ended = list(sections), {}, set()
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start,
-                             initargs=(threads, retrain)) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start,
+                               initargs=(threads, retrain, os.getpid()))
+    try:
         while pending or running:
             ready = [s for s in pending if all(n in ended or n not in ids for n in s.needs)]
             for s in ready[:workers - len(running)]:
@@ -95,3 +120,24 @@ def run_side_by_side(cfg, sections: list, workers: int, threads: int, retrain: b
                 running.pop(f)
                 ended.add(f.result())  # a worker's UserError is raised here, as it would be in order
                 done(f.result())
+    except BaseException:  # Ctrl-C, kill, hang-up or a section's error: stop every worker now
+        _stop(pool, cfg)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop(pool: ProcessPoolExecutor, cfg) -> None:
+    """Cancel what has not started and end the workers (a pool's shutdown would wait for them to
+    finish their sections); remove their staging folders, as a section stopped in order does."""
+    from generator.fsutil import remove_leftovers
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.join(5)
+        if p.is_alive():
+            p.kill()
+            p.join(1)
+    for p in procs:
+        remove_leftovers(cfg.artifacts, f".staging-*-{p.pid}")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from generator import __version__, manifest
 from generator.config import WriteupConfig
-from generator.errors import UserError
+from generator.errors import Interrupted, UserError
 from generator.fsutil import remove_leftovers, swap_dir, write_atomic
 from generator.sections import FILE_SETTINGS, SECTIONS, Section
 
@@ -218,18 +218,31 @@ def run_section(cfg: WriteupConfig, section: Section) -> Path:
 
 
 @contextlib.contextmanager
-def section_lock(cfg: WriteupConfig, section: Section):
-    """Hold artifacts/.lock-<id> for the run: a second run of the same section stops with a message."""
+def section_lock(cfg: WriteupConfig, section: Section, log=print):
+    """Hold artifacts/.lock-<id> for the run: a second run of the same section stops with a message.
+    A lock whose process is gone (held on by something it started) is taken over, saying so."""
     import fcntl
+
+    from generator.fsutil import _alive
     cfg.artifacts.mkdir(parents=True, exist_ok=True)
     path = cfg.artifacts / f".lock-{section.id}"
-    with open(path, "a+") as f:
+    for attempt in (1, 2):
+        f = open(path, "a+")  # noqa: SIM115  (closed below, or by the with)
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
         except BlockingIOError:
             f.seek(0)
-            raise UserError(f"{section.id} is already being run (process {f.read().strip() or '?'}); "
+            holder = f.read().strip()
+            f.close()
+            if attempt == 1 and holder.isdigit() and holder != str(os.getpid()) and not _alive(int(holder)):
+                # a flock is on the file, not the name: a new file is free of the old one
+                log(f"taking over {path.name}: process {holder}, which held it, is gone")
+                path.unlink(missing_ok=True)
+                continue
+            raise UserError(f"{section.id} is already being run (process {holder or '?'}); "
                             "wait for it to finish") from None
+    with f:
         f.seek(0)
         f.truncate()
         f.write(str(os.getpid()))
@@ -289,7 +302,7 @@ def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, retrai
         try:
             parallel.run_side_by_side(cfg, side, workers, threads, retrain, done)
         except KeyboardInterrupt:
-            raise UserError("interrupted; earlier artifacts kept") from None
+            raise Interrupted("interrupted; earlier artifacts kept") from None
     for s in [s for s in todo if s not in side]:
         count += 1
         log(f"[{count}/{len(todo)}] {s.id}: {s.title}")
@@ -297,7 +310,7 @@ def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, retrai
         try:
             run_section(cfg, s)
         except KeyboardInterrupt:
-            raise UserError(f"{s.id}: interrupted; earlier artifacts kept") from None
+            raise Interrupted(f"{s.id}: interrupted; earlier artifacts kept") from None
         log(f"[{count}/{len(todo)}] {s.id} done in {time.time() - t0:.1f} s")
         sys.stdout.flush()
     return todo

@@ -200,7 +200,7 @@ def test_sigterm_stops_like_ctrl_c_and_keeps_the_old_artifacts(project):
         time.sleep(0.1)
     p.send_signal(signal.SIGTERM)
     err = p.communicate(timeout=120)[1]
-    assert p.returncode == 2 and err.strip().splitlines() == ["writeup: error: b1.2: interrupted; earlier artifacts kept"]
+    assert p.returncode == 130 and err.strip().splitlines() == ["writeup: error: b1.2: interrupted; earlier artifacts kept"]
     assert kept(before, project / "artifacts")
     assert not list((project / "artifacts").glob(".staging-*"))
 
