@@ -173,6 +173,8 @@ def dry_run(cfg, sections: list, force: bool = False, log=print) -> None:
     from generator import devices, pipeline
     devices.set_device(cfg.device)
     todo = pipeline.plan(cfg, sections, force)
+    from generator.models.backends import preflight
+    preflight(cfg, todo)  # the run would refuse to start: say so here too
     if not todo:
         log("nothing to run: every section asked for is fresh (use --force to re-run)")
         return

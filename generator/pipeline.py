@@ -283,6 +283,8 @@ def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, retrai
     for p in clean_leftovers(cfg):
         log(f"removed {p.name}, left by a run that was stopped")
     todo = plan(cfg, sections, force)
+    from generator.models.backends import preflight
+    preflight(cfg, todo)  # before any section starts, not after a0 began
     estimate.announce(cfg, todo, log)
     skipped = [s.id for s in sections if s not in todo]
     if skipped:

@@ -148,7 +148,7 @@ def test_hub_model_missing_from_the_cache_offline(tmp_path):
     """The real model ids with HF_HUB_OFFLINE=1 and an empty cache: a one-line error, no download tried."""
     code = ("from generator.config import WriteupConfig\n"
             "from generator.models.backends import load_denoiser\n"
-            f"cfg = WriteupConfig(backend='deepfloyd'); cfg.data.cache_dir = {str(tmp_path / 'c')!r}\n"
+            f"cfg = WriteupConfig(backend='deepfloyd', device='cpu'); cfg.data.cache_dir = {str(tmp_path / 'c')!r}\n"
             "load_denoiser(cfg)\n")
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), PYTHONWARNINGS="ignore")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)

@@ -149,7 +149,8 @@ def every_part_a_section(cfg) -> dict:
 
 def course_config(tmp_path, mnist_dir, stage1: Path, stage2: Path, embeds: Path):
     from generator.config import WriteupConfig
-    cfg = WriteupConfig(preset="course", backend="deepfloyd", root=tmp_path)
+    cfg = WriteupConfig(preset="course", backend="deepfloyd", root=tmp_path,
+                        device="cuda" if torch.cuda.is_available() else "cpu")  # the CPU only when there is no GPU
     cfg.data.mnist_dir, cfg.data.download, cfg.data.cache_dir = str(mnist_dir), False, str(tmp_path / ".c")
     cfg.deepfloyd.stage1, cfg.deepfloyd.stage2, cfg.deepfloyd.prompt_embeds = str(stage1), str(stage2), str(embeds)
     cfg.deepfloyd.cpu_offload = True  # the GPU runs the offload path; on the CPU everything stays put

@@ -90,7 +90,8 @@ def tiny_if_config(tmp_path: Path, extra_prompts: tuple[str, ...] = (), t5: bool
     built: reuse what an earlier build_tiny_if returned (saves ~3 s per config).
     """
     paths = built or build_tiny_if(Path(tmp_path) / "tiny-if", extra_prompts)
-    cfg = WriteupConfig(preset="smoke", backend="deepfloyd", root=Path(tmp_path), **overrides)
+    # the CPU, said explicitly: without a GPU the deepfloyd backend needs device = "cpu"
+    cfg = WriteupConfig(preset="smoke", backend="deepfloyd", root=Path(tmp_path), **{"device": "cpu", **overrides})
     cfg.data.cache_dir = str(Path(tmp_path) / ".cache")
     cfg.deepfloyd.stage1, cfg.deepfloyd.stage2 = str(paths["stage1"]), str(paths["stage2"])
     cfg.deepfloyd.prompt_embeds = "" if t5 else str(paths["embeds"])

@@ -6,7 +6,6 @@ it imports neither, so the two never import each other.
 from __future__ import annotations
 
 import os
-import warnings
 from contextlib import contextmanager
 
 import torch
@@ -75,15 +74,18 @@ def out_of_memory(what: str):
 
 
 def pick_device(cfg: WriteupConfig) -> tuple[str, torch.dtype]:
-    """cuda with cfg's dtype if there is a GPU, else the CPU in float32 (with a warning: very slow).
+    """cuda with cfg's dtype if there is a GPU (and the CPU is not asked for), else the CPU in float32
+    only when asked for (device = "cpu"): IF on the CPU takes minutes per 64 px sample, so a missing
+    GPU is an error, not a warning lost in the output.
 
-    Called before anything is loaded or encoded, so the warning comes before the first minute of work.
-    """
+    Called before anything is loaded or encoded (and by the run's preflight, before any section)."""
     if cfg.deepfloyd.dtype not in DTYPES:
         raise UserError(f"writeup.toml: deepfloyd.dtype {cfg.deepfloyd.dtype!r} unknown (choose from "
                         f"{', '.join(DTYPES)})")
-    if torch.cuda.is_available():
+    if cfg.device == "cpu":
+        return "cpu", torch.float32
+    if torch.cuda.is_available() and cfg.device in ("auto", "cuda"):
         return "cuda", DTYPES[cfg.deepfloyd.dtype]
-    warnings.warn("no GPU: DeepFloyd IF runs on the CPU in float32, which is very slow "
-                  "(minutes per 64 px sample with IF-I-L)", stacklevel=2)
-    return "cpu", torch.float32
+    why = f"device = {cfg.device!r}" if torch.cuda.is_available() else "torch sees none"
+    raise UserError(f"backend = \"deepfloyd\" needs a CUDA GPU ({why}; IF takes minutes per sample "
+                    "on the CPU): set device = \"cpu\" in writeup.toml or pass --device cpu to run it there anyway")
