@@ -23,9 +23,18 @@ def _cfg(args):
     return load_config(path, preset=getattr(args, "preset", None), device=getattr(args, "device", None))
 
 
+def _checked(args):
+    """The settings, checked as `writeup check` does (a bad prompt or image path fails here, in one
+    line, before any work); content/ warnings go to stderr, so `writeup list` output stays clean."""
+    from generator import check
+    cfg = _cfg(args)
+    check.check(cfg, log=lambda line: print(line, file=sys.stderr))
+    return cfg
+
+
 def cmd_run(args) -> None:
     from generator import pipeline  # imports torch lazily, inside the runners
-    cfg = _cfg(args)
+    cfg = _checked(args)
     if args.mnist_dir:
         cfg.data.mnist_dir = args.mnist_dir
     if args.dry_run:
@@ -37,7 +46,7 @@ def cmd_run(args) -> None:
 
 def cmd_list(args) -> None:
     from generator import pipeline
-    cfg = _cfg(args)
+    cfg = _checked(args)
     code = pipeline.code_hash()
     for s in SECTIONS.values():
         state = pipeline.status(cfg, s, code)
@@ -47,7 +56,15 @@ def cmd_list(args) -> None:
 
 def cmd_build(args) -> None:
     from generator.site.build import build
-    build(_cfg(args), strict=args.strict, force=args.force)
+    build(_checked(args), strict=args.strict, force=args.force)
+
+
+def cmd_check(args) -> None:
+    from generator import check
+    cfg = _cfg(args)
+    warnings = check.check(cfg)
+    print(f"{cfg.config_name}: settings, prompts and files are fine"
+          + (f"; {len(warnings)} warning(s) about content/" if warnings else ""))
 
 
 def cmd_serve(args) -> None:
@@ -134,6 +151,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--strict", action="store_true", help="fail on missing or stale figures and broken links")
     b.add_argument("--force", action="store_true", help="re-render every page")
     b.set_defaults(func=cmd_build)
+
+    ck = sub.add_parser("check", **fmt, help="check every setting, prompt and file named in writeup.toml, "
+                        "and the names in content/, without running anything")
+    ck.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset (default: writeup.toml's)")
+    ck.set_defaults(func=cmd_check)
 
     ls = sub.add_parser("list", **fmt, help="show each section as fresh, stale or missing")
     ls.add_argument("--why", action="store_true", help="say why each section is stale or missing")

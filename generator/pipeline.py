@@ -31,7 +31,7 @@ INPUTS_FILE = "inputs.json"  # per-input digests beside each manifest (not publi
 
 
 # code that decides when and how sections run, not what they make: editing it stales nothing
-ORCHESTRATION = {"cli.py", "estimate.py", "parallel.py", "pretrain.py"}
+ORCHESTRATION = {"check.py", "cli.py", "estimate.py", "parallel.py", "pretrain.py"}
 
 
 def code_hash() -> str:
