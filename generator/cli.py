@@ -69,7 +69,7 @@ def cmd_check(args) -> None:
 
 def cmd_serve(args) -> None:
     from generator.site.serve import serve
-    serve(_cfg(args), port=args.port)
+    serve(_cfg(args), port=args.port, host=args.host, watch=args.watch)
 
 
 def cmd_publish(args) -> None:
@@ -163,7 +163,11 @@ def parser() -> argparse.ArgumentParser:
     ls.set_defaults(func=cmd_list)
 
     s = sub.add_parser("serve", **fmt, help="preview site/ on http://localhost:PORT/")
-    s.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1")
+    s.add_argument("--port", type=int, default=8000, help="port to listen on")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on: 0.0.0.0 lets a phone on the same network open the preview")
+    s.add_argument("--watch", action="store_true",
+                   help="rebuild when content/, templates/, artifacts or writeup.toml change, and reload the open page")
     s.set_defaults(func=cmd_serve)
 
     pub = sub.add_parser("publish", **fmt, help="put site/ on the gh-pages branch and push it")

@@ -2,12 +2,19 @@
 
 Only files inside site/ are served: every path is resolved (links followed) and must stay inside;
 folders are never listed; an over-long or garbage request gets an answer, not a dropped connection.
+
+With --watch the site is rebuilt when content/, templates/, a manifest or writeup.toml changes, and
+each served page carries a small script that polls VERSION_PATH and reloads the page after a
+rebuild. The script is added to the response only, never to the built files.
 """
 from __future__ import annotations
 
 import functools
 import http.server
+import io
 import os
+import threading
+import time
 import urllib.parse
 from http import HTTPStatus
 from pathlib import Path
@@ -16,6 +23,11 @@ from generator.config import WriteupConfig
 from generator.errors import UserError
 
 MAX_REQUEST = 1 << 20  # bytes of an over-long request read (and dropped) before answering 414
+VERSION_PATH = "/__writeup/version"  # with --watch: the number of the latest build, as text
+RELOAD = ("<script>/* writeup serve --watch: reload after a rebuild (not in the built files) */"
+          "(function(){{var v={version!r};setInterval(function(){{fetch({path!r},{{cache:'no-store'}})"
+          ".then(function(r){{return r.text()}}).then(function(t){{if(t!==v)location.reload()}})"
+          ".catch(function(){{}})}},1000)}})();</script>")
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -38,10 +50,28 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         return all(os.path.realpath(p) == root or os.path.realpath(p).startswith(root + os.sep) for p in paths)
 
     def send_head(self):
-        if not self._inside(self.translate_path(self.path)):  # a symlink (or anything) leading out of site/
+        version = getattr(self.server, "version", None)  # an int while --watch is on
+        path = urllib.parse.urlsplit(self.path).path
+        if version is not None and path in (VERSION_PATH, self.prefix[:-1] + VERSION_PATH):
+            return self._send(str(version).encode(), "text/plain; charset=utf-8")
+        local = self.translate_path(self.path)
+        if not self._inside(local):  # a symlink (or anything) leading out of site/
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")
             return None
+        if version is not None:
+            page = os.path.join(local, "index.html") if os.path.isdir(local) and path.endswith("/") else local
+            if page.endswith(".html") and os.path.isfile(page):
+                with open(page, "rb") as f:
+                    return self._send(_with_reload(f.read(), version), "text/html; charset=utf-8")
         return super().send_head()
+
+    def _send(self, body: bytes, kind: str):
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")  # a reload must fetch the rebuilt page
+        self.end_headers()
+        return io.BytesIO(body)
 
     def list_directory(self, path):  # GitHub Pages lists no folders; neither does the preview
         self.send_error(HTTPStatus.NOT_FOUND, "File not found")
@@ -84,15 +114,75 @@ def make_server(site: Path, port: int, host: str = "127.0.0.1") -> http.server.T
         raise UserError(f"cannot listen on {host}:{port} ({e.strerror}); try --port") from None
 
 
-def serve(cfg: WriteupConfig, port: int = 8000) -> None:
-    """Serve until Ctrl-C; the site is re-read on every request, so a rebuild shows on reload."""
-    server = make_server(cfg.site, port)
+def _with_reload(html: bytes, version: int) -> bytes:
+    script = RELOAD.format(version=str(version), path=VERSION_PATH).encode()
+    at = html.rfind(b"</body>")
+    return html[:at] + script + html[at:] if at >= 0 else html + script
+
+
+def _sources(cfg: WriteupConfig) -> dict[str, tuple[int, int]]:
+    """(mtime, size) of everything a build reads: a change in any of them means rebuild."""
+    from generator.site.build import TEMPLATES
+    paths = [cfg.root / cfg.config_name, *cfg.artifacts.glob("*/manifest.json")]
+    for folder in (cfg.root / "content", TEMPLATES):
+        paths += [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+    out = {}
+    for p in paths:
+        try:
+            st = p.stat()
+        except OSError:  # removed meanwhile: the next look sees it gone
+            continue
+        out[str(p)] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
+def start_watch(cfg: WriteupConfig, server, interval: float = 0.5, log=print) -> threading.Event:
+    """Rebuild site/ whenever its sources change and count the builds in server.version (the
+    served pages poll it); returns an Event that stops the watching thread."""
+    from generator.config import load_config
+    from generator.site.build import build, newer_source
+    server.version, stop = 0, threading.Event()
+
+    def rebuild() -> None:
+        nonlocal cfg
+        try:
+            cfg = load_config(cfg.root / cfg.config_name)  # writeup.toml may be what changed
+            build(cfg, log=lambda line: log(f"  {line}"))
+        except UserError as e:  # keep serving the last good site; the next edit tries again
+            log(f"writeup: error: {e}")
+            return
+        server.version += 1
+
+    def watch() -> None:
+        seen = _sources(cfg)
+        if newer_source(cfg) is not None:
+            rebuild()
+        while not stop.wait(interval):
+            now = _sources(cfg)
+            if now != seen:
+                time.sleep(interval)  # let an editor finish writing (some write, then rename)
+                seen = _sources(cfg)
+                log("sources changed: rebuilding")
+                rebuild()
+    threading.Thread(target=watch, daemon=True, name="writeup-watch").start()
+    return stop
+
+
+def serve(cfg: WriteupConfig, port: int = 8000, host: str = "127.0.0.1", watch: bool = False) -> None:
+    """Serve until Ctrl-C; the site is re-read on every request, so a rebuild shows on reload
+    (with `watch`, the rebuild and the reload happen by themselves)."""
+    server = make_server(cfg.site, port, host)
     host, real_port = server.server_address[:2]
     print(f"serving {cfg.site} on http://{host}:{real_port}/ and http://{host}:{real_port}"
           f"{_Handler.prefix} (Ctrl-C stops)")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"note: every machine that can reach this one on port {real_port} can read the site")
+    stop = start_watch(cfg, server) if watch else None
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        if stop is not None:
+            stop.set()
         server.server_close()
