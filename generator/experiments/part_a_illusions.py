@@ -29,7 +29,7 @@ class Reading:
         self.n = a.shape[0]
         self.judged = probs is not None
         if not self.judged:
-            self.best, self.labels = 0, [f"seed {j}" for j in range(self.n)]
+            self.best, self.labels = 0, [f"sample {j + 1}" for j in range(self.n)]
             return
         d_a, d_b = _digit(p_a), _digit(p_b)
         pa, pb = probs(a), probs(b)                                      # (n,10) each
@@ -84,8 +84,7 @@ class Judged:
         self.parts: list[tuple[Tensor, int, int]] = []   # (images (n,1,28,28) in [-1,1], digit, illusion)
 
     def add(self, x: Tensor, prompt: str, illusion: int) -> None:
-        if _digit(prompt) is not None:
-            self.parts.append((x, _digit(prompt), illusion))
+        self.parts.append((x, _digit(prompt), illusion))
 
     def save(self, path) -> str | None:
         import torch
@@ -129,8 +128,9 @@ def run_a1_8(run) -> None:
         seen = v.view(x)                                                            # (n,C,H,W)
         r = Reading(probs, x, seen, p1, p2)
         readings.append(r)
-        judged.add(x, p1, k + 1)
-        judged.add(seen, p2, k + 1)
+        if r.judged:   # only the MNIST model's samples have a digit to be read as
+            judged.add(x, p1, k + 1)
+            judged.add(seen, p2, k + 1)
         base = []
         if r.judged:
             run.metrics[f"{role}_success"] = f"{r.ok}/{n}"
@@ -149,7 +149,7 @@ def run_a1_8(run) -> None:
              {"prompts": [p1, p2], "view": view, "gamma": s.gamma, "seeds": n, "seed": run.seed},
              row_labels=["upright", "transformed"], col_labels=r.labels)
     save(run, ctx, "anagrams", best,
-         f"One sample per illusion ({'picked: the one the judge reads most surely as intended' if probs else 'seed 0'}): "
+         f"One sample per illusion ({'picked: the one the judge reads most surely as intended' if probs else 'the first'}): "
          f"left upright, right through its view; CFG γ = {s.gamma}, seed {run.seed}.",
          "Each row: an illusion and the same image transformed, reading as a different prompt.",
          {"pairs": [[p1, p2, view] for _, p1, p2, view, _ in pairs], "gamma": s.gamma, "seed": run.seed},
@@ -201,9 +201,10 @@ def _hybrids(run, ctx, specs, probs, tag: str) -> tuple[list, list]:
 
 def _judged_hybrids(results, specs) -> Judged:
     j = Judged()
-    for k, ((x, far, _), (far_p, near_p, _, _)) in enumerate(zip(results, specs)):
-        j.add(far, far_p, k + 1)
-        j.add(x, near_p, k + 1)
+    for k, ((x, far, r), (far_p, near_p, _, _)) in enumerate(zip(results, specs)):
+        if r.judged:   # only the MNIST model's samples have a digit to be read as
+            j.add(far, far_p, k + 1)
+            j.add(x, near_p, k + 1)
     return j
 
 
@@ -232,7 +233,7 @@ def run_a1_9(run) -> None:
     save(run, ctx, "hybrids",
          [[x[r.best], far[r.best], (high_pass(x[r.best], k_size, sigma) * 2).clamp(-1, 1)]
           for (x, far, r), (_, _, k_size, sigma) in zip(results, specs)],
-         f"One sample per hybrid ({'picked: the one the judge reads most surely as intended' if probs else 'seed 0'}), "
+         f"One sample per hybrid ({'picked: the one the judge reads most surely as intended' if probs else 'the first'}), "
          f"split into what each viewer sees: the low band f_low(x) (far) and the high band f_high(x), amplified "
          f"(near); CFG γ = {s.gamma}, seed {run.seed}.",
          "Each row: a hybrid image, its blurred low band and its sharp high band.",
@@ -248,7 +249,7 @@ def run_a1_9(run) -> None:
              "The same hybrids with a narrower blur, each above its low band.",
              {**params, "hybrids": [[a, b, *scaled] for a, b, _, _ in specs]},
              row_labels=[label for a, b, _, _ in specs for label in (f"far {captions.quoted(a)}\nnear {captions.quoted(b)}", "f_low(x)")],
-             col_labels=[f"seed {j}" for j in range(n)])
+             col_labels=[f"sample {j + 1}" for j in range(n)])
     caption = "How often each hybrid reads as intended"
     if probs:
         accs = {sg: _far_reader_accuracy(run, probs, k_size, sg) for *_, k_size, sg in specs}
