@@ -72,9 +72,9 @@ def test_local_part_a_end_to_end(local_run):
     assert (np.abs(px.astype(int) - [255, 140, 0]).max(1) < 3).sum() > 100    # the hole drawn in orange
     (table,) = ms["a1.8"]["tables"]
     assert table["columns"][-3:] == ["both ok", "real p1 pass", "real p2 pass"] and len(table["rows"]) == 4
-    assert table["rows"][0][1] == "sheared (columns slid up or down)"          # the least trivial view first
+    assert table["rows"][0][1] == "flipped upside down"
     captions = [f["caption"] for f in ms["a1.8"]["figures"]]                   # views in words, not code names
-    assert "“a handwritten 4” turned a quarter turn clockwise" in captions[1]
+    assert "“a handwritten 2” turned a quarter turn clockwise" in captions[1]
     assert not any(re.search(r"\b(rot\d+c?cw|rot180|skew|flip)\b", c) for c in captions)
     assert all(0 <= v <= 1 for r in table["rows"] for v in r[-2:])
     assert 0 <= ms["a1.8"]["metrics"]["anagram_success_rate"] <= 1

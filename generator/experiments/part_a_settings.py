@@ -53,13 +53,13 @@ DEFAULT_PROMPTS = {
         "sdedit": "",        # unconditional, as generic as the course's "a high quality photo": naming the
         "inpaint": "",       # input's own digit pins it, and neither the drift nor a new fill would show
         "translate": "a handwritten 9",
-        # pairs whose shapes really do map onto each other; chosen by eye and classifier over all
-        # 90 digit pairs per view (rot90 and skew have few: a 7 turned is an open 4, sheared a Z-like 2).
-        # Least trivial first: few real 7s pass as 2s when sheared, but most real 6s turned read as 9s
-        "anagram1": "a handwritten 7 | a handwritten 2 | skew",
-        "anagram2": "a handwritten 7 | a handwritten 4 | rot90cw",
-        "anagram3": "a handwritten 2 | a handwritten 5 | flip",
-        "anagram4": "a handwritten 6 | a handwritten 9 | rot180",
+        # pairs whose shapes really do map onto each other, chosen on the shipped model by the judge
+        # and by eye over all 90 digit pairs under six views (`writeup illusions`, BENCHMARKS.md);
+        # real digits pass the same test at most 6%, 14%, 20% and 26% of the time
+        "anagram1": "a handwritten 7 | a handwritten 4 | flip",
+        "anagram2": "a handwritten 7 | a handwritten 2 | rot90cw",
+        "anagram3": "a handwritten 5 | a handwritten 4 | rot90cw",
+        "anagram4": "a handwritten 2 | a handwritten 9 | rot90ccw",
         # a near digit drawn along the far one's outline: a 7's bar is fine detail on a 1's stem
         # (it needs the lighter blur), a 3's open side fills in to an 8 when blurred
         "hybrid1": "a handwritten 1 | a handwritten 7 | 1.5",
