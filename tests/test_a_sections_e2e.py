@@ -86,7 +86,7 @@ def test_local_part_a_end_to_end(local_run):
         assert set(z["illusion"].tolist()) == set(range(1, kinds + 1)) and z["sample"].shape == (n,)
         assert set(z["labels"].tolist()) <= set(range(10))
     hyb = ms["a1.9"]
-    assert hyb["params"]["hybrids"] == [["a handwritten 1", "a handwritten 7", 15, 1.5],
+    assert hyb["params"]["hybrids"] == [["a handwritten 7", "a handwritten 9", 15, 1.5],
                                         ["a handwritten 8", "a handwritten 3", 15, 2.0]]
     assert {f["id"] for f in hyb["figures"]} == {"hybrid-1", "hybrid-2", "hybrids", "hybrids-scaled"}
     (table,) = hyb["tables"]   # both hybrids at their own blur, then at the course's scaled one

@@ -60,9 +60,10 @@ DEFAULT_PROMPTS = {
         "anagram2": "a handwritten 7 | a handwritten 2 | rot90cw",
         "anagram3": "a handwritten 5 | a handwritten 4 | rot90cw",
         "anagram4": "a handwritten 2 | a handwritten 9 | rot90ccw",
-        # a near digit drawn along the far one's outline: a 7's bar is fine detail on a 1's stem
-        # (it needs the lighter blur), a 3's open side fills in to an 8 when blurred
-        "hybrid1": "a handwritten 1 | a handwritten 7 | 1.5",
+        # a near digit drawn along the far one's outline, chosen on the shipped model over all 90
+        # pairs at four blurs: a 9's thin loop fades from a 7 (it needs the lighter blur), a 3's
+        # open side fills in to an 8 when blurred. Neither reads as intended in every sample.
+        "hybrid1": "a handwritten 7 | a handwritten 9 | 1.5",
         "hybrid2": "a handwritten 8 | a handwritten 3",
     },
     "deepfloyd": {
