@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import signal
 import sys
 from pathlib import Path
@@ -214,6 +215,9 @@ def _stop(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if "LOCAL_RANK" in os.environ:  # one of `accelerate launch`'s processes: it must not outlive the launcher
+        from generator.parallel import die_with
+        die_with(os.getppid())
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _stop)
     try:

@@ -56,9 +56,9 @@ def makespan(jobs: list[tuple[str, float, tuple]], workers: int) -> float:
     return max(free)
 
 
-def _die_with(parent: int) -> None:
-    """End this worker when the parent is gone, even by kill -9: an orphan would train on for an
-    hour holding its section's lock. Linux says so at once (PR_SET_PDEATHSIG); elsewhere, and in
+def die_with(parent: int) -> None:
+    """End this process when `parent` is gone, even by kill -9: an orphan (a pool's worker, or one
+    of `accelerate launch`'s) would train on for an hour holding its section's lock, and publish. Linux says so at once (PR_SET_PDEATHSIG); elsewhere, and in
     case the parent died before that was set, a thread looks every half second."""
     try:
         import ctypes
@@ -79,7 +79,7 @@ def _start(threads: int, retrain: bool, parent: int | None = None) -> None:
     progress bars (two bars on one terminal garble each other; the parent prints each section's end)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if parent is not None:
-        _die_with(parent)
+        die_with(parent)
     import torch
 
     from generator import train

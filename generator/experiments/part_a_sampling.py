@@ -82,8 +82,7 @@ def _pretraining(run, record: dict) -> None:
                "A training loss curve falling quickly, then slowly.", "plot",
                {"epochs": record["epochs"], "steps": record["steps"]})
     run.params["loss_min_snr"] = r.get("min_snr", 0.0)  # 0: the unweighted loss
-    run.data.update({"pretrained_on": record["machine"]["cpu"], "pretrained_threads": record["machine"]["threads"],
-                     "pretrained_at": record["trained_at"]})
+    run.data.update({"pretrained_on": record["machine"]["cpu"], "pretrained_threads": record["machine"]["threads"]})
     run.metrics.update({"train_seconds": record["seconds"], "train_steps": record["steps"],
                         "final_loss_mean100": record["final_loss"]})
 

@@ -164,7 +164,7 @@ def _train(seed: int, s: LocalSettings, folder: Path, images: Tensor, labels: Te
     epoch_images, epochs, _ = schedule(s, len(images))
     res = fit(model, ddpm_loss(cosine_alphas_cumprod(T), s.p_uncond, s.min_snr), images, labels, epoch_images=epoch_images,
               epochs=epochs, batch_size=s.batch_size, lr=s.lr, lr_decay=True, ckpt_dir=ckpt,
-              seed=seed, desc="local MNIST DDPM", on_epoch_end=save_ema,
+              seed=seed, desc="local MNIST DDPM", on_epoch_end=save_ema, again="delete that folder to train it again",
               on_step=None if ema is None else ema.update)
     weights = (ema.model if ema is not None else model).cpu().state_dict()
     record = {"settings": dataclasses.asdict(s), "epochs": epochs, "losses": res.losses,

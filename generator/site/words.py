@@ -71,7 +71,6 @@ LABELS = {
     "own2": "third image", "source": "training data", "test": "test image", "test_image": "test image",
     "test_images": "test digits", "train_images": "training digits", "train_source": "training data",
     "web": "web image", "pretrained_on": "model trained beforehand on", "pretrained_threads": "with CPU threads",
-    "pretrained_at": "model trained at",
     "judge_worst_reject": "rejects the judge passes most",
     "p_uncond": "prompt left out in training (share)", **RUN_NAMES,
 }
