@@ -56,10 +56,16 @@ def _alive(pid: int) -> bool:
         return False
 
 
+# accelerate's CPU state writes these into os.environ of the process that made it (an earlier test's):
+# a child that inherits them takes itself for one of `accelerate launch`'s processes
+DISTRIBUTED = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
 def _start_both(project: Path) -> tuple[subprocess.Popen, list[int]]:
     """The parent, once both workers are inside their sections; and the workers' pids (from the locks)."""
     p = subprocess.Popen([sys.executable, "-c", PARENT.format(here=str(project))], cwd=project,
-                         env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+                         env={**{k: v for k, v in os.environ.items() if k not in DISTRIBUTED},
+                              "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while len(list((project / "artifacts").glob(".staging-*/partial.png"))) < 2:
