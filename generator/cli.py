@@ -218,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     if "LOCAL_RANK" in os.environ:  # one of `accelerate launch`'s processes: it must not outlive the launcher
         from generator.parallel import die_with
         die_with(os.getppid())
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    # SIGINT too: a shell starts background jobs with it ignored, and Python then leaves it so
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(sig, _stop)
     try:
         args.func(args)

@@ -83,10 +83,7 @@ def _next_run_starts(project: Path) -> None:
             pass
 
 
-# SIGHUP's case timed out twice late in a full `make test` run (it passes alone and beside other
-# tests): it runs with `make test-all` until that is understood
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT,
-                                 pytest.param(signal.SIGHUP, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_a_signal_during_side_by_side_work_ends_every_process(project, sig):
     p, workers = _start_both(project)
     t0 = time.time()
