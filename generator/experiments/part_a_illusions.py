@@ -175,13 +175,13 @@ def _far_reader_accuracy(run, probs, k_size: int, sigma: float) -> float:
     return round(float((probs(low_pass(x, k_size, sigma)).argmax(1) == y).float().mean()), 3)
 
 
-def _hybrids(run, ctx, specs, probs, tag: str) -> tuple[list, list]:
+def _hybrids(run, ctx, specs, probs, tag: str, gamma: float) -> tuple[list, list]:
     """Sample every hybrid (far, near, kernel, sigma): [(x, f_low(x), Reading)] and table rows."""
     den, s = ctx.den, ctx.s
     uncond, out, rows = den.encode([""]), [], []
     real = real_digits(run.cfg) if probs else None
     for k, (far_p, near_p, k_size, sigma) in enumerate(specs):
-        eps_fn = hybrid(den, den.encode([far_p]), den.encode([near_p]), k_size, sigma, uncond, s.gamma)
+        eps_fn = hybrid(den, den.encode([far_p]), den.encode([near_p]), k_size, sigma, uncond, gamma)
         x = _sample(run, ctx, eps_fn, s.illusion_seeds, k)                         # (n,C,H,W)
         far = low_pass(x, k_size, sigma)          # the low band: what is left when fine detail is lost
         r = Reading(probs, far, x, far_p, near_p)
@@ -209,23 +209,24 @@ def _judged_hybrids(results, specs) -> Judged:
 
 
 def run_a1_9(run) -> None:
-    from generator.experiments.part_a_settings import HYBRID_BLUR, hybrid_items
+    from generator.experiments.part_a_settings import HYBRID_BLUR, HYBRID_GAMMA, hybrid_items
     ctx = setup(run)
     den, s = ctx.den, ctx.s
+    gamma = HYBRID_GAMMA[run.cfg.backend] or s.gamma
     scaled = hybrid_blur(den.shape[1])
     specs = [hybrid_items(run.cfg, role, HYBRID_BLUR[run.cfg.backend] or scaled) for role in numbered(run.cfg, "hybrid")]
     for far_p, near_p, _, _ in specs:
         den.encode([far_p, near_p])                              # unknown prompts fail before any work
     probs, n = judge(run), s.illusion_seeds
-    params = {"hybrids": [list(h) for h in specs], "gamma": s.gamma, "seeds": n, "seed": run.seed}
+    params = {"hybrids": [list(h) for h in specs], "gamma": gamma, "seeds": n, "seed": run.seed}
     run.params.update(params)
-    results, table = _hybrids(run, ctx, specs, probs, "")
+    results, table = _hybrids(run, ctx, specs, probs, "", gamma)
     for k, ((far_p, near_p, k_size, sigma), (x, far, r)) in enumerate(zip(specs, results)):
         read_note = (f" Labels: the judge's reading far/near, ✓ = both as intended ({r.ok} of {r.n}), ? = not a digit."
                      if probs else "")
         save(run, ctx, f"hybrid-{k + 1}", [list(x), list(far)],
              f"Hybrid {k + 1}: {captions.quoted(far_p)} from afar, {captions.quoted(near_p)} up close; ε = f_low(ε_far) + f_high(ε_near), "
-             f"Gaussian kernel {k_size}, σ = {sigma:g}; CFG γ = {s.gamma}; {n} samples, seed "
+             f"Gaussian kernel {k_size}, σ = {sigma:g}; CFG γ = {gamma:g}; {n} samples, seed "
              f"{run.seed}. Top: the images; bottom: their low band f_low(x).{read_note}",
              f"{n} hybrid samples (top) and the same samples blurred (bottom).",
              {**params, "hybrids": [params["hybrids"][k]]}, row_labels=["up close", "far: f_low(x)"],
@@ -235,16 +236,16 @@ def run_a1_9(run) -> None:
           for (x, far, r), (_, _, k_size, sigma) in zip(results, specs)],
          f"One sample per hybrid ({'picked: the one the judge reads most surely as intended' if probs else 'the first'}), "
          f"split into what each viewer sees: the low band f_low(x) (far) and the high band f_high(x), amplified "
-         f"(near); CFG γ = {s.gamma}, seed {run.seed}.",
+         f"(near); CFG γ = {gamma:g}, seed {run.seed}.",
          "Each row: a hybrid image, its blurred low band and its sharp high band.",
          params, data=_judged_hybrids(results, specs).save(run.out / "judged.npz"), row_labels=[f"far {captions.quoted(a)}\nnear {captions.quoted(b)}\n(σ = {sg:g})" for a, b, _, sg in specs],
          col_labels=["image", "far: f_low(x)", "near: f_high(x) × 2"])
     if any((k_size, sigma) != scaled for *_, k_size, sigma in specs):   # show what the course's blur does here
-        res_scaled, rows = _hybrids(run, ctx, [(a, b, *scaled) for a, b, _, _ in specs], probs, "_scaled")
+        res_scaled, rows = _hybrids(run, ctx, [(a, b, *scaled) for a, b, _, _ in specs], probs, "_scaled", gamma)
         table += rows
         save(run, ctx, "hybrids-scaled", [row for x, far, _ in res_scaled for row in (list(x), list(far))],
              f"The same hybrids with the course's blur (kernel 33, σ = 2 at 64 px) scaled to {den.shape[1]} px: "
-             f"kernel {scaled[0]}, σ = {scaled[1]:g}; CFG γ = {s.gamma}, same seeds (seed {run.seed}). Each "
+             f"kernel {scaled[0]}, σ = {scaled[1]:g}; CFG γ = {gamma:g}, same seeds (seed {run.seed}). Each "
              "hybrid: the images, then their low band.",
              "The same hybrids with a narrower blur, each above its low band.",
              {**params, "hybrids": [[a, b, *scaled] for a, b, _, _ in specs]},

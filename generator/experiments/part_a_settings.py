@@ -40,6 +40,10 @@ PRESETS = {
 # low band, so the far prompt wins everywhere; sigma = 2 px splits a digit's outline from its
 # strokes. a1.9 shows both.
 HYBRID_BLUR = {"local": (15, 2.0), "deepfloyd": None}
+# Hybrid CFG scale per backend; None = the preset's gamma (the course's 7). On the MNIST model a
+# stronger pull keeps each band on its own digit: over 12 seeds the 7/9 hybrid read as intended
+# 11 times at 12 against 7 at 7 and 10 at 20 (BENCHMARKS.md, the hybrid study).
+HYBRID_GAMMA = {"local": 12.0, "deepfloyd": None}
 
 # Prompts by role. "{label}" is the digit an input image shows (the local model prompts with it;
 # "" = unconditional where the digit is unknown) or the sample's index for 1.5/1.6. Several items
