@@ -15,7 +15,6 @@ def _cfg(tmp_path, **data):
     cfg.data.download = False
     for k, v in data.items():
         setattr(cfg.data, k, v)
-    mnist._memo.clear()
     return cfg
 
 
@@ -89,3 +88,20 @@ def test_shipped_fallback_is_checked_and_packaged(tmp_path, monkeypatch):
     monkeypatch.setattr(mnist, "FALLBACK_FILE", bad)
     with pytest.raises(UserError, match="missing or altered"):
         mnist._fallback("test")
+
+
+def test_memo_knows_the_files_read_not_the_setting(tmp_path, tiny_mnist_dir):
+    """Two projects naming their data by the same relative folder get each its own digits, and a
+    file replaced in place is read again (the memo once keyed on the unresolved setting)."""
+    for name, count in (("one", 100), ("two", 30)):
+        folder = tmp_path / name / "data"
+        folder.mkdir(parents=True)
+        for f in tiny_mnist_dir.iterdir():
+            arr = mnist.read_idx(f)
+            mnist.write_idx(folder / f.name, arr[:count])
+    got = [mnist.load_mnist(_cfg(tmp_path / name, mnist_dir="data"), "test").count for name in ("one", "two")]
+    assert got == [100, 30]
+    folder = tmp_path / "one" / "data"
+    for f in folder.iterdir():
+        mnist.write_idx(f, mnist.read_idx(f)[:10])
+    assert mnist.load_mnist(_cfg(tmp_path / "one", mnist_dir="data"), "test").count == 10

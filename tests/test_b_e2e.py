@@ -6,7 +6,6 @@ import pytest
 
 from generator import manifest
 from generator.cli import main
-from generator.data import mnist
 from generator.sections import SECTIONS
 
 PART_B = [s for s in SECTIONS if SECTIONS[s].part == "b"]
@@ -16,7 +15,6 @@ def _config(tmp_path, tiny_mnist_dir, part_b="fm"):
     path = tmp_path / "writeup.toml"
     path.write_text(f'preset = "smoke"\npart_b = "{part_b}"\n[data]\nmnist_dir = "{tiny_mnist_dir}"\n'
                     f'download = false\n', encoding="utf-8")
-    mnist._memo.clear()
     return str(path)
 
 
@@ -74,7 +72,6 @@ def test_part_b_smoke_end_to_end(tmp_path, tiny_mnist_dir):
 def test_missing_mnist_dir_is_a_clean_error(tmp_path, capsys):
     path = tmp_path / "writeup.toml"
     path.write_text('preset = "smoke"\n[data]\nmnist_dir = "nowhere"\ndownload = false\n', encoding="utf-8")
-    mnist._memo.clear()
     assert main(["--config", str(path), "run", "b1.2"]) == 2
     assert "nowhere" in capsys.readouterr().err
 

@@ -28,7 +28,6 @@ def test_classifier_real_vs_real_small_real_vs_noise_large(tmp_path, tiny_mnist_
 
     cfg = WriteupConfig(root=tmp_path, preset="smoke")
     cfg.data.mnist_dir, cfg.data.download = str(tiny_mnist_dir), False
-    mnist._memo.clear()
     classifier = load_classifier(cfg)                # the shipped judge: nothing trained or cached
     assert not (tmp_path / ".cache").exists()
     test = mnist.load_mnist(cfg, "test")

