@@ -74,24 +74,31 @@ def export_flow_demo(run, model: nn.Module, steps: int, gamma: float) -> None:
     export_demo(run, model, meta, lambda digits, seed: flow_sample(model, digits, seed, steps, gamma))
 
 
-def ddpm_edit(den, image: Tensor, mask: Tensor | None, digit: int, i_start: int, seed: int,
+def ddpm_edit(den, image: Tensor, mask: Tensor | None, digits: list[int], i_start: int, seed: int,
               timesteps: list[int], gamma: float) -> Tensor:
     """The demo's Part A edits in PyTorch, with CounterNormal(seed) noise drawn in the page's order:
     SDEdit (mask None) from timesteps[i_start], or inpainting (A.5) from pure noise. image, mask
-    (1,1,28,28): image in [-1, 1], mask 1 = make anew. Returns x_0 (1,1,28,28) in [-1, 1]."""
+    (1,1,28,28): image in [-1, 1], mask 1 = make anew. One edit per digit, batched: the page draws
+    the same noise stream for every digit, so each draw of (1,1,28,28) serves the whole batch.
+    Returns x_0 (len(digits),1,28,28) in [-1, 1]."""
     from generator.diffusion import cfg as cfg_eps, iterative_denoise, last
     from generator.diffusion.forward import forward
 
-    noise, ac = CounterNormal(seed), den.alphas_cumprod
-    eps_fn = cfg_eps(den, den.encode([str(digit)]), den.encode([""]), gamma)
+    noise, ac, n = CounterNormal(seed), den.alphas_cumprod, len(digits)
+    one = tuple(image.shape)
+
+    def draw(shape: tuple[int, ...]) -> Tensor:
+        return noise.normal(one).expand(shape)
+
+    eps_fn = cfg_eps(den, den.encode([str(d) for d in digits]), den.encode([""]), gamma)
     if mask is None:
-        x, project = forward(image, timesteps[i_start], ac, eps=noise.normal(tuple(image.shape))), None
+        x, project = forward(image, timesteps[i_start], ac, eps=noise.normal(one)).expand(n, *one[1:]), None
     else:
         def project(x_t: Tensor, t: int) -> Tensor:   # as edits.inpaint_projection, with this noise
-            return mask * x_t + (1 - mask) * forward(image, t, ac, eps=noise.normal(tuple(image.shape)))
-        x, i_start = project(noise.normal(tuple(image.shape)), timesteps[0]), 0
-    return last(iterative_denoise(eps_fn, x, timesteps, ac, i_start=i_start, project=project,
-                                  draw=noise.normal)).x.clamp(-1, 1)
+            return mask * x_t + (1 - mask) * forward(image, t, ac, eps=noise.normal(one))
+        x, i_start = project(noise.normal(one), timesteps[0]).expand(n, *one[1:]), 0
+    return last(iterative_denoise(eps_fn, x.contiguous(), timesteps, ac, i_start=i_start, project=project,
+                                  draw=draw)).x.clamp(-1, 1)
 
 
 def export_local_demo(run, den, timesteps: list[int], gamma: float, i_starts: list[int]) -> None:
@@ -101,5 +108,5 @@ def export_local_demo(run, den, timesteps: list[int], gamma: float, i_starts: li
             "alphas_cumprod": [float(den.alphas_cumprod[t]) for t in timesteps], "i_starts": i_starts,
             "model": den.name}
     blank, full = -torch.ones(1, 1, 28, 28), torch.ones(1, 1, 28, 28)
-    export_demo(run, den.model, meta, lambda digits, seed: torch.cat(
-        [ddpm_edit(den, blank, full, d, 0, seed, timesteps, gamma) / 2 + 0.5 for d in digits]))
+    export_demo(run, den.model, meta, lambda digits, seed: ddpm_edit(den, blank, full, digits, 0, seed, timesteps,
+                                                                      gamma) / 2 + 0.5)
