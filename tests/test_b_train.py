@@ -25,8 +25,9 @@ def _fit(folder, epochs=2, **kw):
     return model, result
 
 
-def test_resume_after_kill_matches_uninterrupted(tmp_path):
-    full, full_result = _fit(tmp_path / "full")
+@pytest.mark.parametrize("ema", [0.0, 0.9])   # with a weight average, the average resumes too
+def test_resume_after_kill_matches_uninterrupted(tmp_path, ema):
+    full, full_result = _fit(tmp_path / "full", ema=ema)
     assert len(full_result.losses) == 2 * 2 and all(map(lambda v: v == v, full_result.losses))
 
     def kill_after_one(epoch, model):
@@ -34,9 +35,9 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path):
             raise Killed  # the epoch-1 checkpoint is already on disk, as after a real kill
 
     with pytest.raises(Killed):
-        _fit(tmp_path / "killed", on_epoch_end=kill_after_one)
+        _fit(tmp_path / "killed", on_epoch_end=kill_after_one, ema=ema)
     assert torch.load(tmp_path / "killed" / LAST, weights_only=False)["epoch"] == 1
-    resumed, resumed_result = _fit(tmp_path / "killed")
+    resumed, resumed_result = _fit(tmp_path / "killed", ema=ema)
     assert resumed_result.resumed_from == 1
     assert resumed_result.losses == pytest.approx(full_result.losses, rel=1e-6, abs=1e-7)
     for a, b in zip(full.state_dict().values(), resumed.state_dict().values()):
@@ -100,3 +101,18 @@ def test_fit_trains_inside_a_callers_no_grad(tmp_path):
             torch.randint(0, 2, (32,)), epochs=1, batch_size=8, lr=1e-2, lr_decay=False, ckpt_dir=tmp_path,
             seed=0, desc="t", bf16=False, quiet=True)
     assert not torch.equal(before, model[0].weight.detach())
+
+
+def test_part_as_model_trains_through_fit_and_keeps_its_average(tmp_path):
+    """local._train (what `writeup pretrain mnist-ddpm` runs) saves fit's weight average, not the
+    last weights, and a second call finds the finished training instead of training again."""
+    from generator.models import local
+    s = local.LocalSettings(D=4, steps=4, batch_size=16, lr=1e-2, ema=0.5)
+    images, labels = _data()
+    record = local._train(0, s, tmp_path, images, labels, {"source": "test", "train_images": 32})
+    last = torch.load(tmp_path / "ckpt" / LAST, weights_only=False)
+    ema = {k: v for k, v in last["ema"].items()}
+    assert all(torch.equal(record["model"][k], ema[k].cpu()) for k in ema)
+    assert any(not torch.equal(record["model"][k], last["model"][k].cpu()) for k in ema)
+    again = local._train(0, s, tmp_path, images, labels, {"source": "test", "train_images": 32})
+    assert again["losses"] == record["losses"] and all(torch.equal(again["model"][k], record["model"][k]) for k in ema)

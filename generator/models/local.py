@@ -24,10 +24,10 @@ from torch import Tensor, nn
 from generator.diffusion.objectives import eps_loss
 from generator.diffusion.schedules import cosine_alphas_cumprod
 from generator.errors import UserError
-from generator.train import LAST, Ema, _atomic_save, load_checkpoint
+from generator.train import _atomic_save, load_checkpoint
 
 T = 1000          # IF's number of diffusion steps
-VERSION = 2       # bump when training changes its result (2: EMA after each step): old caches are ignored
+VERSION = 3       # bump when training changes its result or its files (3: fit keeps the EMA): old caches are ignored
 # An epoch is at most this many digits, drawn afresh each epoch, so the optimizer steps (and the
 # time) do not grow with the data: the same steps with the 4,500-digit offline fallback (whole
 # epochs) and with all 60,000 MNIST digits.
@@ -142,34 +142,20 @@ def schedule(s: LocalSettings, n: int) -> tuple[int, int, int]:
 
 
 def _train(seed: int, s: LocalSettings, folder: Path, images: Tensor, labels: Tensor, data: dict) -> dict:
-    """Train with fit() (resumable checkpoints in folder/ckpt), save folder/denoiser.pt; returns it."""
+    """Train with fit() (resumable checkpoints in folder/ckpt, the weight average among them), save
+    folder/denoiser.pt; returns it."""
     from generator.models.unet import UNet
     from generator.train import fit
 
     torch.manual_seed(seed)
     model = UNet(1, s.D, time="add", num_classes=10)
-    ema = Ema(model, s.ema) if s.ema else None
-    ckpt = folder / "ckpt"
-    state = load_checkpoint(ckpt / "ema.pt") if ema is not None and (ckpt / "ema.pt").exists() else None
-    if state is None and ema is not None:  # no average to resume: the weights must start over with it
-        (ckpt / LAST).unlink(missing_ok=True)
-    if state is not None:   # resuming: the average goes on too
-        ema.model.load_state_dict(state["model"])
-        ema.n = int(state["n"])
-
-    def save_ema(epoch: int, _model: nn.Module) -> None:
-        if ema is not None:
-            _atomic_save({"model": ema.model.state_dict(), "n": ema.n}, ckpt / "ema.pt")
-
     epoch_images, epochs, _ = schedule(s, len(images))
     res = fit(model, ddpm_loss(cosine_alphas_cumprod(T), s.p_uncond, s.min_snr), images, labels, epoch_images=epoch_images,
-              epochs=epochs, batch_size=s.batch_size, lr=s.lr, lr_decay=True, ckpt_dir=ckpt,
-              seed=seed, desc="local MNIST DDPM", on_epoch_end=save_ema, again="delete that folder to train it again",
-              on_step=None if ema is None else ema.update)
-    weights = (ema.model if ema is not None else model).cpu().state_dict()
+              epochs=epochs, batch_size=s.batch_size, lr=s.lr, lr_decay=True, ckpt_dir=folder / "ckpt",
+              seed=seed, desc="local MNIST DDPM", ema=s.ema, again="delete that folder to train it again")
     record = {"settings": dataclasses.asdict(s), "epochs": epochs, "losses": res.losses,
-              "seconds": res.seconds, "device": res.device, "data": data, "model": weights}
-    _atomic_save(record, folder / "denoiser.pt")
+              "seconds": res.seconds, "device": res.device, "data": data, "model": model.cpu().state_dict()}
+    _atomic_save(record, folder / "denoiser.pt")   # fit left the average (ema > 0) in model
     return record
 
 
