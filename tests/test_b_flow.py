@@ -3,7 +3,7 @@ the DDPM sampler through Part A's loop."""
 import pytest
 import torch
 
-from generator.diffusion import flow
+from generator.diffusion import flow, guidance
 from generator.experiments.part_b_objectives import VARIANTS, sample
 
 
@@ -55,7 +55,7 @@ def test_cfg_velocity_mixes_both_branches_in_one_call():
         return torch.where(c.sum(1).reshape(-1, 1, 1, 1) > 0, 3.0, 1.0).expand_as(x)
 
     c = torch.eye(10)[:2]
-    u = flow.cfg_velocity(u_theta, c, gamma=5.0)(torch.zeros(2, 1, 28, 28), torch.zeros(2))
+    u = guidance.classifier_free(u_theta, c, gamma=5.0)(torch.zeros(2, 1, 28, 28), torch.zeros(2))
     assert calls == [4]                      # one batched call for 2 samples x 2 branches
     assert torch.allclose(u, torch.full_like(u, 1 + 5 * (3 - 1)))  # u_u + gamma (u_c - u_u)
 
@@ -95,7 +95,7 @@ def test_fm_heun_sampler_spends_two_evaluations_a_step():
 
 def test_autoguidance_steps_away_from_the_weaker_snapshot():
     x, t = torch.randn(2, 1, 4, 4), torch.zeros(2)
-    u = flow.autoguided(lambda x, t: torch.full_like(x, 3.0), lambda x, t: torch.full_like(x, 1.0), w=2.5)(x, t)
+    u = guidance.autoguided(lambda x, t: torch.full_like(x, 3.0), lambda x, t: torch.full_like(x, 1.0), w=2.5)(x, t)
     assert torch.allclose(u, torch.full_like(x, 1 + 2.5 * (3 - 1)))  # u_weak + w (u_theta - u_weak)
     # through the sampler: velocities 0.5 (final) and 0.25 (weak) at w = 2 integrate to 0.25 + 2 * 0.25
     x0 = torch.randn(3, 1, 28, 28, generator=torch.Generator().manual_seed(1))

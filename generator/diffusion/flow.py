@@ -2,7 +2,7 @@
 
 Training regresses the velocity u = x1 - x0 of the straight path x_t = (1-t) x0 + t x1 (B.3-B.5);
 sampling integrates dx/dt = u_theta(x_t, t) with Euler steps (Algorithm B.2), optionally with
-classifier-free guidance (Algorithm B.4). The samplers yield every step, so animations are free.
+classifier-free guidance (Algorithm B.4, guidance.py). The samplers yield every step, so animations are free.
 """
 from __future__ import annotations
 
@@ -44,27 +44,6 @@ def fm_loss(u_theta: VelocityFn, x1: Tensor, t_sampling: str = "uniform") -> Ten
     t = TIME_SAMPLING[t_sampling](x1.shape[0], x1.device)  # (B,)
     x_t = interpolate(x0, x1, t)
     return torch.mean((target_velocity(x0, x1) - u_theta(x_t, t)) ** 2)
-
-
-def cfg_velocity(u_theta: Callable[[Tensor, Tensor, Tensor], Tensor], c: Tensor, gamma: float) -> VelocityFn:
-    """u = u(x,t,0) + gamma (u(x,t,c) - u(x,t,0)) (Algorithm B.4), both branches in one batched call."""
-    def u(x: Tensor, t: Tensor) -> Tensor:
-        both = u_theta(torch.cat([x, x]), torch.cat([t, t]), torch.cat([torch.zeros_like(c), c]))  # (2B,C,H,W)
-        u_uncond, u_cond = both.chunk(2)                                                       # 2 x (B,C,H,W)
-        return u_uncond + gamma * (u_cond - u_uncond)
-    return u
-
-
-def autoguided(u_theta: VelocityFn, u_weak: VelocityFn, w: float) -> VelocityFn:
-    """u = u_weak + w (u_theta - u_weak): guidance by a weaker version of the same model (Karras et al.
-    2024, "Guiding a diffusion model with a bad version of itself", eq. 1 with D_0 the weaker model).
-    Both make the same errors where the data is hard, the stronger one fewer; stepping w > 1 away from
-    the weaker one's prediction sharpens exactly there, without needing a class to guide towards. It
-    mixes DDPM's noise estimates the same way (both are affine in the clean estimate at fixed x, t)."""
-    def u(x: Tensor, t: Tensor) -> Tensor:
-        weak = u_weak(x, t)
-        return weak + w * (u_theta(x, t) - weak)
-    return u
 
 
 def euler_sample(u_theta: VelocityFn, x0: Tensor, steps: int) -> Iterator[Tensor]:

@@ -99,7 +99,7 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
 
 def _guided(run, g, make, folder, quality) -> None:
     """The last snapshot sampled again from the same noise, guided by the earlier snapshot g.guide_epoch
-    (flow.autoguided): an addition to the course, which samples the plain model."""
+    (guidance.autoguided): an addition to the course, which samples the plain model."""
     s, v = settings(run.cfg), VARIANTS[run.cfg.part_b]
     last, steps, method = g.sample_epochs[-1], v.steps(g, s), v.method(g)
     *_, x = sample(v, snapshot(run, make, folder, last), g.drawn, steps=steps, T=s.ddpm_T,

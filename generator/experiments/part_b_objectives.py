@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from generator import devices
-from generator.diffusion import flow
+from generator.diffusion import flow, guidance
 from generator.diffusion.objectives import eps_loss, one_hot_dropout
 from generator.diffusion.sampling import iterative_denoise
 from generator.diffusion.schedules import ddpm_timesteps, linear_alphas_cumprod
@@ -145,7 +145,7 @@ def sample(variant: Variant, model, n: int, *, steps: int, T: int, labels: Tenso
     # CFG (B.4) and autoguidance mix the same way for velocities (FM) and noise estimates (DDPM)
     net = plain(model)
     if labels is not None:
-        net = flow.cfg_velocity(net, F.one_hot(labels, 10).float().to(device), gamma)
+        net = guidance.classifier_free(net, F.one_hot(labels, 10).float().to(device), gamma)
     elif weak is not None:
-        net = flow.autoguided(net, plain(weak), w)
+        net = guidance.autoguided(net, plain(weak), w)
     yield from variant.sampler(net, x, steps, T, generator, method)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from generator.diffusion import flow
+from generator.diffusion import flow, guidance
 from generator.diffusion.counter_noise import CounterNormal
 from generator.manifest import dumps, write_atomic
 
@@ -47,7 +47,7 @@ def flow_sample(model: nn.Module, digits: list[int], seed: int, steps: int, gamm
     c = F.one_hot(torch.tensor(digits), 10).float()
     with torch.no_grad():
         x = x0
-        for x in flow.euler_sample(flow.cfg_velocity(lambda x, t, cc: model(x, t, cc), c, gamma), x0, steps):
+        for x in flow.euler_sample(guidance.classifier_free(lambda x, t, cc: model(x, t, cc), c, gamma), x0, steps):
             pass
     return x.clamp(0, 1)
 
