@@ -5,7 +5,6 @@ one batch, written to the cache, and the encoder is freed again.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -14,6 +13,7 @@ from torch import Tensor
 
 from generator.config import WriteupConfig
 from generator.errors import UserError
+from generator.fsutil import atomic_path
 from generator.models.deepfloyd_hub import from_pretrained, out_of_memory
 
 DEFAULT_PROMPTS = ("", "a high quality photo")  # the CFG null prompt and the course's "neutral" prompt
@@ -111,7 +111,5 @@ class PromptEmbeds:
             torch.cuda.empty_cache()
         for p, e in zip(prompts, embeds):
             self.table[p] = e[None].to("cpu", torch.float16)  # (1, 77, D), as the course stores them
-        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.cache_file.with_suffix(f".tmp{os.getpid()}")
-        torch.save(self.table, tmp)
-        os.replace(tmp, self.cache_file)  # atomic: a killed run never leaves half a cache
+        with atomic_path(self.cache_file) as tmp:  # a killed run never leaves half a cache
+            torch.save(self.table, tmp)

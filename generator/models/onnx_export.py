@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from generator.diffusion import flow, guidance
 from generator.diffusion.counter_noise import CounterNormal
+from generator.fsutil import atomic_path
 from generator.manifest import dumps, write_atomic
 
 OPSET = 15            # the vendored onnxruntime-web (1.10) runs opsets up to 15
@@ -31,13 +32,11 @@ def export_onnx(model: nn.Module, path: Path) -> None:
     """Trace the conditioned UNet to ONNX (TorchScript exporter: no extra packages, opset 15)."""
     model = model.float().eval().cpu()
     x, t, c = torch.zeros(2, 1, 28, 28), torch.zeros(2), torch.zeros(2, 10)
-    tmp = path.with_name(path.name + ".tmp")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), atomic_path(path) as tmp:
         warnings.simplefilter("ignore")  # the exporter's deprecation notices say nothing about this net
         torch.onnx.export(model, (x, t, c), str(tmp), input_names=["x", "t", "c"], output_names=["out"],
                           dynamic_axes={"x": {0: "B"}, "t": {0: "B"}, "c": {0: "B"}, "out": {0: "B"}},
                           opset_version=OPSET, do_constant_folding=True, dynamo=False)
-    tmp.replace(path)
 
 
 def flow_sample(model: nn.Module, digits: list[int], seed: int, steps: int, gamma: float) -> Tensor:

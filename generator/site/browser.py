@@ -17,6 +17,8 @@ import time
 import unicodedata
 from pathlib import Path
 
+from generator.fsutil import atomic_path
+
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
          "--hide-scrollbars", "--mute-audio", "--disable-dev-shm-usage", "--remote-debugging-pipe"]
@@ -270,11 +272,8 @@ def write_pdf(site: Path, out: Path, title: str) -> Path:
             kept = [a for a in annots if not str(a.get_object().get("/A", {}).get("/URI", "")).startswith("file:")]
             page[NameObject("/Annots")] = ArrayObject(kept)
     writer.add_metadata({"/Title": title})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
         writer.write(f)
-    tmp.replace(out)
     return out
 
 
