@@ -217,7 +217,11 @@ METRICS = [
     (r"(scheduled|constant-lr)_(accuracy|fd|fd_mean_term|fd_cov_term|kid|diversity)_epoch(\d+)",
      lambda m: f"{RUN_NAMES[m[1]]}: {_MEASURES[m[2]]} after epoch {m[3]}"),
     (r"fd_real_vs_real(_sd)?", lambda m: "Fréchet distance, real against real" + (" (spread)" if m[1] else "")),
-    (r"kid_real_vs_real", lambda m: "kernel distance, real against real"),
+    (r"kid_real_vs_real(_sd)?", lambda m: "kernel distance, real against real" + (" (spread)" if m[1] else "")),
+    (r"mix_tv(_noise95)?", lambda m: "digit mix, plain against guided: total variation"
+     + (" between two draws of one mix (95th percentile)" if m[1] else "")),
+    (r"mix_(rise|fall)_(digit|plain|guided)", lambda m: f"digit whose share guidance {'raises' if m[1] == 'rise' else 'lowers'} most"
+     + {"digit": "", "plain": ": share plain", "guided": ": share guided"}[m[2]]),
 ]
 
 

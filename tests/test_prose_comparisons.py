@@ -1,0 +1,78 @@
+"""Every sentence that compares or judges is chosen from the numbers it speaks of: render a section's
+prose against a saved manifest, flip one comparison, and the sentence flips with it."""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from generator.config import WriteupConfig
+from generator.site import collect, prose
+
+REPO = Path(__file__).resolve().parents[1]
+SAVED = REPO / "tests" / "site_fixtures" / "saved_manifests"
+
+
+def _render(tmp_path, section: str, **metrics) -> str:
+    m = copy.deepcopy(json.loads((SAVED / f"{section}.json").read_text()))
+    m["metrics"].update(metrics)
+    cfg = WriteupConfig(root=tmp_path)
+    text = (REPO / "content" / f"{section}.md").read_text()
+    html = prose.bind(text, collect.context(cfg, {section: m}, m), section)
+    return re.sub(r"\s+", " ", html)
+
+
+# b2.6: KID's floor spread 0.03 -> two KIDs count as different beyond 2.83 x 0.03 = 0.085
+FLOOR = {"kid_real_vs_real": -0.13, "kid_real_vs_real_sd": 0.03}
+
+
+@pytest.mark.parametrize("constant, phrase", [
+    (0.5, "it is already ahead of the scheduled run"),
+    (1.5, "it is behind"),
+    (1.02, "the two runs are level within the noise"),
+])
+def test_b26_early_comparison_follows_epoch_1(tmp_path, constant, phrase):
+    page = _render(tmp_path, "b2.6", **FLOOR, **{"scheduled_kid_epoch1": 1.0, "constant-lr_kid_epoch1": constant})
+    assert phrase in page
+    assert "fast enough early on" not in page   # the old sentence, true of no particular run
+
+
+@pytest.mark.parametrize("constant, phrase", [
+    (0.5, "run without the scheduler ends the closer of the two"),
+    (1.5, "scheduled run ends the closer of the two"),
+    (0.95, "two runs end level"),
+])
+def test_b26_final_comparison_follows_the_last_epoch(tmp_path, constant, phrase):
+    page = _render(tmp_path, "b2.6", **FLOOR, **{"scheduled_kid_epoch10": 1.0, "constant-lr_kid_epoch10": constant})
+    assert phrase in page
+
+
+@pytest.mark.parametrize("last, phrase", [
+    (1.5, "moved further from real digits"),
+    (0.5, "moved closer to real digits"),
+    (1.05, "stayed about as far from real digits"),
+])
+def test_b26_says_whether_the_scheduled_run_got_worse_late(tmp_path, last, phrase):
+    page = _render(tmp_path, "b2.6", **FLOOR, **{"scheduled_kid_epoch5": 1.0, "scheduled_kid_epoch10": last})
+    assert f"Between epochs 5 and 10 the scheduled run's samples {phrase}" in page
+
+
+def test_b26_kid_floor_is_explained_not_called_unbiased(tmp_path):
+    page = _render(tmp_path, "b2.6", **FLOOR)
+    assert "unbiased at any" not in page and "below zero" in page and "-0.13 ± 0.03" in page.replace("−", "-")
+
+
+MIX = {"mix_rise_digit": 0, "mix_rise_plain": 0.085, "mix_rise_guided": 0.165,
+       "mix_fall_digit": 8, "mix_fall_plain": 0.12, "mix_fall_guided": 0.04}
+
+
+@pytest.mark.parametrize("tv, phrase", [
+    (0.30, "So guidance does change what the model draws: most of all more 0s"),
+    (0.10, "guidance does not change the mix of digits by more than chance"),
+])
+def test_b23_digit_mix_judged_against_its_noise(tmp_path, tv, phrase):
+    page = _render(tmp_path, "b2.3", **MIX, mix_tv=tv, mix_tv_noise95=0.2)
+    assert phrase in page
