@@ -76,3 +76,31 @@ MIX = {"mix_rise_digit": 0, "mix_rise_plain": 0.085, "mix_rise_guided": 0.165,
 def test_b23_digit_mix_judged_against_its_noise(tmp_path, tv, phrase):
     page = _render(tmp_path, "b2.3", **MIX, mix_tv=tv, mix_tv_noise95=0.2)
     assert phrase in page
+
+
+@pytest.mark.parametrize("section", ["a1.7", "a1.7.1", "a1.7.3"])
+@pytest.mark.parametrize("keep, kept", [(1.0, True), (0.0, False)])
+def test_sdedit_says_what_the_largest_i_start_keeps_from_the_judge(tmp_path, section, keep, kept):
+    page = _render(tmp_path, section, reads_as_input_i20=keep)
+    assert "barely change" not in page
+    survives = ("mostly survives" in page) or ("keeps the input's digit" in page)
+    redrawn = ("most inputs are redrawn" in page) or ("redraws most inputs" in page)
+    assert (survives, redrawn) == (kept, not kept)
+
+
+def test_a171_names_the_typeset_digit_once_and_a173_its_inputs(tmp_path):
+    assert "a digit typeset in a sans-serif font" in _render(tmp_path, "a1.7.1")
+    page = _render(tmp_path, "a1.7.3")
+    assert "two own images" not in page and "two more MNIST test digits" in page
+
+
+def test_a172_lists_hole_changes_in_the_figures_order(tmp_path):
+    page = _render(tmp_path, "a1.7.2", test_hole_change=0.30, own1_hole_change=0.20, own2_hole_change=0.10)
+    assert "30% (test image), 20% (second image), 10% (third image)." in page
+
+
+@pytest.mark.parametrize("late, phrase", [(0.0004, "falls from 0.012 after epoch 1 to 0.0004 after epoch 5"),
+                                          (0.05, "did not move closer to the mean image")])
+def test_b123_states_the_gap_to_the_mean_where_it_is(tmp_path, late, phrase):
+    page = _render(tmp_path, "b1.2.3", mse_to_mean_epoch1=0.012, mse_to_mean_epoch5=late)
+    assert phrase in page and "run details" not in page
