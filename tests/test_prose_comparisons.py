@@ -104,3 +104,15 @@ def test_a172_lists_hole_changes_in_the_figures_order(tmp_path):
 def test_b123_states_the_gap_to_the_mean_where_it_is(tmp_path, late, phrase):
     page = _render(tmp_path, "b1.2.3", mse_to_mean_epoch1=0.012, mse_to_mean_epoch5=late)
     assert phrase in page and "run details" not in page
+
+
+@pytest.mark.parametrize("one_step, verdict", [(27.0, "beats it"), (14.5, "does worse")])
+def test_a13_compares_with_the_blur_per_t_as_the_numbers_say(tmp_path, one_step, verdict):
+    blur = json.loads((SAVED / "a1.2.json").read_text())
+    blur["metrics"]["blur_psnr_t250_db"] = 20.9
+    m = copy.deepcopy(json.loads((SAVED / "a1.3.json").read_text()))
+    m["metrics"]["one_step_psnr_t250_db"] = one_step
+    html = prose.bind((REPO / "content" / "a1.3.md").read_text(),
+                      collect.context(WriteupConfig(root=tmp_path), {"a1.2": blur, "a1.3": m}, m), "a1.3")
+    assert f"at t = 250 the estimate {verdict}, {one_step:g} against 20.9 dB" in re.sub(r"\s+", " ", html).replace("$", "")
+    assert "can do better because" not in _render(tmp_path, "a1.2")
