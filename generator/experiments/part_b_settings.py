@@ -48,7 +48,7 @@ class GenSettings:
     t_sampling: str = "uniform"          # FM: how training draws t (flow.TIME_SAMPLING; course: uniform, B.5)
     gif_frames: int = 25                 # frames of the sampling animation (last epoch)
     guide_epoch: int = 0                 # time-only: also sample the last snapshot guided by this one; 0 = not
-    guide_w: float = 2.5                 # the guidance weight w (flow.autoguided)
+    guide_w: float = 2.5                 # the guidance weight w (guidance.autoguided)
 
     @property
     def drawn(self) -> int:
@@ -130,9 +130,10 @@ _DDPM_QUICK = replace(_DDPM_COURSE, time=replace(_DDPM_COURSE.time, batch_size=6
 
 PRESETS = {  # preset -> Part B variant (cfg.part_b) -> settings
     "smoke": {"fm": _smoke(_FM_COURSE), "ddpm": _smoke(_DDPM_COURSE)},
-    # fm: width 16, batch 32, the course's lr; 10 epochs of 7,680 digits (2,400 steps) for the
+    # fm: width 16, batch 32, the course's lr; 10 epochs of 6,400 digits (2,000 steps) for the
     # time-only UNet, whose samples need the most training (legible 0.35 at 1,200 steps, 0.50 at
-    # 2,400, 0.51 at 3,600; it trains beside a0, parallel.py), and 10 of 2,560 (800 steps) for each
+    # 2,400, 0.51 at 3,600; 2,000 keeps `make site` within 7 minutes on an AVX2 CPU; 150 samples
+    # a snapshot scored), and 10 of 2,560 (800 steps) for each
     # class-conditioned run; t drawn logit-normal; samples from a weight average with Heun's
     # second-order step (50 evaluations: 25 steps). Measured against other recipes per CPU-second
     # in BENCHMARKS.md. The time-only UNet's last snapshot is also sampled guided by its epoch-1
@@ -140,8 +141,8 @@ PRESETS = {  # preset -> Part B variant (cfg.part_b) -> settings
     # 0.51 (BENCHMARKS.md). ddpm: width 32, 25 epochs of 4,480 (1,750 steps at batch 64); its
     # last snapshot also guided by the epoch-5 one at w = 2 (legible 0.445 -> 0.56 of 200; guided
     # by epoch 1 the samples collapse onto 8s).
-    "quick": {"fm": _quick(_FM_COURSE, 10, (1, 5, 10), 50, 7680, 2560, guide_epoch=1, D=16, batch_size=32,
-                           sampler="heun", ema=0.995, t_sampling="logit-normal"),
+    "quick": {"fm": _quick(_FM_COURSE, 10, (1, 5, 10), 50, 6400, 2560, guide_epoch=1, D=16, batch_size=32,
+                           sampler="heun", ema=0.995, t_sampling="logit-normal", scored=150),
               "ddpm": _quick(_DDPM_QUICK, 25, (5, 25), 300, 4480, 4480, guide_epoch=5, guide_w=2.0, D=32)},
     "course": {"fm": _FM_COURSE, "ddpm": _DDPM_COURSE},
 }
