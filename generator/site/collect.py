@@ -153,7 +153,7 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
     # as pipeline.status() decides it, reading the manifest once; a broken one fails the build here,
     # naming its file and field (ManifestError)
     m = manifest.read(folder) if (folder / "manifest.json").exists() else None
-    status = "missing" if m is None else "fresh" if m["input_hash"] == pipeline.input_hash(cfg, s, code) else "stale"
+    status = "missing" if m is None else pipeline.freshness(cfg, s, m, folder, code)
     if m is not None and m["section"] != s.id:
         raise manifest.ManifestError(f"{folder / 'manifest.json'}: section is {m['section']!r}, expected {s.id!r}")
     prose_file = cfg.root / "content" / f"{s.id}.md"
