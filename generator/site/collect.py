@@ -128,8 +128,9 @@ def context(cfg: WriteupConfig, runs: dict[str, dict | None], m: dict | None = N
     given = [k.replace("_", " ") for k, v in ctx["own_inputs"].items() if v]
     # one sentence for every section that shows the author's images on the 28-px model
     ctx["input_note"] = (f"The author's own images ({', '.join(given)}) enter as 28-pixel grey centre crops, inverted "
-                         "when their background is light, since that is all the MNIST model can take (a1.1 shows "
-                         "the test image before and after)." if given and cfg.backend == "local" else "")
+                         "when their background is light and contrast-stretched when it is grey, since that is all "
+                         "the MNIST model can take (a1.1 shows the test image before and after)."
+                         if given and cfg.backend == "local" else "")
     if m is not None:
         # a section's prose speaks of its run, which may predate a change of backend or variant
         variant = differs.variant(m) or cfg.part_b
