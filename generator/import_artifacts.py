@@ -25,6 +25,7 @@ import shutil
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -144,12 +145,16 @@ def _copy(entry: Entry, dest: Path, budget: list[int]) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists():
         raise UserError(f"{entry.name} appears twice in the archive; refused, nothing more imported")
-    with entry.open() as src, open(dest, "xb") as out:
-        while chunk := src.read(_CHUNK):
-            budget[0] -= len(chunk)
-            if budget[0] < 0:
-                raise UserError(f"{entry.name}: the import is over {MAX_BYTES / 1024**3:.0f} GB; refused, nothing more imported")
-            out.write(chunk)
+    try:
+        with entry.open() as src, open(dest, "xb") as out:
+            while chunk := src.read(_CHUNK):
+                budget[0] -= len(chunk)
+                if budget[0] < 0:
+                    raise UserError(f"{entry.name}: the import is over {MAX_BYTES / 1024**3:.0f} GB; refused, "
+                                    "nothing more imported")
+                out.write(chunk)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, RuntimeError, zlib.error) as e:  # truncated, damaged, encrypted
+        raise UserError(f"{entry.name}: cannot be read ({type(e).__name__}: {str(e)[:100]}); nothing more imported") from None
 
 
 def _stage(sid: str, files: list[tuple[str, Entry]], stage: Path, budget: list[int]) -> list[str]:

@@ -197,7 +197,7 @@ def test_an_archive_over_the_size_limit_stops_and_keeps_what_was_there(made, tmp
     assert not [p for p in laptop.artifacts.iterdir() if p.name.startswith(".staging")]
 
 
-@pytest.mark.parametrize("what", ["missing", "text", "empty-folder"])
+@pytest.mark.parametrize("what", ["missing", "text", "empty-folder", "truncated"])
 def test_import_of_nothing_useful_is_one_line(tmp_path, capsys, monkeypatch, what):
     root = _project(tmp_path / "p")
     monkeypatch.chdir(root)
@@ -206,11 +206,15 @@ def test_import_of_nothing_useful_is_one_line(tmp_path, capsys, monkeypatch, wha
         source.write_text("hello")
     elif what == "empty-folder":
         source.mkdir()
+    elif what == "truncated":  # a download cut short
+        whole = _tar(tmp_path / "whole.tgz", [_file("artifacts/a0/manifest.json", os.urandom(200_000))])
+        source.write_bytes(whole.read_bytes()[:100_000])
     assert cli.main(["import", str(source)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("writeup: error: ") and err.count("\n") == 1
     assert {"missing": "not found", "text": "not a folder, a zip or a tar archive",
-            "empty-folder": "holds no section's results"}[what] in err
+            "empty-folder": "holds no section's results", "truncated": "not a readable archive"}[what] in err
+    assert not (root / "artifacts").exists()
 
 
 def git(*args, cwd):
