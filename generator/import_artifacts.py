@@ -177,7 +177,7 @@ def _code(folder: Path) -> str | None:
         code = json.loads((folder / pipeline.INPUTS_FILE).read_text(encoding="utf-8")).get("code")
     except (OSError, ValueError, AttributeError):
         return None
-    return code if isinstance(code, str) and pipeline._HEX64.fullmatch(code) else None
+    return code if isinstance(code, str) and pipeline.HASH.fullmatch(code) else None
 
 
 def import_artifacts(cfg: WriteupConfig, path: Path, force: bool = False, log=print) -> list[str]:

@@ -30,7 +30,7 @@ from generator.sections import FILE_SETTINGS, SECTIONS, Section
 PACKAGE = Path(__file__).resolve().parent
 INPUTS_FILE = "inputs.json"  # per-input digests beside each manifest (not published)
 IMPORTED_FILE = "imported.json"  # written by `writeup import` beside results made on another machine
-_HEX64 = re.compile(r"[0-9a-f]{64}")
+HASH = re.compile(r"[0-9a-f]{64}")  # a code hash, as inputs.json and imported.json record it
 
 
 # code that decides when and how sections run, not what they make: editing it stales nothing
@@ -107,7 +107,7 @@ def made_with(folder: Path, code: str) -> str:
     writeup.toml: it may not be re-runnable here (DeepFloyd on a laptop), and its figures are what
     that code made. Running it here (`writeup run ID --force`) replaces it and the record."""
     made = (imported(folder) or {}).get("code")
-    return made if isinstance(made, str) and _HEX64.fullmatch(made) else code
+    return made if isinstance(made, str) and HASH.fullmatch(made) else code
 
 
 def freshness(cfg: WriteupConfig, section: Section, m: dict, folder: Path, code: str) -> str:

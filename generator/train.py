@@ -214,7 +214,8 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
     rank, world = acc.process_index, acc.num_processes
     if rank > 0:  # other processes draw other noise for their share (process 0 keeps the 1-process stream)
         torch.manual_seed(seed * 1000 + rank)
-    PROGRESS.__init__(desc, start, epochs, 0, 0, 0, time.time())
+    global PROGRESS
+    PROGRESS = Progress(desc, epoch=start, epochs=epochs, since=time.time())
     for epoch in range(start + 1, epochs + 1):
         t0 = time.time()
         model.train()
