@@ -87,6 +87,9 @@ def content_warnings(cfg: WriteupConfig) -> list[str]:
             for sep in ("-notes", "_notes", " notes", ".note", "-note"):
                 if stem.endswith(sep):
                     stem = stem[:-len(sep)] + ".notes"
+            if stem.lower() in ("notes", "note"):  # notes of no section: any section's name would be a guess
+                out.append(_misnamed(p, "SECTION.notes.md (e.g. b2.6.notes.md)"))
+                continue
             out.append(_misnamed(p, stem + ".md" if stem + ".md" in known else _near(p.name, known)))
     return out
 

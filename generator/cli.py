@@ -51,8 +51,11 @@ def cmd_list(args) -> None:
     code = pipeline.code_hash()
     for s in SECTIONS.values():
         state = pipeline.status(cfg, s, code)
-        why = f"  ({pipeline.why(cfg, s, code)})" if args.why and state != "fresh" else ""
-        print(f"{s.id:8} {state:8} {s.title}{why}")
+        notes = [pipeline.why(cfg, s, code)] if args.why and state != "fresh" else []
+        made = pipeline.imported(cfg.artifacts / s.id)
+        if made and state != "missing":
+            notes.append(f"imported from {str(made.get('source'))[:60]}, made {str(made.get('created'))[:10]}")
+        print(f"{s.id:8} {state:8} {s.title}" + (f"  ({'; '.join(notes)})" if notes else ""))
 
 
 def cmd_build(args) -> None:
@@ -66,6 +69,11 @@ def cmd_check(args) -> None:
     warnings = check.check(cfg)
     print(f"{cfg.config_name}: settings, prompts and files are fine"
           + (f"; {len(warnings)} warning(s) about content/" if warnings else ""))
+
+
+def cmd_import(args) -> None:
+    from generator.import_artifacts import import_artifacts
+    import_artifacts(_checked(args), Path(args.path), force=args.force)
 
 
 def cmd_serve(args) -> None:
@@ -162,6 +170,13 @@ def parser() -> argparse.ArgumentParser:
     ls.add_argument("--why", action="store_true", help="say why each section is stale or missing")
     ls.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset (default: writeup.toml's)")
     ls.set_defaults(func=cmd_list)
+
+    im = sub.add_parser("import", **fmt, help="bring results made on another machine (a GPU, Colab, a cluster) "
+                        "into artifacts/; they stay fresh across a git pull while the settings match")
+    im.add_argument("path", help="an artifacts/ folder, a folder holding one, or a .zip or .tar(.gz) of either")
+    im.add_argument("--force", action="store_true",
+                    help="also import sections whose settings differ from writeup.toml's (they count as stale)")
+    im.set_defaults(func=cmd_import)
 
     s = sub.add_parser("serve", **fmt, help="preview site/ on http://localhost:PORT/")
     s.add_argument("--port", type=int, default=8000, help="port to listen on")

@@ -8,14 +8,26 @@ on the chosen device in the precision training will use, which turns passes into
 A's sampling sections are given as their measured seconds on the reference machine (BENCHMARKS.md)
 scaled by this machine's probe against the reference probe. Models already in the cache cost
 nothing. An estimate, not a promise: a busy machine is slower than its probe said.
+
+The probe's result is kept in the cache for a week per machine (device, precision, torch, CPU and
+threads): it costs seconds to a minute (torch's optimizer imports, the warm-up), each dry run again.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import platform
 import time
 from dataclasses import dataclass
 
 REF_STEP_S = 0.114   # one D=32, batch-64 training step on the reference machine (BENCHMARKS.md: a0's 8.8 steps/s)
 FWD_SHARE = 1 / 3    # a forward pass is about a third of forward + backward
+PROBE_FILE = "estimate-probe.json"  # in the cache folder: the last probe on this machine
+PROBE_DAYS = 7                      # reused this long; delete the file to measure again
+# choices that multiply a run's time, with the usual (cheaper) value the dry run compares against
+CHOICES = (("part_b", "fm"), ("preset", "quick"))
+MULTIPLIES = 1.5                    # warn when a choice takes this many times the usual value's time
 # Part A sections' sampling and figures on the reference machine, seconds (BENCHMARKS.md, quick)
 REF_PART_A = {"a0": 6.0, "a1.1": 0.1, "a1.2": 0.1, "a1.3": 0.1, "a1.4": 0.2, "a1.5": 4.5, "a1.6": 0.7,
               "a1.7": 2.0, "a1.7.1": 1.9, "a1.7.2": 1.5, "a1.7.3": 2.0, "a1.8": 4.8, "a1.9": 4.9}
@@ -123,18 +135,85 @@ def probe(steps: int = 4) -> tuple[float, str]:
     return (time.perf_counter() - t0) / steps, devices.describe(dev, bf16)
 
 
-def estimate(cfg, sections: list, step_s: float) -> list[tuple[str, float, list[Work]]]:
-    """[(section id, seconds, work)] from one probe's seconds per reference step."""
+def _machine() -> dict:
+    """What the probe's speed depends on: the device and its precision, torch, the CPU and its threads."""
+    import torch
+
+    from generator import devices
+    dev = devices.pick()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        cpu = platform.processor()
+    return {"device": devices.describe(dev, devices.bf16_supported(dev)), "torch": torch.__version__, "cpu": cpu,
+            "cores": os.cpu_count(), "threads": torch.get_num_threads(), "host": platform.node()}
+
+
+def speed(cfg) -> tuple[float, str, str]:
+    """(seconds per reference step, mode, when measured): the cached probe of this machine if it is
+    under PROBE_DAYS old, else a new probe, kept for the next estimate."""
+    from generator.fsutil import write_atomic
+    path, machine = cfg.cache / PROBE_FILE, _machine()
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        age = time.time() - float(rec["at"])
+        if rec["machine"] == machine and 0 <= age < PROBE_DAYS * 86400 and float(rec["step_s"]) > 0:
+            when = f"{age / 3600:.0f} h" if age >= 3600 else f"{age / 60:.0f} min" if age >= 60 else "under a minute"
+            return float(rec["step_s"]), str(rec["mode"]), f"measured {when} ago; delete {path} to measure again"
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # none yet, another machine's, or damaged: measure
+    step_s, mode = probe()
+    try:
+        write_atomic(path, json.dumps({"machine": machine, "step_s": step_s, "mode": mode, "at": time.time()}).encode())
+    except OSError:
+        pass  # a read-only cache: measure again next time
+    return step_s, mode, "measured now"
+
+
+def estimate(cfg, sections: list, step_s: float, cached: bool = True) -> list[tuple[str, float, list[Work]]]:
+    """[(section id, seconds, work)] from one probe's seconds per reference step (cached=False: as if
+    no trained model were in the cache)."""
     per_pass = step_s / 64
     out = []
     for s in sections:
         work, ref_seconds = section_work(cfg, s)
-        seconds = sum(w.passes for w in work if not w.cached) * per_pass + ref_seconds * step_s / REF_STEP_S
+        seconds = sum(w.passes for w in work if not (cached and w.cached)) * per_pass + ref_seconds * step_s / REF_STEP_S
         out.append((s.id, seconds, work))
     return out
 
 
-def _fmt(seconds: float) -> str:
+def total(cfg, todo: list, rows: list) -> tuple[float, list]:
+    """(wall seconds of the rows, the sections run side by side): those run side by side count by
+    the longest chain of workers, not by their sum."""
+    from generator import devices, parallel
+    seconds = {r[0]: r[1] for r in rows}
+    side, workers, _ = parallel.plan(todo, devices.pick().type, cfg.preset)
+    out = sum(seconds.values())
+    if side:
+        out += parallel.makespan([(s.id, seconds[s.id], s.needs) for s in side], workers) - sum(seconds[s.id] for s in side)
+    return out, side
+
+
+def multipliers(cfg, todo: list, step_s: float) -> list[str]:
+    """A warning for each choice in writeup.toml that makes this run MULTIPLIES times as long (or more)
+    as its usual value would, both counted with no model cached."""
+    out = []
+    mine = total(cfg, todo, estimate(cfg, todo, step_s, cached=False))[0]
+    for key, usual in CHOICES:
+        value = getattr(cfg, key)
+        if value == usual:
+            continue
+        other = dataclasses.replace(cfg, **{key: usual})
+        theirs = total(other, todo, estimate(other, todo, step_s, cached=False))[0]
+        if theirs > 0 and mine >= MULTIPLIES * theirs:
+            out.append(f'{key} = "{value}" makes this run about {mine / theirs:.1f} times as long as {key} = "{usual}" '
+                       f"would: {fmt_time(mine)} against {fmt_time(theirs)} here, training every model")
+    return out
+
+
+def fmt_time(seconds: float) -> str:
+    """Seconds in a reader's unit: "45 s", "2.5 min"."""
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
@@ -150,22 +229,22 @@ def announce(cfg, todo: list, log=print) -> None:
 
 
 def report(cfg, todo: list, log=print, reasons: dict | None = None) -> float:
-    step_s, mode = probe()
+    step_s, mode, when = speed(cfg)
     rows = estimate(cfg, todo, step_s)
-    log(f"estimate on this machine ({mode}: {1 / step_s:.1f} training steps/s of the D=32 UNet at batch 64):")
+    log(f"estimate on this machine ({mode}: {1 / step_s:.1f} training steps/s of the D=32 UNet at batch 64, "
+        f"{when}):")
     for sid, seconds, work in rows:
         why = f"  [{reasons[sid]}]" if reasons else ""
         detail = "; ".join(w.what + (" (cached)" if w.cached else "") for w in work)
-        log(f"  {sid:8} {_fmt(seconds):>8}{why}" + (f"  {detail}" if detail else ""))
-    total = sum(r[1] for r in rows)
-    from generator import devices, parallel
-    side, workers, _ = parallel.plan(todo, devices.pick().type, cfg.preset)
-    if side:  # those run side by side: the longest chain of workers counts, not the sum
-        seconds = dict((r[0], r[1]) for r in rows)
-        ids = {s.id for s in side}
-        total += parallel.makespan([(s.id, seconds[s.id], s.needs) for s in side], workers) - sum(seconds[i] for i in ids)
-    log(f"  total    {_fmt(total):>8}" + (f"  ({', '.join(s.id for s in side)} side by side)" if side else ""))
-    return total
+        log(f"  {sid:8} {fmt_time(seconds):>8}{why}" + (f"  {detail}" if detail else ""))
+    seconds, side = total(cfg, todo, rows)
+    log(f"  total    {fmt_time(seconds):>8}" + (f"  ({', '.join(s.id for s in side)} side by side)" if side else ""))
+    if cfg.backend == "deepfloyd" and any(s.part == "a" for s in todo):
+        log("  (Part A on DeepFloyd is not in this total: its times are not modelled; a GPU samples a "
+            "section in minutes, a CPU in hours)")
+    for w in multipliers(cfg, todo, step_s):
+        log(f"warning: {w}")
+    return seconds
 
 
 def dry_run(cfg, sections: list, force: bool = False, log=print) -> None:

@@ -20,12 +20,20 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
+from generator.estimate import fmt_time
+
 # the order in which free workers take sections whose needs have ended (see the docstring)
 ORDER = ("b2.5", "b2.2", "b2.6", "b2.3", "b1.2.3", "b1.2.1", "b1.2.2", "a0", "a1.1", "a1.2", "a1.3", "a1.4",
          "a1.5", "a1.6", "a1.7", "a1.7.1", "a1.7.2", "a1.7.3", "a1.8", "a1.9", "b1.2")
 
 
 SLOWER = 1.16  # one thread against two: D = 32 ran 3.9 against 4.6 steps/s (D = 16 the same speed)
+# Each worker says every HEARTBEAT_S what it is doing (section, epoch and step, time left of the
+# training under way): without bars a run would sit silent for minutes. Printed whether or not stdout
+# is a terminal: plain lines, a few a minute, are what a CI log or `nohup` file needs to show that
+# the run moves; a section that ends within HEARTBEAT_S says nothing.
+HEARTBEAT_S = 30.0
+_heartbeat_s = HEARTBEAT_S  # a worker's, set by _start
 
 
 def plan(todo: list, device_type: str, preset: str) -> tuple[list, int, int]:
@@ -73,11 +81,34 @@ def die_with(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="die-with-parent").start()
 
 
-def _start(threads: int, retrain: bool, parent: int | None = None) -> None:
+def heartbeat_line(sid: str, elapsed: float, p, now: float) -> str:
+    """One worker's progress: e.g. "  b2.2 (4.0 min in): training time-fm, epoch 3 of 10, step 120 of
+    640; about 5.5 min left of this training"."""
+    line = f"  {sid} ({fmt_time(elapsed)} in)"
+    if not (p.what and p.done and now > p.since):
+        return line + ": still running"
+    rate = p.done / (now - p.since)  # steps/s of this training so far
+    left = ((p.epochs - p.epoch) * p.steps + p.steps - p.step) / rate
+    what = p.what.removeprefix(sid).strip() or p.what
+    return (line + f": training {what}, epoch {p.epoch} of {p.epochs}, step {p.step:,} of {p.steps:,}; "
+            f"about {fmt_time(left)} left of this training")
+
+
+def _heartbeat(sid: str, every: float, stop: threading.Event) -> None:
+    from generator import train
+    t0 = time.time()
+    while not stop.wait(every):
+        print(heartbeat_line(sid, time.time() - t0, train.PROGRESS, time.time()), flush=True)
+
+
+def _start(threads: int, retrain: bool, parent: int | None = None, heartbeat_s: float = HEARTBEAT_S) -> None:
     """In each worker, before any section: dies with the parent, leaves Ctrl-C to it (the terminal
     sends SIGINT to every process; the parent ends the workers), its share of the cores, no
-    progress bars (two bars on one terminal garble each other; the parent prints each section's end)."""
+    progress bars (two bars on one terminal garble each other; the parent prints each section's end,
+    the worker a heartbeat line instead)."""
+    global _heartbeat_s
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _heartbeat_s = heartbeat_s
     if parent is not None:
         die_with(parent)
     import torch
@@ -92,14 +123,20 @@ def _run(cfg, sid: str) -> str:
     from generator import devices, pipeline
     from generator.sections import SECTIONS
     devices.set_device(cfg.device)
-    pipeline.run_section(cfg, SECTIONS[sid])
+    stop = threading.Event()
+    threading.Thread(target=_heartbeat, args=(sid, _heartbeat_s, stop), daemon=True, name="heartbeat").start()
+    try:
+        pipeline.run_section(cfg, SECTIONS[sid])
+    finally:
+        stop.set()
     return sid
 
 
-def run_side_by_side(cfg, sections: list, workers: int, threads: int, retrain: bool, done) -> None:
+def run_side_by_side(cfg, sections: list, workers: int, threads: int, retrain: bool, done,
+                     heartbeat_s: float = HEARTBEAT_S) -> None:
     """Run `sections` (in ORDER) in `workers` processes, each once the sections it needs among them
-    have ended; done(section id) as each one ends. The data is read once here first, so no two
-    workers fetch or unpack it at the same time."""
+    have ended; done(section id) as each one ends; each worker prints a heartbeat every heartbeat_s.
+    The data is read once here first, so no two workers fetch or unpack it at the same time."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
     from generator.data.mnist import load_mnist
@@ -108,7 +145,7 @@ def run_side_by_side(cfg, sections: list, workers: int, threads: int, retrain: b
     ids = {s.id for s in sections}
     pending, running, ended = list(sections), {}, set()
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start,
-                               initargs=(threads, retrain, os.getpid()))
+                               initargs=(threads, retrain, os.getpid(), heartbeat_s))
     try:
         while pending or running:
             ready = [s for s in pending if all(n in ended or n not in ids for n in s.needs)]

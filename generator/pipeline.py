@@ -15,6 +15,7 @@ import importlib
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -28,10 +29,12 @@ from generator.sections import FILE_SETTINGS, SECTIONS, Section
 
 PACKAGE = Path(__file__).resolve().parent
 INPUTS_FILE = "inputs.json"  # per-input digests beside each manifest (not published)
+IMPORTED_FILE = "imported.json"  # written by `writeup import` beside results made on another machine
+HASH = re.compile(r"[0-9a-f]{64}")  # a code hash, as inputs.json and imported.json record it
 
 
 # code that decides when and how sections run, not what they make: editing it stales nothing
-ORCHESTRATION = {"check.py", "cli.py", "estimate.py", "parallel.py", "pretrain.py"}
+ORCHESTRATION = {"check.py", "cli.py", "estimate.py", "import_artifacts.py", "parallel.py", "pretrain.py"}
 
 
 def code_hash() -> str:
@@ -88,28 +91,52 @@ def _input_record(cfg: WriteupConfig, section: Section, code: str) -> dict:
     return {"code": code, "settings": {k: _digest(v) for k, v in i["settings"].items()}, "needs": i["needs"]}
 
 
-def status(cfg: WriteupConfig, section: Section, _code: str | None = None) -> str:
+def imported(folder: Path) -> dict | None:
+    """The record `writeup import` left in a section's folder (where and with which code it was made), or None."""
+    try:
+        record = json.loads((folder / IMPORTED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def made_with(folder: Path, code: str) -> str:
+    """The code hash a section's artifacts are judged by: today's (`code`), or for results imported
+    from another machine the one they were made with there. So an imported section stays fresh across
+    a `git pull` that changes the experiment code, as long as the settings it read still match
+    writeup.toml: it may not be re-runnable here (DeepFloyd on a laptop), and its figures are what
+    that code made. Running it here (`writeup run ID --force`) replaces it and the record."""
+    made = (imported(folder) or {}).get("code")
+    return made if isinstance(made, str) and HASH.fullmatch(made) else code
+
+
+def freshness(cfg: WriteupConfig, section: Section, m: dict, folder: Path, code: str) -> str:
+    """'fresh' or 'stale' for a section whose manifest `m` (in `folder`) was read and validated."""
+    return "fresh" if m["input_hash"] == input_hash(cfg, section, made_with(folder, code)) else "stale"
+
+
+def status(cfg: WriteupConfig, section: Section, _code: str | None = None, folder: Path | None = None) -> str:
     """'fresh' (made from today's inputs), 'stale' (inputs changed or files broken) or 'missing'."""
-    folder = cfg.artifacts / section.id
+    folder = folder or cfg.artifacts / section.id
     if not (folder / "manifest.json").exists():
         return "missing"
     try:
         m = manifest.read(folder)
     except manifest.ManifestError:
         return "stale"
-    return "fresh" if m["input_hash"] == input_hash(cfg, section, _code) else "stale"
+    return freshness(cfg, section, m, folder, _code or code_hash())
 
 
-def why(cfg: WriteupConfig, section: Section, _code: str | None = None) -> str:
+def why(cfg: WriteupConfig, section: Section, _code: str | None = None, folder: Path | None = None) -> str:
     """Why a section is not fresh, in a few words ("" when it is fresh)."""
-    code = _code or code_hash()
-    folder = cfg.artifacts / section.id
+    folder = folder or cfg.artifacts / section.id
     if not (folder / "manifest.json").exists():
         return "never run"
     try:
         m = manifest.read(folder)
     except manifest.ManifestError as e:
         return f"its manifest is broken ({e})"
+    code = made_with(folder, _code or code_hash())
     if m["input_hash"] == input_hash(cfg, section, code):
         return ""
     if m["preset"] != cfg.preset:
@@ -117,6 +144,8 @@ def why(cfg: WriteupConfig, section: Section, _code: str | None = None) -> str:
     try:
         old = json.loads((folder / INPUTS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        old = None
+    if not isinstance(old, dict):
         return "its inputs changed"  # made before per-input digests were kept
     now = _input_record(cfg, section, code)
     changed = [k for k in now["settings"] if old.get("settings", {}).get(k) != now["settings"][k]]

@@ -56,6 +56,19 @@ def snapshot_path(ckpt_dir: Path, epoch: int) -> Path:
     return Path(ckpt_dir) / f"epoch_{epoch}.pt"
 
 
+@dataclass
+class Progress:
+    """The training under way in this process, read by parallel's heartbeat from another thread."""
+    what: str = ""        # fit's desc, e.g. "b2.2 time-fm"; "" when no training runs
+    epoch: int = 0        # the epoch under way, 1-based
+    epochs: int = 0
+    step: int = 0         # optimizer steps done in this epoch
+    steps: int = 0        # optimizer steps in one epoch
+    done: int = 0         # steps done since this training (re)started, over `since`: its rate
+    since: float = 0.0
+
+
+PROGRESS = Progress()
 RETRAIN = False  # set by `writeup run --retrain`: cached checkpoints are deleted and trained again
 BARS = True      # progress bars; off in parallel's workers (two bars on one terminal garble each other)
 _RETRAINED: set[Path] = set()
@@ -201,6 +214,8 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
     rank, world = acc.process_index, acc.num_processes
     if rank > 0:  # other processes draw other noise for their share (process 0 keeps the 1-process stream)
         torch.manual_seed(seed * 1000 + rank)
+    global PROGRESS
+    PROGRESS = Progress(desc, epoch=start, epochs=epochs, since=time.time())
     for epoch in range(start + 1, epochs + 1):
         t0 = time.time()
         model.train()
@@ -211,6 +226,7 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
         bar = tqdm(starts, desc=f"{desc} epoch {epoch}/{epochs}", leave=False,
                    disable=quiet or not BARS or not acc.is_local_main_process, mininterval=1.0)
         losses = []
+        PROGRESS.epoch, PROGRESS.step, PROGRESS.steps = epoch, 0, len(starts)
         for i in bar:
             b = min(batch_size, len(order) - i)
             lo, hi = i + rank * b // world, i + (rank + 1) * b // world  # this process's share of the batch
@@ -224,6 +240,8 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
             if on_step is not None:
                 on_step(acc.unwrap_model(model))
             losses.append(loss.detach().float())
+            PROGRESS.step += 1
+            PROGRESS.done += 1
         if losses:  # one host sync per epoch; the loss shown is the mean over every process
             step_losses = acc.reduce(torch.stack(losses), reduction="mean") if world > 1 else torch.stack(losses)
             result.losses.extend(step_losses.cpu().tolist())
@@ -248,6 +266,7 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
             on_epoch_end(epoch, shown)
             torch.set_rng_state(rng)
     result.epochs = max(result.epochs, start)
+    PROGRESS.what = ""
     plain = acc.unwrap_model(model).eval()
     if average is not None:  # the caller's model holds what sampling should use
         plain.load_state_dict(average.model.state_dict())

@@ -116,6 +116,31 @@ def test_user_image_processed_like_process_pil_im(tmp_path):
     assert grey.image.shape == (1, 28, 28) and grey.image.mean() < -0.9  # light page inverted for MNIST
 
 
+def test_a_photographed_digit_on_grey_paper_is_contrast_stretched_and_the_log_says_so(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    photo = rng.normal(186, 4, (280, 280)).clip(0, 255)     # grey paper in dim light: 0.27 once inverted
+    photo[60:220, 125:155] = rng.normal(40, 4, (160, 30))    # a dark pen stroke: a "1"
+    Image.fromarray(photo.astype(np.uint8)).convert("RGB").save(tmp_path / "photo.jpg")
+    page = np.full((280, 280), 255, np.uint8)                # a clean scan: white page, black ink
+    page[60:220, 125:155] = 0
+    Image.fromarray(page).save(tmp_path / "scan.png")
+    cfg = _cfg(tmp_path, own_images=["photo.jpg", "scan.png"])
+    photo_in, scan_in = images.own_images(cfg, (1, 28, 28))
+    a = (photo_in.image[0] + 1) / 2                          # [0, 1]
+    assert a[:, :8].mean() < 0.05 and a[8:20, 13:15].mean() > 0.9   # background black, ink white, as MNIST
+    lo, hi = (float(v) for v in photo_in.caption.split("stretched from ")[1].split(" to")[0].split("–"))
+    assert 0.22 < lo < 0.32 and hi > 0.8
+    log = capsys.readouterr().err.splitlines()
+    assert [line for line in log if "photo.jpg" in line] == [
+        f"note: photo.jpg becomes a 28-px grey centre crop, inverted since its background is light, its contrast "
+        f"stretched from {lo:.2f}–{hi:.2f} to 0–1 for the local MNIST model"]
+    assert "stretched" not in scan_in.caption                # already full range: untouched, and the log says nothing
+    assert [line for line in log if "scan.png" in line] == [
+        "note: scan.png becomes a 28-px grey centre crop, inverted since its background is light for the local MNIST model"]
+    uncropped = (scan_in.image[0] + 1) / 2
+    assert uncropped.min() == 0 and uncropped.max() == 1
+
+
 def test_missing_corrupt_and_wrong_size_files_name_the_file(tmp_path):
     with pytest.raises(UserError, match="nope.png: image not found"):
         images.test_image(_cfg(tmp_path, test_image="nope.png"), (1, 28, 28))

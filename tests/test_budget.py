@@ -108,3 +108,55 @@ def test_a_model_is_cached_by_how_it_trains_not_by_how_it_is_sampled(tmp_path):
     assert ckpt_dir(run, "time-fm", resampled, data) == folder
     for trained in (replace(g, lr=5e-3), replace(g, ema=0.0), replace(g, t_sampling="uniform"), replace(g, D=32)):
         assert ckpt_dir(run, "time-fm", trained, data) != folder
+
+
+def test_the_speed_probe_is_measured_once_a_week_per_machine(tmp_path, monkeypatch):
+    import json
+
+    from generator import estimate
+    from generator.config import load_config
+    (tmp_path / "writeup.toml").write_text('preset = "quick"\n')
+    cfg = load_config(tmp_path / "writeup.toml")
+    calls = []
+    monkeypatch.setattr(estimate, "probe", lambda: calls.append(1) or (0.25, "cpu (fp32)"))
+    assert estimate.speed(cfg) == (0.25, "cpu (fp32)", "measured now")
+    step_s, mode, when = estimate.speed(cfg)
+    assert (step_s, mode, len(calls)) == (0.25, "cpu (fp32)", 1)
+    assert when == f"measured under a minute ago; delete {cfg.cache / estimate.PROBE_FILE} to measure again"
+    path = cfg.cache / estimate.PROBE_FILE
+    record = json.loads(path.read_text())
+    for stale in ({**record, "at": record["at"] - 8 * 86400},                       # over a week old
+                  {**record, "machine": {**record["machine"], "threads": 999}},     # another machine
+                  "not json {"):
+        path.write_text(stale if isinstance(stale, str) else json.dumps(stale))
+        assert estimate.speed(cfg)[2] == "measured now"
+    assert len(calls) == 4
+
+
+@pytest.mark.parametrize("settings, warned", [
+    ('preset = "quick"\npart_b = "ddpm"\n', 'part_b = "ddpm" makes this run about'),
+    ('preset = "course"\n', 'preset = "course" makes this run about'),
+    ('preset = "quick"\n', None),
+])
+def test_the_dry_run_says_the_total_and_warns_when_a_choice_multiplies_it(tmp_path, tiny_mnist_dir, capsys,
+                                                                          monkeypatch, settings, warned):
+    import re
+
+    from generator import estimate
+    from generator.cli import main
+    from generator.data import mnist
+    monkeypatch.setattr(estimate, "probe", lambda: (0.25, "cpu (fp32)"))
+    path = tmp_path / "writeup.toml"
+    path.write_text(settings + f'[data]\nmnist_dir = "{tiny_mnist_dir}"\ndownload = false\n', encoding="utf-8")
+    mnist._memo.clear()
+    assert main(["--config", str(path), "run", "part-b", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^  total +\d", out, re.M)
+    found = re.findall(r"^warning: (.*)$", out, re.M)
+    if warned is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and found[0].startswith(warned), found
+        times, mine, theirs = re.search(r"about ([\d.]+) times as long as .* would: ([\d.]+) min against ([\d.]+) min here",
+                                        found[0]).groups()
+        assert float(times) >= estimate.MULTIPLIES and float(mine) > float(theirs)

@@ -54,17 +54,20 @@ def test_good_settings_pass_and_misnamed_content_is_named_with_the_right_name(pr
     content = project / "content"
     (content / "section").mkdir(parents=True)
     (content / "pages").mkdir()
-    for name in ("b2.6-notes.md", "a1.1.markdown", "pages/reflection.markdown", "a1.10.md", "b2.6.notes.md", "a1.1.md~"):
+    for name in ("b2.6-notes.md", "a1.1.markdown", "pages/reflection.markdown", "a1.10.md", "b2.6.notes.md", "a1.1.md~",
+                 "notes.md"):
         (content / name).write_text("words")
     assert cli.main(["check"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == ["warning: content/a1.1.markdown: the build reads no file of this name; did you mean content/a1.1.md?",
                    "warning: content/a1.10.md: the build reads no file of this name; did you mean content/a1.1.md?",
                    "warning: content/b2.6-notes.md: the build reads no file of this name; did you mean content/b2.6.notes.md?",
+                   "warning: content/notes.md: the build reads no file of this name; "
+                   "did you mean content/SECTION.notes.md (e.g. b2.6.notes.md)?",
                    "warning: content/pages/reflection.markdown: the build reads no file of this name; "
                    "did you mean content/pages/reflection.md?",
                    "warning: content/section/: the build reads no folder of this name; did you mean content/sections/?",
-                   "writeup.toml: settings, prompts and files are fine; 5 warning(s) about content/"]
+                   "writeup.toml: settings, prompts and files are fine; 6 warning(s) about content/"]
     assert cli.main(["list"]) == 0  # warnings, not errors; on stderr, so list's output stays clean
     captured = capsys.readouterr()
     assert "warning: content/section/" in captured.err and "warning" not in captured.out

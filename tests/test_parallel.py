@@ -1,5 +1,7 @@
 """Sections that need no other section run side by side on a CPU (generator/parallel.py): each in its own
 process, with the same results as when run one after another."""
+import re
+
 import pytest
 import torch
 
@@ -15,12 +17,17 @@ def _cfg(root, tiny_mnist_dir):
     return load_config(root / "writeup.toml")
 
 
-def test_trainers_run_side_by_side_as_they_run_in_order(tmp_path, tiny_mnist_dir):
+def test_trainers_run_side_by_side_as_they_run_in_order(tmp_path, tiny_mnist_dir, capfd):
     both = [SECTIONS["b2.2"], SECTIONS["b1.2.1"]]
     side = _cfg(tmp_path / "side", tiny_mnist_dir)
     ended = []
-    parallel.run_side_by_side(side, both, workers=2, threads=1, retrain=False, done=ended.append)
+    parallel.run_side_by_side(side, both, workers=2, threads=1, retrain=False, done=ended.append, heartbeat_s=0.2)
     assert sorted(ended) == ["b1.2.1", "b2.2"]
+    # each worker said what it was doing as it went (every 30 s in a real run)
+    beats = [line for line in capfd.readouterr().out.splitlines() if re.match(r"  (b2\.2|b1\.2\.1) \(\d+ s in\): ", line)]
+    assert {b.split()[0] for b in beats} == {"b2.2", "b1.2.1"}
+    assert all(re.search(r": (still running|training \S+, epoch \d of 2, step \d of \d; about \d+ s left of this "
+                         r"training)$", b) for b in beats), beats
 
     order = _cfg(tmp_path / "order", tiny_mnist_dir)
     threads = torch.get_num_threads()
@@ -66,3 +73,12 @@ def test_a_run_trains_side_by_side_first_then_the_rest_in_order(tmp_path, tiny_m
     ends = [line.split()[1] for line in lines if " done " in line]
     assert sorted(ends[:2]) == ["b1.2.1", "b2.2"] and ends[2] == "b2.3"  # b2.3 after both, with b2.2's model
     assert all(pipeline.status(cfg, SECTIONS[s]) == "fresh" for s in ("b1.2.1", "b2.2", "b2.3"))
+
+
+def test_a_heartbeat_says_the_section_epoch_step_and_time_left():
+    from generator.train import Progress
+    p = Progress("b2.2 time-fm", epoch=3, epochs=10, step=100, steps=200, done=500, since=1000.0)
+    # 500 steps in 100 s: 5 steps/s; left: 100 of this epoch and 7 x 200 after it, 1,500 steps = 300 s
+    assert parallel.heartbeat_line("b2.2", 250.0, p, 1100.0) == (
+        "  b2.2 (4.2 min in): training time-fm, epoch 3 of 10, step 100 of 200; about 5.0 min left of this training")
+    assert parallel.heartbeat_line("b2.6", 40.0, Progress(), 1100.0) == "  b2.6 (40 s in): still running"

@@ -158,3 +158,32 @@ def test_what_differs_reads_the_scheduled_run_not_the_first_key():
          "params": {"constant-lr": run | {"lr": 0.001}, "scheduled": run | {"lr": 0.01}}}
     text = differs.line("b2.5", m, "fm")
     assert "width D 32 instead of 64" in text and "learning rate" not in text
+
+
+def test_prose_about_a_section_not_run_yet_builds_with_a_placeholder_and_a_warning(tmp_path):
+    """b2.6 has not run in the fixture: an own page that reads its numbers (attributes, items, filters,
+    arithmetic, comparisons, loops) still builds, shows where the numbers would be, and the build says which."""
+    _, cfg = _site(tmp_path)
+    pages = cfg.root / "content" / "pages"
+    pages.mkdir()
+    (pages / "results.md").write_text(
+        "---\ntitle: Results\n---\n"
+        'Accuracy {{ runs["b2.6"].metrics["scheduled_accuracy_epoch10"] | percent }}, '
+        'in {{ (runs["b2.6"].duration_s / 60) | round(1) }} min.\n\n'
+        '{% if runs["b2.6"].metrics.fd > 10 %}Far.{% endif %}'
+        '{% for k, v in runs["b2.6"].metrics.items() %}{{ k }}{% endfor %}'
+        'FD {{ runs["b2.6"].metrics.fd | default("not yet") }}; '
+        '{% if runs["b2.6"] %}ran{% else %}not run{% endif %}; '
+        'seed {{ runs["a1.1"].seed }}.\n')
+    lines = []
+    build(cfg, strict=False, log=lines.append)
+    page = _text((cfg.site / "results.html").read_text())
+    assert "Accuracy [b2.6 has not run yet], in [b2.6 has not run yet] min." in page
+    assert "FD not yet; not run; seed 7." in page and "Far." not in page
+    assert f"warning: {pages / 'results.md'}: speaks of b2.6, which has not run yet: a placeholder stands in " \
+           "(`writeup run b2.6`)" in lines
+    with pytest.raises(UserError, match="build --strict failed"):  # strict still refuses what is missing
+        build(cfg, strict=True, log=lambda *_: None)
+    (pages / "results.md").write_text('---\ntitle: Results\n---\n{{ runs["b9.9"].seed }}\n')
+    with pytest.raises(UserError, match="results.md:4: .*b9.9"):  # a section that does not exist is a typo
+        build(cfg, log=lambda *_: None)

@@ -180,7 +180,7 @@ def test_editing_the_orchestration_stales_nothing_and_a_runner_edit_does(tmp_pat
     shutil.copytree(pipeline.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(pipeline, "PACKAGE", pkg)
     before = pipeline.code_hash()
-    for name in ("estimate.py", "parallel.py", "pretrain.py"):
+    for name in ("estimate.py", "import_artifacts.py", "parallel.py", "pretrain.py"):
         (pkg / name).write_text((pkg / name).read_text() + "\n# an edit\n")
     assert pipeline.code_hash() == before
     (pkg / "experiments" / "part_a_illusions.py").write_text("# an edit\n")

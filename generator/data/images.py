@@ -81,6 +81,24 @@ def _to_tensor(im: Image.Image, shape: tuple[int, int, int]) -> Tensor:
     return a * 2 - 1
 
 
+# auto-levels for the local model: the background's level (the median pixel: most of a digit's
+# picture is background) becomes black, the ink's (the 99th percentile) white; done only where the
+# picture is short of that range, as a photographed page is (its paper inverts to grey, ~0.27)
+LEVELS = (0.5, 0.99)
+LEVELS_SHORT = 0.1   # stretch when the background is above this or the ink below 1 - this ([0, 1] scale)
+LEVELS_MIN = 0.2     # but not a picture with less contrast than this: a blank page's noise would become ink
+
+
+def stretch(x: Tensor) -> tuple[Tensor, float, float] | None:
+    """(x auto-levelled, its black and white points in [0, 1]), or None when it already spans the range.
+    x is (1, H, W) in [-1, 1], white ink on black."""
+    a = (x + 1) / 2                                          # [-1, 1] -> [0, 1]
+    lo, hi = (float(v) for v in torch.quantile(a.flatten(), torch.tensor(LEVELS)))
+    if (lo <= LEVELS_SHORT and hi >= 1 - LEVELS_SHORT) or hi - lo < LEVELS_MIN:  # full range already, or blank
+        return None
+    return ((a - lo) / (hi - lo)).clamp(0, 1) * 2 - 1, lo, hi
+
+
 def load_user_image(cfg, rel: str, key: str, shape: tuple[int, int, int], name: str) -> InputImage:
     """A file from writeup.toml, sized for the backend."""
     path = cfg.path(rel)
@@ -91,6 +109,10 @@ def load_user_image(cfg, rel: str, key: str, shape: tuple[int, int, int], name: 
     if x.mean() > 0:
         # the local model knows white ink on black (MNIST): a light page is inverted
         x, note = -x, note + ", inverted since its background is light"
+    levelled = stretch(x)
+    if levelled is not None:  # MNIST's background is 0: a grey one reads to the model as faint ink everywhere
+        x, lo, hi = levelled
+        note += f", its contrast stretched from {lo:.2f}–{hi:.2f} to 0–1"
     # said where it happens: the reader of the log, the caption and the manifest all learn it
     print(f"note: {path.name} becomes {note} for the local MNIST model", file=sys.stderr)
     return InputImage(name, f"your image {Path(rel).name} ({note})", x, None, f"file {rel} as {note}", path)

@@ -12,7 +12,7 @@ from typing import Callable
 from generator import manifest, pipeline
 from generator.config import WriteupConfig
 from generator.sections import PARTS, SECTIONS, Section
-from generator.site import differs, own, prose, words
+from generator.site import differs, own, prose, sandbox, words
 
 # The three pages of the site, in reading order: file name -> (title, prose file, part or None).
 PAGES = {
@@ -119,8 +119,10 @@ def context(cfg: WriteupConfig, runs: dict[str, dict | None], m: dict | None = N
     course (preset is course), own_inputs (which Part A inputs the author supplied), settings (all
     of writeup.toml) and runs (id -> manifest, or none when not run)."""
     pa = cfg.part_a
+    # a section not run yet is a placeholder (sandbox.NotRun), not None: prose reading its numbers still builds
     ctx = {"settings": cfg, "title": cfg.title, "author": cfg.author, "preset": cfg.preset, "backend": cfg.backend,
-           "part_b": cfg.part_b, "seed": cfg.seed, "course": cfg.preset == "course", "runs": runs,
+           "part_b": cfg.part_b, "seed": cfg.seed, "course": cfg.preset == "course",
+           "runs": {sid: sandbox.NotRun(sid) if r is None else r for sid, r in runs.items()},
            # the run's size in a reader's words, for prose that states it (the preset's name is the tool's)
            "run_words": words.run_words(cfg.preset),
            "own_inputs": {"test_image": bool(pa.test_image), "own_images": bool(pa.own_images),
@@ -128,8 +130,9 @@ def context(cfg: WriteupConfig, runs: dict[str, dict | None], m: dict | None = N
     given = [k.replace("_", " ") for k, v in ctx["own_inputs"].items() if v]
     # one sentence for every section that shows the author's images on the 28-px model
     ctx["input_note"] = (f"The author's own images ({', '.join(given)}) enter as 28-pixel grey centre crops, inverted "
-                         "when their background is light, since that is all the MNIST model can take (a1.1 shows "
-                         "the test image before and after)." if given and cfg.backend == "local" else "")
+                         "when their background is light and contrast-stretched when it is grey, since that is all "
+                         "the MNIST model can take (a1.1 shows the test image before and after)."
+                         if given and cfg.backend == "local" else "")
     if m is not None:
         # a section's prose speaks of its run, which may predate a change of backend or variant
         variant = differs.variant(m) or cfg.part_b
@@ -139,10 +142,15 @@ def context(cfg: WriteupConfig, runs: dict[str, dict | None], m: dict | None = N
     return ctx
 
 
-def bound(path: Path, ctx: dict, text: str | None = None, first_line: int = 1) -> tuple[str, str]:
-    """A prose file bound to its run and rendered: (HTML before the figures mark, HTML after it)."""
+def bound(path: Path, ctx: dict, warnings: list[str], text: str | None = None, first_line: int = 1) -> tuple[str, str]:
+    """A prose file bound to its run and rendered: (HTML before the figures mark, HTML after it).
+    A section it speaks of that has not run yet is a placeholder in the text and a warning."""
     text = _prose(path) if text is None else text
-    before, after = prose.split_figures(prose.bind(text, ctx, str(path), first_line))
+    markdown = prose.bind(text, ctx, str(path), first_line)
+    for sid in dict.fromkeys(sandbox.NOT_RUN.findall(markdown)):
+        warnings.append(f"{path}: speaks of {sid}, which has not run yet: a placeholder stands in "
+                        f"(`writeup run {sid}`)")
+    before, after = prose.split_figures(markdown)
     return render_prose(before, str(path)), render_prose(after, str(path))
 
 
@@ -153,7 +161,7 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
     # as pipeline.status() decides it, reading the manifest once; a broken one fails the build here,
     # naming its file and field (ManifestError)
     m = manifest.read(folder) if (folder / "manifest.json").exists() else None
-    status = "missing" if m is None else "fresh" if m["input_hash"] == pipeline.input_hash(cfg, s, code) else "stale"
+    status = "missing" if m is None else pipeline.freshness(cfg, s, m, folder, code)
     if m is not None and m["section"] != s.id:
         raise manifest.ManifestError(f"{folder / 'manifest.json'}: section is {m['section']!r}, expected {s.id!r}")
     prose_file = cfg.root / "content" / f"{s.id}.md"
@@ -162,10 +170,10 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
         missing.append(s.id)
         return view
     ctx = context(cfg, runs if runs is not None else {s.id: m}, m)
-    view.intro_html, view.outro_html = bound(prose_file, ctx)
+    view.intro_html, view.outro_html = bound(prose_file, ctx, warnings)
     view.differs = ctx["differs"]
     if notes is not None:
-        view.notes_html = "".join(bound(notes, ctx))
+        view.notes_html = "".join(bound(notes, ctx, warnings))
     view.figures = _figures(s, m, folder, status == "stale", cfg.artifacts)
     stale = [repr(f.id) for f in view.figures if f.stale]
     if stale:  # one line per section, saying why
@@ -193,9 +201,9 @@ def _runs(cfg: WriteupConfig) -> dict[str, dict | None]:
     return out
 
 
-def _own_section(cfg: WriteupConfig, o: own.OwnSection, runs: dict) -> SectionView:
+def _own_section(cfg: WriteupConfig, o: own.OwnSection, runs: dict, warnings: list[str]) -> SectionView:
     view = SectionView(o.section, "fresh", None, cfg.root / "content" / "sections", "", "", o.path, own=True)
-    view.intro_html, view.outro_html = bound(o.path, context(cfg, runs), o.body, o.first_line)
+    view.intro_html, view.outro_html = bound(o.path, context(cfg, runs), warnings, o.body, o.first_line)
     return view
 
 
@@ -228,7 +236,7 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
     notes = own.notes_files(content)
     own_sections, own_pages, media = own.sections(content), own.pages(content), own.media(content, warnings)
     views = {s.id: read_section(cfg, s, code, warnings, missing, runs, notes.get(s.id)) for s in SECTIONS.values()}
-    views |= {o.section.id: _own_section(cfg, o, runs) for o in own_sections}
+    views |= {o.section.id: _own_section(cfg, o, runs, warnings) for o in own_sections}
     order = own.place(list(SECTIONS), own_sections)
     nav = _nav(own_pages)
     settings = f"{cfg.title}\0{cfg.author}\0{cfg.subtitle}\0{cfg.seed}\0{cfg.preset}\0{cfg.backend}\0{cfg.part_b}"
@@ -243,7 +251,7 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
         for v in chosen:
             inputs += [*([v.prose_file] if v.prose_file else []), *(f.src for f in v.figures),
                        *(p for f in v.figures for p in f.extra.values())]
-        intro_html = "".join(bound(intro, context(cfg, runs)))
+        intro_html = "".join(bound(intro, context(cfg, runs), warnings))
         page = PageView(file, title, intro_html, chosen, inputs, nav=nav,
                         template="part.html" if part else "index.html")
         if part is None:
@@ -254,7 +262,7 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
                 page.inputs += [thumb.src, *thumb.extra.values()] if thumb else []
         pages.append(page)
     for p in own_pages:
-        body = bound(p.path, context(cfg, runs), p.body, p.first_line)
+        body = bound(p.path, context(cfg, runs), warnings, p.body, p.first_line)
         pages.append(PageView(f"{p.slug}.html", p.title, "".join(body), [], shared, nav=nav,
                               template="page.html", files=media))
     for page in pages:

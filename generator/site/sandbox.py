@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import PurePath
 
+from jinja2 import ChainableUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 MAX_CHARS = 2_000_000  # any one string a template makes, and its whole output: prose is kilobytes
@@ -30,6 +31,35 @@ class SandboxLimit(SecurityError):
 
 
 _PLAIN = (str, int, float, bool, type(None), datetime.date, datetime.datetime)
+NOT_RUN = re.compile(r"\[([a-z0-9][a-z0-9._-]*) has not run yet\]")  # NotRun's text, found again in the output
+
+
+class NotRun(ChainableUndefined):
+    """A section that has not run, as prose sees it in `runs`: false in an `if` (so `{% if runs["b2.6"] %}`
+    guards what follows), undefined to `| default(...)` and `is defined`, and anything read from it (an
+    attribute, an item, a filter, arithmetic) is itself, rendered as "[b2.6 has not run yet]": prose
+    that speaks of a section not run yet builds, and the page shows what is missing."""
+    __slots__ = ("section",)
+
+    def __init__(self, section: str):
+        super().__init__(name=section)
+        self.section = section
+
+    def __str__(self) -> str:
+        return f"[{self.section} has not run yet]"
+
+    def __html__(self) -> str:
+        return str(self)
+
+    def _same(self, *args, **kwargs) -> "NotRun":
+        return self
+
+    def _false(self, other) -> bool:
+        return False
+
+    __call__ = __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _same
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __pow__ = __rpow__ = __neg__ = __pos__ = __round__ = _same
+    __lt__ = __le__ = __gt__ = __ge__ = _false
 
 
 def plain(obj):
@@ -37,7 +67,7 @@ def plain(obj):
 
     Anything else (a Path above all: it reads and writes files) is a TypeError: a template must
     never be given one, so it is the builder's bug, not the author's."""
-    if isinstance(obj, _PLAIN):
+    if isinstance(obj, (*_PLAIN, NotRun)):  # a NotRun holds a section id and nothing else
         return obj
     if isinstance(obj, dict):
         return {str(k): plain(v) for k, v in obj.items()}
@@ -95,6 +125,9 @@ def _guard_filter(name: str, f):
 
     def guarded(*args, **kwargs):
         value, rest = (args[1], args[2:]) if passes else (args[0], args[1:])
+        missing = next((a for a in (value, *rest, *kwargs.values()) if isinstance(a, NotRun)), None)
+        if missing is not None and name not in ("default", "d"):  # `| default("-")` is how prose replaces it
+            return missing
         if name == "join":  # items|join(sep) is checked as sep.join(items)
             value = _sized(value)
             args = (*args[:1 if passes else 0], value, *rest)
