@@ -13,19 +13,10 @@ import os
 from generator.errors import UserError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-_setting = "auto"  # set once per command from cfg.device (pipeline.run, the CLI)
 
 # oneDNN ISA caps that still include bf16 instructions (anything lower, e.g. AVX2, has none)
 _BF16_ISAS = ("AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16",
               "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16", "ALL", "DEFAULT", "")
-
-
-def set_device(setting: str) -> None:
-    """Choose the device setting for the rest of this process."""
-    global _setting
-    if setting not in DEVICES:
-        raise UserError(f"unknown device {setting!r} (choose from {', '.join(DEVICES)})")
-    _setting = setting
 
 
 def _mps_available() -> bool:
@@ -34,10 +25,11 @@ def _mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
-def pick(setting: str | None = None):
-    """The torch.device for a setting (default: the one set for this process)."""
+def pick(setting: str = "auto"):
+    """The torch.device for a setting (writeup.toml's `device`, RunOptions.device)."""
     import torch
-    setting = setting or _setting
+    if setting not in DEVICES:
+        raise UserError(f"unknown device {setting!r} (choose from {', '.join(DEVICES)})")
     if setting == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -98,7 +98,7 @@ def section_work(cfg, section) -> tuple[list[Work], float]:
     return [], REF_PART_A.get(section.id, 1.0)  # sampling the shipped model: nothing to train
 
 
-def probe(steps: int = 4) -> tuple[float, str]:
+def probe(device: str = "auto", steps: int = 4) -> tuple[float, str]:
     """Seconds of one D=32, batch-64 flow-matching training step here, and the mode it ran in."""
     import torch
 
@@ -107,7 +107,7 @@ def probe(steps: int = 4) -> tuple[float, str]:
     from generator.models.unet import UNet
     from generator.train import CHANNELS_LAST
 
-    dev = devices.pick()
+    dev = devices.pick(device)
     bf16 = devices.bf16_supported(dev)
     fmt = torch.channels_last if CHANNELS_LAST[bf16] else torch.contiguous_format
     rng = torch.get_rng_state()
@@ -135,12 +135,12 @@ def probe(steps: int = 4) -> tuple[float, str]:
     return (time.perf_counter() - t0) / steps, devices.describe(dev, bf16)
 
 
-def _machine() -> dict:
+def _machine(device: str) -> dict:
     """What the probe's speed depends on: the device and its precision, torch, the CPU and its threads."""
     import torch
 
     from generator import devices
-    dev = devices.pick()
+    dev = devices.pick(device)
     try:
         with open("/proc/cpuinfo") as f:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
@@ -154,7 +154,7 @@ def speed(cfg) -> tuple[float, str, str]:
     """(seconds per reference step, mode, when measured): the cached probe of this machine if it is
     under PROBE_DAYS old, else a new probe, kept for the next estimate."""
     from generator.fsutil import write_atomic
-    path, machine = cfg.cache / PROBE_FILE, _machine()
+    path, machine = cfg.cache / PROBE_FILE, _machine(cfg.device)
     try:
         rec = json.loads(path.read_text(encoding="utf-8"))
         age = time.time() - float(rec["at"])
@@ -163,7 +163,7 @@ def speed(cfg) -> tuple[float, str, str]:
             return float(rec["step_s"]), str(rec["mode"]), f"measured {when} ago; delete {path} to measure again"
     except (OSError, ValueError, KeyError, TypeError):
         pass  # none yet, another machine's, or damaged: measure
-    step_s, mode = probe()
+    step_s, mode = probe(cfg.device)
     try:
         write_atomic(path, json.dumps({"machine": machine, "step_s": step_s, "mode": mode, "at": time.time()}).encode())
     except OSError:
@@ -188,7 +188,7 @@ def total(cfg, todo: list, rows: list) -> tuple[float, list]:
     the longest chain of workers, not by their sum."""
     from generator import devices, parallel
     seconds = {r[0]: r[1] for r in rows}
-    side, workers, _ = parallel.plan(todo, devices.pick().type, cfg.preset)
+    side, workers, _ = parallel.plan(todo, devices.pick(cfg.device).type, cfg.preset)
     out = sum(seconds.values())
     if side:
         out += parallel.makespan([(s.id, seconds[s.id], s.needs) for s in side], workers) - sum(seconds[s.id] for s in side)
@@ -249,8 +249,7 @@ def report(cfg, todo: list, log=print, reasons: dict | None = None) -> float:
 
 def dry_run(cfg, sections: list, force: bool = False, log=print) -> None:
     """`writeup run --dry-run`: what would run, why, and about how long; runs nothing."""
-    from generator import devices, pipeline
-    devices.set_device(cfg.device)
+    from generator import pipeline
     todo = pipeline.plan(cfg, sections, force)
     from generator.models.backends import preflight
     preflight(cfg, todo)  # the run would refuse to start: say so here too

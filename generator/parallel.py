@@ -33,7 +33,6 @@ SLOWER = 1.16  # one thread against two: D = 32 ran 3.9 against 4.6 steps/s (D =
 # is a terminal: plain lines, a few a minute, are what a CI log or `nohup` file needs to show that
 # the run moves; a section that ends within HEARTBEAT_S says nothing.
 HEARTBEAT_S = 30.0
-_heartbeat_s = HEARTBEAT_S  # a worker's, set by _start
 
 
 def plan(todo: list, device_type: str, preset: str) -> tuple[list, int, int]:
@@ -94,45 +93,41 @@ def heartbeat_line(sid: str, elapsed: float, p, now: float) -> str:
             f"about {fmt_time(left)} left of this training")
 
 
-def _heartbeat(sid: str, every: float, stop: threading.Event) -> None:
-    from generator import train
+def _heartbeat(sid: str, every: float, stop: threading.Event, progress) -> None:
     t0 = time.time()
     while not stop.wait(every):
-        print(heartbeat_line(sid, time.time() - t0, train.PROGRESS, time.time()), flush=True)
+        print(heartbeat_line(sid, time.time() - t0, progress, time.time()), flush=True)
 
 
-def _start(threads: int, retrain: bool, parent: int | None = None, heartbeat_s: float = HEARTBEAT_S) -> None:
+def _start(threads: int, parent: int | None = None) -> None:
     """In each worker, before any section: dies with the parent, leaves Ctrl-C to it (the terminal
     sends SIGINT to every process; the parent ends the workers), its share of the cores, no
     progress bars (two bars on one terminal garble each other; the parent prints each section's end,
     the worker a heartbeat line instead)."""
-    global _heartbeat_s
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _heartbeat_s = heartbeat_s
     if parent is not None:
         die_with(parent)
     import torch
 
-    from generator import train
     torch.set_num_threads(threads)
-    train.BARS = False
-    train.RETRAIN = retrain
 
 
-def _run(cfg, sid: str) -> str:
-    from generator import devices, pipeline
+def _run(cfg, sid: str, retrain_since: float | None, heartbeat_s: float) -> str:
+    from generator import pipeline
+    from generator.options import RunOptions
     from generator.sections import SECTIONS
-    devices.set_device(cfg.device)
+    options = RunOptions(device=cfg.device, retrain_since=retrain_since, bars=False)
     stop = threading.Event()
-    threading.Thread(target=_heartbeat, args=(sid, _heartbeat_s, stop), daemon=True, name="heartbeat").start()
+    threading.Thread(target=_heartbeat, args=(sid, heartbeat_s, stop, options.progress), daemon=True,
+                     name="heartbeat").start()
     try:
-        pipeline.run_section(cfg, SECTIONS[sid])
+        pipeline.run_section(cfg, SECTIONS[sid], options)
     finally:
         stop.set()
     return sid
 
 
-def run_side_by_side(cfg, sections: list, workers: int, threads: int, retrain: bool, done,
+def run_side_by_side(cfg, sections: list, workers: int, threads: int, retrain_since: float | None, done,
                      heartbeat_s: float = HEARTBEAT_S) -> None:
     """Run `sections` (in ORDER) in `workers` processes, each once the sections it needs among them
     have ended; done(section id) as each one ends; each worker prints a heartbeat every heartbeat_s.
@@ -145,13 +140,13 @@ def run_side_by_side(cfg, sections: list, workers: int, threads: int, retrain: b
     ids = {s.id for s in sections}
     pending, running, ended = list(sections), {}, set()
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start,
-                               initargs=(threads, retrain, os.getpid(), heartbeat_s))
+                               initargs=(threads, os.getpid()))
     try:
         while pending or running:
             ready = [s for s in pending if all(n in ended or n not in ids for n in s.needs)]
             for s in ready[:workers - len(running)]:
                 pending.remove(s)
-                running[pool.submit(_run, cfg, s.id)] = s.id
+                running[pool.submit(_run, cfg, s.id, retrain_since, heartbeat_s)] = s.id
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for f in finished:
                 running.pop(f)

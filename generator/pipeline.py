@@ -25,6 +25,7 @@ from generator import __version__, manifest
 from generator.config import WriteupConfig
 from generator.errors import Interrupted, UserError
 from generator.fsutil import remove_leftovers, swap_dir, write_atomic
+from generator.options import RunOptions
 from generator.sections import FILE_SETTINGS, SECTIONS, Section
 
 PACKAGE = Path(__file__).resolve().parent
@@ -164,19 +165,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def default_device() -> str:
-    """The device chosen by writeup.toml's `device` (generator/devices.py), in words."""
+def device_words(setting: str) -> str:
+    """The device a setting picks (generator/devices.py), in words."""
     from generator import devices
-    d = devices.pick()
+    d = devices.pick(setting)
     return devices.describe(d, devices.bf16_supported(d))
 
 
 class SectionRun:
     """What a runner gets: settings, a folder to write into, and calls that fill the manifest."""
 
-    def __init__(self, cfg: WriteupConfig, section: Section, out: Path):
+    def __init__(self, cfg: WriteupConfig, section: Section, out: Path, options: RunOptions | None = None):
         self.cfg = cfg
         self.section = section
+        self.options = options or RunOptions(device=cfg.device)   # device, --retrain, bars: for fit and samplers
         self.out = out                      # staging folder: write every file here
         self.seed = cfg.seed
         self.params: dict = {}              # resolved parameters, shown with every figure
@@ -184,7 +186,7 @@ class SectionRun:
         self.metrics: dict = {}             # name -> number or short string
         self.backend: str | None = cfg.backend if section.part == "a" else None
         self.model: str | None = None       # model id, e.g. "DeepFloyd/IF-I-L-v1.0" or a checkpoint name
-        self.device: str = default_device()  # runners add detail, e.g. "cpu (bf16 autocast)"
+        self.device: str = device_words(self.options.device)  # runners add detail, e.g. "cpu (bf16 autocast)"
         self._figures: list[dict] = []
         self._tables: list[dict] = []
 
@@ -220,7 +222,7 @@ def _load_runner(section: Section):
     return getattr(importlib.import_module(module), func)
 
 
-def run_section(cfg: WriteupConfig, section: Section) -> Path:
+def run_section(cfg: WriteupConfig, section: Section, options: RunOptions | None = None) -> Path:
     """Run one section into a staging folder, then swap it in; returns the artifacts folder."""
     final = cfg.artifacts / section.id
     staging = cfg.artifacts / f".staging-{section.id}-{os.getpid()}"
@@ -230,7 +232,7 @@ def run_section(cfg: WriteupConfig, section: Section) -> Path:
         staging.mkdir(parents=True)
         try:
             started = time.time()
-            run = SectionRun(cfg, section, staging)
+            run = SectionRun(cfg, section, staging, options)
             seed_everything(cfg.seed)
             _load_runner(section)(run)
             if rank != 0:
@@ -305,10 +307,7 @@ def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, retrai
         log=print) -> list[Section]:
     """Run what is not fresh (every target, forced); `retrain`: their trained models too, not the cache."""
     from generator import devices, estimate
-    devices.set_device(cfg.device)
-    if retrain:
-        from generator import train
-        train.RETRAIN = True
+    options = RunOptions(device=cfg.device, retrain_since=time.time() if retrain else None)
     for p in clean_leftovers(cfg):
         log(f"removed {p.name}, left by a run that was stopped")
     todo = plan(cfg, sections, force)
@@ -319,7 +318,7 @@ def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, retrai
     if skipped:
         log(f"fresh, not re-run: {', '.join(skipped)} (use --force to re-run)")
     from generator import parallel
-    side, workers, threads = parallel.plan(todo, devices.pick().type, cfg.preset)
+    side, workers, threads = parallel.plan(todo, devices.pick(cfg.device).type, cfg.preset)
     count, t0 = 0, time.time()
     if side:
         log(f"running {', '.join(s.id for s in side)} side by side ({workers} processes, "
@@ -331,7 +330,7 @@ def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, retrai
             log(f"[{count}/{len(todo)}] {sid} done after {time.time() - t0:.1f} s")
             sys.stdout.flush()
         try:
-            parallel.run_side_by_side(cfg, side, workers, threads, retrain, done)
+            parallel.run_side_by_side(cfg, side, workers, threads, options.retrain_since, done)
         except KeyboardInterrupt:
             raise Interrupted("interrupted; earlier artifacts kept") from None
     for s in [s for s in todo if s not in side]:
@@ -339,7 +338,7 @@ def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, retrai
         log(f"[{count}/{len(todo)}] {s.id}: {s.title}")
         t0 = time.time()
         try:
-            run_section(cfg, s)
+            run_section(cfg, s, options)
         except KeyboardInterrupt:
             raise Interrupted(f"{s.id}: interrupted; earlier artifacts kept") from None
         log(f"[{count}/{len(todo)}] {s.id} done in {time.time() - t0:.1f} s")

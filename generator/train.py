@@ -29,6 +29,7 @@ from generator import devices
 from generator.devices import bf16_supported  # noqa: F401  (re-exported: samplers import it from here)
 from generator.errors import UserError
 from generator.fsutil import atomic_path
+from generator.options import RunOptions
 
 LAST = "last.pt"
 
@@ -56,22 +57,6 @@ def snapshot_path(ckpt_dir: Path, epoch: int) -> Path:
     return Path(ckpt_dir) / f"epoch_{epoch}.pt"
 
 
-@dataclass
-class Progress:
-    """The training under way in this process, read by parallel's heartbeat from another thread."""
-    what: str = ""        # fit's desc, e.g. "b2.2 time-fm"; "" when no training runs
-    epoch: int = 0        # the epoch under way, 1-based
-    epochs: int = 0
-    step: int = 0         # optimizer steps done in this epoch
-    steps: int = 0        # optimizer steps in one epoch
-    done: int = 0         # steps done since this training (re)started, over `since`: its rate
-    since: float = 0.0
-
-
-PROGRESS = Progress()
-RETRAIN = False  # set by `writeup run --retrain`: cached checkpoints are deleted and trained again
-BARS = True      # progress bars; off in parallel's workers (two bars on one terminal garble each other)
-_RETRAINED: set[Path] = set()
 
 
 def _atomic_save(obj, path: Path) -> None:
@@ -160,16 +145,18 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
         epochs: int, batch_size: int, lr: float, lr_decay: bool, ckpt_dir: Path, seed: int,
         desc: str, on_epoch_end: Callable[[int, nn.Module], None] | None = None,
         on_step: Callable[[nn.Module], None] | None = None, epoch_images: int = 0, ema: float = 0.0,
-        bf16: bool | None = None, device: str | None = None, quiet: bool = False,
+        bf16: bool | None = None, options: RunOptions | None = None, quiet: bool = False,
         again: str = "`writeup run --retrain` trains it again") -> TrainResult:
     """Train `model` with Adam on (images, labels); resumes from ckpt_dir; bf16=None = auto.
-    on_step(model) runs after every optimizer step; ema > 0 saves a weight average as the snapshots."""
+    on_step(model) runs after every optimizer step; ema > 0 saves a weight average as the snapshots.
+    options: the device, --retrain, progress bars and the progress record (defaults: RunOptions())."""
     from accelerate import Accelerator
     from tqdm.auto import tqdm
 
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    target = devices.pick(device)
+    options = options or RunOptions()
+    target = devices.pick(options.device)
     acc = Accelerator(cpu=target.type == "cpu")
     use_bf16 = bf16_supported(acc.device) if bf16 is None else bf16
     fmt = torch.channels_last if CHANNELS_LAST[use_bf16] else torch.contiguous_format
@@ -182,8 +169,8 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
                          steps_per_epoch=steps_per_epoch(len(images), epoch_images, batch_size))
 
     start = 0
-    if RETRAIN and ckpt_dir.resolve() not in _RETRAINED:  # `writeup run --retrain`: once per model and run
-        _RETRAINED.add(ckpt_dir.resolve())
+    if options.retrain_since is not None and (ckpt_dir / LAST).exists() \
+            and (ckpt_dir / LAST).stat().st_mtime < options.retrain_since:  # --retrain: once per model and run
         for p in [ckpt_dir / LAST, *ckpt_dir.glob("epoch_*.pt"), *ckpt_dir.glob("ema.pt")]:
             p.unlink(missing_ok=True)
     state = load_checkpoint(ckpt_dir / LAST) if (ckpt_dir / LAST).exists() else None
@@ -214,8 +201,8 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
     rank, world = acc.process_index, acc.num_processes
     if rank > 0:  # other processes draw other noise for their share (process 0 keeps the 1-process stream)
         torch.manual_seed(seed * 1000 + rank)
-    global PROGRESS
-    PROGRESS = Progress(desc, epoch=start, epochs=epochs, since=time.time())
+    progress = options.progress
+    progress.what, progress.epoch, progress.epochs, progress.done, progress.since = desc, start, epochs, 0, time.time()
     for epoch in range(start + 1, epochs + 1):
         t0 = time.time()
         model.train()
@@ -224,9 +211,9 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
         ys = labels[order].to(acc.device)                                # (E,)
         starts = [i for i in range(0, len(order), batch_size) if len(order) - i > 1]
         bar = tqdm(starts, desc=f"{desc} epoch {epoch}/{epochs}", leave=False,
-                   disable=quiet or not BARS or not acc.is_local_main_process, mininterval=1.0)
+                   disable=quiet or not options.bars or not acc.is_local_main_process, mininterval=1.0)
         losses = []
-        PROGRESS.epoch, PROGRESS.step, PROGRESS.steps = epoch, 0, len(starts)
+        progress.epoch, progress.step, progress.steps = epoch, 0, len(starts)
         for i in bar:
             b = min(batch_size, len(order) - i)
             lo, hi = i + rank * b // world, i + (rank + 1) * b // world  # this process's share of the batch
@@ -240,8 +227,8 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
             if on_step is not None:
                 on_step(acc.unwrap_model(model))
             losses.append(loss.detach().float())
-            PROGRESS.step += 1
-            PROGRESS.done += 1
+            progress.step += 1
+            progress.done += 1
         if losses:  # one host sync per epoch; the loss shown is the mean over every process
             step_losses = acc.reduce(torch.stack(losses), reduction="mean") if world > 1 else torch.stack(losses)
             result.losses.extend(step_losses.cpu().tolist())
@@ -266,7 +253,7 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
             on_epoch_end(epoch, shown)
             torch.set_rng_state(rng)
     result.epochs = max(result.epochs, start)
-    PROGRESS.what = ""
+    progress.what = ""
     plain = acc.unwrap_model(model).eval()
     if average is not None:  # the caller's model holds what sampling should use
         plain.load_state_dict(average.model.state_dict())

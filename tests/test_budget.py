@@ -118,7 +118,7 @@ def test_the_speed_probe_is_measured_once_a_week_per_machine(tmp_path, monkeypat
     (tmp_path / "writeup.toml").write_text('preset = "quick"\n')
     cfg = load_config(tmp_path / "writeup.toml")
     calls = []
-    monkeypatch.setattr(estimate, "probe", lambda: calls.append(1) or (0.25, "cpu (fp32)"))
+    monkeypatch.setattr(estimate, "probe", lambda device: calls.append(1) or (0.25, "cpu (fp32)"))
     assert estimate.speed(cfg) == (0.25, "cpu (fp32)", "measured now")
     step_s, mode, when = estimate.speed(cfg)
     assert (step_s, mode, len(calls)) == (0.25, "cpu (fp32)", 1)
@@ -145,7 +145,7 @@ def test_the_dry_run_says_the_total_and_warns_when_a_choice_multiplies_it(tmp_pa
     from generator import estimate
     from generator.cli import main
     from generator.data import mnist
-    monkeypatch.setattr(estimate, "probe", lambda: (0.25, "cpu (fp32)"))
+    monkeypatch.setattr(estimate, "probe", lambda device: (0.25, "cpu (fp32)"))
     path = tmp_path / "writeup.toml"
     path.write_text(settings + f'[data]\nmnist_dir = "{tiny_mnist_dir}"\ndownload = false\n', encoding="utf-8")
     mnist._memo.clear()

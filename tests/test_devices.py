@@ -15,7 +15,6 @@ def gpus(monkeypatch):
         monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
         monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
     yield set_
-    devices.set_device("auto")
 
 
 @pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (True, False, "cuda"),
@@ -23,15 +22,14 @@ def gpus(monkeypatch):
 def test_auto_prefers_cuda_then_mps_then_cpu(gpus, cuda, mps, expected):
     gpus(cuda, mps)
     assert devices.pick("auto").type == expected
-    devices.set_device("auto")
-    assert devices.pick().type == expected
+    assert devices.pick().type == expected       # auto is the default
 
 
 def test_explicit_device(gpus):
     gpus(True, True)
     assert devices.pick("cpu").type == "cpu" and devices.pick("mps").type == "mps"
-    devices.set_device("cpu")
-    assert devices.pick().type == "cpu"   # the process-wide setting wins over what is available
+    with pytest.raises(UserError, match="unknown device 'tpu'"):
+        devices.pick("tpu")
 
 
 @pytest.mark.parametrize("name", ["cuda", "mps"])
@@ -64,11 +62,12 @@ def test_fit_trains_on_the_cpu_when_set(tmp_path, gpus):
     from generator.experiments.part_b_objectives import fm_time_loss
     from generator.models.unet import UNet
     from generator.train import fit
+    from generator.options import RunOptions
     gpus(False, False)
-    devices.set_device("cpu")
     images = torch.rand(8, 1, 28, 28)
     result = fit(UNet(1, 4, time="mul"), fm_time_loss, images, torch.zeros(8, dtype=torch.long), epochs=1,
-                 batch_size=4, lr=1e-3, lr_decay=False, ckpt_dir=tmp_path, seed=0, desc="t", bf16=False, quiet=True)
+                 batch_size=4, lr=1e-3, lr_decay=False, ckpt_dir=tmp_path, seed=0, desc="t", bf16=False, quiet=True,
+                 options=RunOptions(device="cpu"))
     assert result.device.startswith("cpu (fp32") and len(result.losses) == 2
 
 

@@ -21,7 +21,7 @@ def test_trainers_run_side_by_side_as_they_run_in_order(tmp_path, tiny_mnist_dir
     both = [SECTIONS["b2.2"], SECTIONS["b1.2.1"]]
     side = _cfg(tmp_path / "side", tiny_mnist_dir)
     ended = []
-    parallel.run_side_by_side(side, both, workers=2, threads=1, retrain=False, done=ended.append, heartbeat_s=0.2)
+    parallel.run_side_by_side(side, both, workers=2, threads=1, retrain_since=None, done=ended.append, heartbeat_s=0.2)
     assert sorted(ended) == ["b1.2.1", "b2.2"]
     # each worker said what it was doing as it went (every 30 s in a real run)
     beats = [line for line in capfd.readouterr().out.splitlines() if re.match(r"  (b2\.2|b1\.2\.1) \(\d+ s in\): ", line)]
@@ -76,7 +76,7 @@ def test_a_run_trains_side_by_side_first_then_the_rest_in_order(tmp_path, tiny_m
 
 
 def test_a_heartbeat_says_the_section_epoch_step_and_time_left():
-    from generator.train import Progress
+    from generator.options import Progress
     p = Progress("b2.2 time-fm", epoch=3, epochs=10, step=100, steps=200, done=500, since=1000.0)
     # 500 steps in 100 s: 5 steps/s; left: 100 of this epoch and 7 x 200 after it, 1,500 steps = 300 s
     assert parallel.heartbeat_line("b2.2", 250.0, p, 1100.0) == (

@@ -3,6 +3,7 @@ import argparse
 import re
 import sys
 import textwrap
+import time
 import tomllib
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 from generator import cli, pipeline, train
 from generator.config import load_config
 from generator.errors import UserError
+from generator.options import RunOptions
 from generator.sections import SECTIONS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,12 +90,12 @@ def test_build_says_stale_in_one_line_per_reason(ran, monkeypatch):
                      "for each; `writeup run b2.2` refreshes)"]
 
 
-def _fit(ckpt: Path, epochs: int = 1, quiet: bool = False):
+def _fit(ckpt: Path, epochs: int = 1, quiet: bool = False, options=None):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 1))
     loss = lambda m, x, y: (m(x) ** 2).mean()  # noqa: E731
     return train.fit(model, loss, torch.randn(8, 1, 2, 2), torch.zeros(8), epochs=epochs, batch_size=4, lr=1e-2,
-                     lr_decay=False, ckpt_dir=ckpt, seed=0, desc="tiny", bf16=False, quiet=quiet)
+                     lr_decay=False, ckpt_dir=ckpt, seed=0, desc="tiny", bf16=False, quiet=quiet, options=options)
 
 
 def test_force_says_it_reuses_the_trained_model_and_retrain_trains_again(tmp_path, capsys, monkeypatch):
@@ -101,11 +103,12 @@ def test_force_says_it_reuses_the_trained_model_and_retrain_trains_again(tmp_pat
     assert first.resumed_from == 0
     again = _fit(tmp_path)
     assert again.resumed_from == 1 and "tiny: reusing the model trained at " in capsys.readouterr().out
-    monkeypatch.setattr(train, "RETRAIN", True)
-    monkeypatch.setattr(train, "_RETRAINED", set())
-    retrained = _fit(tmp_path)
+    time.sleep(0.05)   # checkpoints written before the --retrain run started
+    run = RunOptions(retrain_since=time.time())
+    retrained = _fit(tmp_path, options=run)
     assert retrained.resumed_from == 0 and "reusing" not in capsys.readouterr().out
-    assert _fit(tmp_path).resumed_from == 1  # once per run: a second section reuses what the first retrained
+    # once per run: a second section of the same run, in this process or another, reuses what the first retrained
+    assert _fit(tmp_path, options=RunOptions(retrain_since=run.retrain_since)).resumed_from == 1
 
 
 def test_a_truncated_checkpoint_is_named_removed_and_retrained(tmp_path, capsys):

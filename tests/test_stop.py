@@ -31,7 +31,7 @@ raise SystemExit(cli.main(["run", "b1.2", "--force"]))
 
 HELPER = """
 import dataclasses, time
-def job(cfg, sid):  # in a worker: the real run_section, with a runner that only waits
+def job(cfg, sid, *_):  # in a worker: the real run_section, with a runner that only waits
     from generator import pipeline, sections
     pipeline.run_section(cfg, dataclasses.replace(sections.SECTIONS[sid], runner="slow_helper:slow"))
     return sid

@@ -76,7 +76,7 @@ def _sample_epochs(run, g, make, folder, labels, fig_prefix: str, what: str, qua
         frames = []
         for i, x in enumerate(sample(v, model, drawn, steps=steps, T=s.ddpm_T, labels=labels,
                                      gamma=g.gamma, generator=torch.Generator().manual_seed(run.seed),
-                                     method=method)):
+                                     method=method, device=run.options.device)):
             if i in keep:
                 frames.append(x[:n])
         params = {"epoch": epoch, "steps": steps, "sampler": method, "seed": run.seed,
@@ -104,7 +104,7 @@ def _guided(run, g, make, folder, quality) -> None:
     last, steps, method = g.sample_epochs[-1], v.steps(g, s), v.method(g)
     *_, x = sample(v, snapshot(run, make, folder, last), g.drawn, steps=steps, T=s.ddpm_T,
                    generator=torch.Generator().manual_seed(run.seed), method=method,
-                   weak=snapshot(run, make, folder, g.guide_epoch), w=g.guide_w)
+                   weak=snapshot(run, make, folder, g.guide_epoch), w=g.guide_w, device=run.options.device)
     how = f"guided by the epoch-{g.guide_epoch} snapshot, w = {g.guide_w:g}"
     save_samples(run, f"samples-epoch{last}-guided", x[:g.samples],
                  f"Time-conditioned UNet after epoch {last}, {how}: the same {g.samples} starting noises as "

@@ -51,7 +51,7 @@ def train_model(run, name: str, make_model, loss_fn, s, train: Mnist, lr_decay: 
     model = make_model()
     result = fit(model, loss_fn, train.images, train.labels, epochs=s.epochs, batch_size=s.batch_size,
                  lr=s.lr, lr_decay=lr_decay, ckpt_dir=folder, seed=run.seed, desc=f"{run.section.id} {name}",
-                 epoch_images=s.epoch_images, ema=getattr(s, "ema", 0.0))
+                 epoch_images=s.epoch_images, ema=getattr(s, "ema", 0.0), options=run.options)
     run.device = result.device
     run.model = f"course UNet D={s.D} ({name})"
     run.data.update(budget(s, train), processes=result.processes)

@@ -121,13 +121,13 @@ VARIANTS = {
 @torch.no_grad()
 def sample(variant: Variant, model, n: int, *, steps: int, T: int, labels: Tensor | None = None,
            gamma: float = 5.0, generator: torch.Generator | None = None,
-           method: str = "euler", weak=None, w: float = 1.0) -> Iterator[Tensor]:
-    """Draw n samples (B.2, or B.4 with CFG when labels are given) on the chosen device; yields x
+           method: str = "euler", weak=None, w: float = 1.0, device: str = "auto") -> Iterator[Tensor]:
+    """Draw n samples (B.2, or B.4 with CFG when labels are given) on `device`; yields x
     (n,1,28,28) per step of the variant's sampler (`method` picks FM's: "euler" or "heun"). With
     `weak` (an earlier snapshot of the same time-only model), guided by it with weight w."""
     if labels is not None and weak is not None:  # CFG's branches take a class; the time-only snapshot does not
         raise ValueError("sample(): autoguidance (weak) is for the time-only model; pass labels or weak, not both")
-    device = devices.pick()
+    device = devices.pick(device)
     x = torch.randn(n, 1, 28, 28, generator=generator).to(device)
     if device.type != "cpu" and generator is not None:  # a CPU generator cannot draw CUDA noise
         torch.manual_seed(generator.initial_seed())
