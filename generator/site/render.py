@@ -85,12 +85,15 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
     if view["video"] is None:
         files[rel] = f.src
     if f.kind == "animation" and f.src.suffix == ".gif":  # the step slider's frames
-        strip, count = assets.frame_strip(f.src, cfg.cache, digest)
+        strip = assets.frame_strip(f.src, cfg.cache, digest)
         name = f"{rel[:-len(f.src.suffix)]}.frames.png"
         times = f.params.get("frame_t")  # t of each saved frame, when the runner recorded them
-        view["frames"] = {"src": name, "count": count,
-                          "t": times if isinstance(times, list) and len(times) == count else None}
-        files[name] = strip
+        # the player's label and slider follow the step on screen: the video is the GIF's frames at
+        # the GIF's delays (gif_to_mp4; a runner's own video is made from the same frames), so the
+        # GIF's timeline says which step shows at any time of the video as well
+        view["frames"] = {"src": name, "count": strip.count, "timeline": strip.timeline, "loop_ms": strip.loop_ms,
+                          "t": times if isinstance(times, list) and len(times) == strip.count else None}
+        files[name] = strip.path
     if "data" in f.extra:
         view["data"] = assets.site_path(sv.section.id, f.extra["data"].relative_to(sv.folder).as_posix())
         files[view["data"]] = f.extra["data"]
