@@ -293,8 +293,10 @@ LAST_BLOCK_JS = """(() => {
   return e.tagName;
 })()"""
 
-# The site's own page order: the header's navigation (index, parts, then the author's pages).
-NAV_JS = "JSON.stringify([...document.querySelectorAll('header nav a')].map(a => [a.getAttribute('href'), a.title || a.textContent]))"
+# The site's own page order: the header's navigation (index, parts, then the author's pages), less
+# what does not print (the in-browser demo).
+NAV_JS = """JSON.stringify([...document.querySelectorAll('header nav a:not([data-print="no"])')]
+  .map(a => [a.getAttribute('href'), a.title || a.textContent]))"""
 
 
 def write_pdf(site: Path, out: Path, title: str) -> Path:

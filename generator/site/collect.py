@@ -21,6 +21,9 @@ PAGES = {
     "part-b.html": (PARTS["b"], "part-b.md", "b"),
 }
 NAV = {"index.html": "Overview", "part-a.html": "Part A", "part-b.html": "Part B"}  # short labels for the menu
+DEMO_MODELS = {"b2.6": "flow", "a0": "local"}  # sections whose runner exports a demo model -> its name
+# the demo page (render.render_demo) in the menu of every page; the PDF leaves it out (data-print="no")
+DEMO_NAV = {"file": "demo.html", "label": "Try it", "title": "Try it: the models in your browser", "print": False}
 
 
 @dataclass
@@ -212,9 +215,12 @@ def _thumbnail(views: list[SectionView], part: str) -> Figure | None:
     return (best or [f for _, f in images] or [None])[-1]
 
 
-def _nav(own_pages: list[own.OwnPage]) -> list[dict]:
-    nav = [{"file": file, "label": NAV[file], "title": title} for file, (title, _, _) in PAGES.items()]
-    return nav + [{"file": f"{p.slug}.html", "label": p.nav, "title": p.title} for p in own_pages]
+def _nav(own_pages: list[own.OwnPage], runs: dict[str, dict | None]) -> list[dict]:
+    nav = [{"file": file, "label": NAV[file], "title": title, "print": True} for file, (title, _, _) in PAGES.items()]
+    nav += [{"file": f"{p.slug}.html", "label": p.nav, "title": p.title, "print": True} for p in own_pages]
+    # the demo is built whenever a run exported a model (render.render_demo; a damaged one fails the build)
+    demo = any((runs.get(sid) or {}).get("data", {}).get("demo") is not None for sid in DEMO_MODELS)
+    return nav + [dict(DEMO_NAV)] if demo else nav
 
 
 def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Path], str]) -> Collected:
@@ -230,7 +236,7 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
     views = {s.id: read_section(cfg, s, code, warnings, missing, runs, notes.get(s.id)) for s in SECTIONS.values()}
     views |= {o.section.id: _own_section(cfg, o, runs) for o in own_sections}
     order = own.place(list(SECTIONS), own_sections)
-    nav = _nav(own_pages)
+    nav = _nav(own_pages, runs)
     settings = f"{cfg.title}\0{cfg.author}\0{cfg.subtitle}\0{cfg.seed}\0{cfg.preset}\0{cfg.backend}\0{cfg.part_b}"
     # any prose may speak of any run, so every page depends on every manifest and the author's files
     shared = [*notes.values(), *(o.path for o in own_sections), *(p.path for p in own_pages), *media.values()]

@@ -13,10 +13,9 @@ from generator.errors import UserError
 from generator.sections import PARTS
 from generator.site import assets, words
 from generator.site.words import show_value  # noqa: F401  (the templates' `value` filter; tests use it from here)
-from generator.site.collect import PAGES, Figure, PageView, SectionView
+from generator.site.collect import DEMO_MODELS, DEMO_NAV, PAGES, Figure, PageView, SectionView
 
 STATIC = ("style.css", "site.js")  # templates/ files copied to site/static/
-DEMO_MODELS = {"b2.6": "flow", "a0": "local"}  # sections whose runner exports a demo model -> its name
 DEMO_KEYS = {"flow": ("steps", "gamma"), "local": ("timesteps", "i_starts")}  # what demo.html reads of its JSON
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd.wasm", "LICENSE.txt")  # templates/vendor/onnxruntime-web/
 # Grids carry their labels in the picture (14 px text in the file, drawn by generator/figures.py), so
@@ -183,7 +182,7 @@ def render_demo(env: jinja2.Environment, cfg: WriteupConfig, pages: list[PageVie
     largest = max(p.stat().st_size for rel, p in files.items() if rel.endswith(".onnx"))
     demo["load_mb"] = f"{(runtime + largest) / 1e6:.0f}"
     nav = pages[0].nav if pages else []  # the same menu as every page, the author's own pages included
-    page = {"file": "demo.html", "title": "Try it: the models in your browser"}
+    page = {"file": DEMO_NAV["file"], "title": DEMO_NAV["title"]}
     return env.get_template("demo.html").render(cfg=cfg, page=page, nav=nav, version=__version__, demo=demo), files
 
 
@@ -197,7 +196,8 @@ def render_page(env: jinja2.Environment, page: PageView, cfg: WriteupConfig,
         thumb = None
         if c["thumb"] is not None:
             sv = next(v for v in c["sections"] if c["thumb"] in v.figures)
-            thumb = _figure(sv, c["thumb"], cfg, files, digest)
+            thumb = _figure(sv, c["thumb"], cfg, files, digest) | {"section": sv.section.id,
+                                                                   "section_title": sv.section.title}
             if thumb["poster"] is None and c["thumb"].src.suffix.lower() == ".png":
                 # A thumbnail is a grid shown at half its size or less (420 px for 884 on a desktop,
                 # less on a phone), where its drawn-in labels would be 5-7 px: it shows the tiles
