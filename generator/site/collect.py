@@ -52,6 +52,7 @@ class SectionView:
     figures: list[Figure] = field(default_factory=list)
     notes_html: str = ""               # the author's content/<id>.notes.md, shown under the figures
     differs: str = ""                  # what the run's preset changed from the course ("" for course runs)
+    differs_items: list = field(default_factory=list)  # the same, item by item (differs.Item): the page's box
     own: bool = False                  # the author's own section (content/sections/), made by no runner
     why: str = ""                      # why a stale section is stale (pipeline.why)
 
@@ -167,6 +168,7 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
     ctx = context(cfg, runs if runs is not None else {s.id: m}, m)
     view.intro_html, view.outro_html = bound(prose_file, ctx)
     view.differs = ctx["differs"]
+    view.differs_items = differs.items(m["section"], m, ctx["part_b"])
     if notes is not None:
         view.notes_html = "".join(bound(notes, ctx))
     view.figures = _figures(s, m, folder, status == "stale", cfg.artifacts)

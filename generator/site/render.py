@@ -11,7 +11,7 @@ from generator import __version__
 from generator.config import WriteupConfig
 from generator.errors import UserError
 from generator.sections import PARTS
-from generator.site import assets, words
+from generator.site import assets, differs, words
 from generator.site.words import show_value  # noqa: F401  (the templates' `value` filter; tests use it from here)
 from generator.site.collect import DEMO_MODELS, DEMO_NAV, PAGES, Figure, PageView, SectionView
 
@@ -101,6 +101,7 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
 
 def _section(sv: SectionView, cfg: WriteupConfig, files: dict[str, Path], figures: bool, digest) -> dict:
     m = sv.manifest
+    stated = {k for i in sv.differs_items for k in i.keys}
     return {"id": sv.section.id, "title": sv.section.title, "anchor": sv.section.anchor, "status": sv.status,
             "intro": sv.intro_html, "outro": sv.outro_html, "m": m,
             # a section's own tables already show what its metrics summarise: then the metrics go to
@@ -108,6 +109,11 @@ def _section(sv: SectionView, cfg: WriteupConfig, files: dict[str, Path], figure
             "metrics": m["metrics"] if m and m["metrics"] and not m["tables"] else {},
             "figures": [_figure(sv, f, cfg, files, digest) for f in sv.figures] if figures else [],
             "notes": sv.notes_html, "differs": sv.differs, "own": sv.own,
+            # what differs from the course is said once, in the page's box: a section names it and
+            # links there, and its run details leave out the settings the box states
+            "differs_names": ", ".join(i.name for i in sv.differs_items),
+            "run_params": {k: v for k, v in (m["params"] if m else {}).items() if k not in stated},
+            "run_data": {k: v for k, v in (m["data"] if m else {}).items() if k not in stated},
             "page": next(p for p, (_, _, part) in PAGES.items() if part == sv.section.part),
             "demo": _demo_files(sv) is not None}
 
@@ -210,7 +216,10 @@ def render_page(env: jinja2.Environment, page: PageView, cfg: WriteupConfig,
         cards.append({"file": c["file"], "title": c["title"], "thumb": thumb,
                       "sections": [{"id": v.section.id, "title": v.section.title, "anchor": v.section.anchor}
                                    for v in c["sections"]]})
+    box = differs.page_box([(sv.section.id, sv.manifest["preset"], sv.differs_items)
+                            for sv in page.sections if sv.manifest is not None],
+                           ran_all=all(sv.manifest is not None or sv.own for sv in page.sections))
     html = env.get_template(page.template).render(
         cfg=cfg, page=page, sections=sections, nav=page.nav, parts=PARTS, version=__version__, cards=cards,
-        figure_count=sum(len(s["figures"]) for s in sections))
+        figure_count=sum(len(s["figures"]) for s in sections), box=box)
     return html, files
