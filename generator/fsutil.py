@@ -35,6 +35,14 @@ def write_atomic(path: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def copy_atomic(src: Path, dst: Path) -> None:
+    """Copy `src` to `dst` atomically. `dst` may be a hard link of a file elsewhere (the site's
+    builder links unchanged files from the live site): the rename replaces the link, it never
+    writes through it into the other file."""
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+
+
 def swap_dir(new: Path, final: Path) -> None:
     """Put folder `new` in place of `final` with two renames; the old folder is removed after."""
     old = final.with_name(f".{final.name}.old-{os.getpid()}")

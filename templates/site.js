@@ -19,7 +19,8 @@
   }
 
   // Animations autoplay like the GIFs they replace, unless the reader asked for less motion.
-  if (matchMedia("(prefers-reduced-motion: reduce)").matches) {
+  var lessMotion = matchMedia("(prefers-reduced-motion: reduce)").matches;
+  if (lessMotion) {
     document.querySelectorAll("video[autoplay]").forEach(function (v) { v.removeAttribute("autoplay"); v.pause(); });
   }
 
@@ -92,64 +93,123 @@
     t.after(flip);
   });
 
-  // Step through a sampling animation: the slider shows the saved frame of any step (x_t) in place
-  // of the playing video; the button plays and pauses. A range input is keyboard operable as it is
-  // (arrows, Page Up/Down, Home/End). The players are small (a phone leaves them ~360 px), and the
-  // browser's own controls bar would cover most of the picture: with this bar under the player it
-  // goes (the page without this script keeps it), and a click or tap on the picture plays or pauses.
+  // A sampling animation's player. The label and slider under the picture name the step on
+  // screen at every moment: while a video plays, the step of each frame it presents (its time,
+  // looked up in the GIF's timeline: data-timeline, [ms, step] per change); before it first plays,
+  // its poster, the last step. A GIF cannot say which frame it shows, so the script plays the
+  // saved frames (data-frames, one strip) over it, on the same timeline. The slider shows the
+  // saved frame of any step (x_t) in place of the player; the button plays and pauses. A range
+  // input is keyboard operable as it is (arrows, Page Up/Down, Home/End). The players are small (a
+  // phone leaves them ~360 px), and the browser's own controls bar would cover most of the
+  // picture: with this bar under the player it goes (the page without this script keeps it), and
+  // a click or tap on the picture plays or pauses.
   document.querySelectorAll(".steps[data-frames]").forEach(function (bar) {
     var fig = bar.closest("figure"), box = fig.querySelector(".anim");
     if (!box) return;
     var n = +bar.dataset.count, range = bar.querySelector("input"), out = bar.querySelector("output");
-    var times = bar.dataset.t ? JSON.parse(bar.dataset.t) : null;  // t of each frame, when known
+    var times = bar.dataset.t ? JSON.parse(bar.dataset.t) : null;  // t of each step, when known
+    var timeline = bar.dataset.timeline ? JSON.parse(bar.dataset.timeline) : [[0, n]];
+    var loop = +bar.dataset.loop || 1;
     var video = box.querySelector("video"), view = document.createElement("div");
     var play = bar.querySelector("button.play");
+    var poster = !!video && video.paused;  // a video shows its poster (the last step) until it first plays or seeks
+    var gifPlaying = false, gifFrom = 0, gifAt = 0;  // a GIF's clock: when its loop began, where it stopped
     view.className = "frame-view";
     view.setAttribute("role", "img");
     view.hidden = true;
     view.style.backgroundImage = "url(" + JSON.stringify(bar.dataset.frames) + ")";
     view.style.backgroundSize = "100% " + (100 * n) + "%";
     box.append(view);
-    function label() {  // the button names what it will do
-      var playing = video && !video.paused && view.hidden;
-      play.textContent = playing ? "\u275a\u275a" : "\u25b6";
-      play.setAttribute("aria-label", playing ? "Pause the animation" : video ? "Play the animation" : "Play the animation again");
+    function stepAt(ms) {  // the step the animation shows `ms` after its loop began
+      var k = timeline[0][1];  // (a frame's time in seconds, times 1000, may fall a hair short of its ms)
+      for (var i = 1; i < timeline.length && timeline[i][0] <= ms + 1; i++) k = timeline[i][1];
+      return k;
     }
-    function show() {
-      var k = +range.value;
-      view.style.backgroundPosition = "0 " + (n > 1 ? 100 * (k - 1) / (n - 1) : 0) + "%";
+    function say(k, playing) {  // label and slider at step k; a screen reader hears picked steps, not playback
       var at = times ? ", t = " + times[k - 1] : "";
-      view.setAttribute("aria-label", "Step " + k + " of " + n + at + " of the sampling");
+      range.value = k;
       out.textContent = k + " of " + n + at;
+      out.setAttribute("aria-live", playing ? "off" : "polite");
       range.setAttribute("aria-valuetext", "step " + k + " of " + n + at);
-      if (video) video.pause();
+      view.setAttribute("aria-label", "Step " + k + " of " + n + at + " of the sampling");
+    }
+    function frame(k) {
+      view.style.backgroundPosition = "0 " + (n > 1 ? 100 * (k - 1) / (n - 1) : 0) + "%";
       view.hidden = false;
+    }
+    function playing() { return video ? !video.paused && view.hidden : gifPlaying; }
+    function label() {  // the button names what it will do
+      var on = playing();
+      play.textContent = on ? "\u275a\u275a" : "\u25b6";
+      play.setAttribute("aria-label", on ? "Pause the animation" : "Play the animation");
+    }
+    function follow(ms) {  // the video presents the frame at `ms`: name its step
+      if (view.hidden) say(poster ? n : stepAt(ms), !video.paused);
+    }
+    function gifTick(now) {
+      if (!gifPlaying) return;
+      gifAt = (now - gifFrom) % loop;
+      var k = stepAt(gifAt);
+      if (+range.value !== k || view.hidden) { frame(k); say(k, true); }
+      requestAnimationFrame(gifTick);
+    }
+    function pick() {  // the slider: its step's saved frame in place of the player
+      var k = +range.value;
+      if (video) video.pause();
+      gifPlaying = false;
+      frame(k);
+      say(k, false);
       label();
     }
+    function startAt(k) {  // ms into the loop where step k first shows
+      for (var i = 0; i < timeline.length; i++) if (timeline[i][1] === k) return timeline[i][0];
+      return 0;
+    }
     function toggle() {
-      if (!video) {  // a GIF: start it again
-        view.hidden = true;
-        var img = box.querySelector("img");
-        if (img) img.src = img.src;
+      var k = +range.value;
+      if (!video) {  // a GIF: the strip plays on the GIF's timeline, on from the step on screen
+        if (gifPlaying) gifPlaying = false;
+        else {
+          if (stepAt(gifAt) !== k) gifAt = k === n ? 0 : startAt(k);  // a step picked on the slider (the last: again)
+          gifFrom = performance.now() - gifAt;
+          gifPlaying = true;
+          requestAnimationFrame(gifTick);
+        }
+        say(k, gifPlaying);
+        label();
         return;
       }
-      if (!view.hidden) {  // from a frame picked on the slider: the sampling again from its start
+      if (!view.hidden) {  // from a step picked on the slider: on from that step (from the last: again)
         view.hidden = true;
-        video.currentTime = 0;
+        video.currentTime = k === n ? 0 : startAt(k) / 1000;
       }
       if (video.paused) video.play().catch(label);  // refused (no autoplay): the button stays "play"
       else video.pause();
       label();
     }
-    range.addEventListener("input", show);
+    range.addEventListener("input", pick);
     play.addEventListener("click", toggle);
     view.addEventListener("click", toggle);
     if (video) {
       video.controls = false;
       video.classList.add("tap-to-play");
       video.addEventListener("click", toggle);
-      video.addEventListener("play", label);
-      video.addEventListener("pause", label);
+      ["play", "seeking"].forEach(function (e) { video.addEventListener(e, function () { poster = false; }); });
+      ["play", "pause"].forEach(function (e) { video.addEventListener(e, label); });
+      var now = function () { follow(video.currentTime * 1000); };
+      ["pause", "seeked"].forEach(function (e) { video.addEventListener(e, function () { if (video.paused) now(); }); });
+      if ("requestVideoFrameCallback" in video) {  // each frame as it is presented, with its own media time
+        var onFrame = function (t, meta) { follow(meta.mediaTime * 1000); video.requestVideoFrameCallback(onFrame); };
+        video.requestVideoFrameCallback(onFrame);
+      } else {  // older browsers: the current time, each time the page is drawn while it plays
+        var poll = function () { if (!video.paused) now(); requestAnimationFrame(poll); };
+        requestAnimationFrame(poll);
+      }
+      say(video.paused ? n : stepAt(video.currentTime * 1000), !video.paused);
+    } else {  // a GIF plays its own frames under the strip's, which name their step
+      frame(n);
+      say(n, false);
+      if (!lessMotion) toggle();
     }
     label();
     bar.hidden = false;

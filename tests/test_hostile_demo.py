@@ -66,3 +66,34 @@ def test_onnx_check_reads_a_real_export(tmp_path):
     assert assets.onnx_ok(path)
     path.write_bytes(path.read_bytes()[:-10])
     assert not assets.onnx_ok(path)
+
+
+def test_an_authors_demo_page_is_refused_naming_the_clash(cfg):
+    """content/pages/demo.md once became demo.html and was then replaced by the demo without a word
+    (on a rebuild, written through the hard link into the live site). Now: a one-line error naming
+    the file, and the site already there untouched."""
+    before = (cfg.site / "demo.html").read_bytes()
+    pages = cfg.root / "content" / "pages"
+    pages.mkdir()
+    (pages / "demo.md").write_text("---\ntitle: My demo\n---\nThe author's own words.\n")
+    with pytest.raises(UserError) as e:
+        build(cfg, log=lambda *a: None)
+    assert str(e.value) == (f"{pages / 'demo.md'}: demo.html is the write-up's in-browser demo page; "
+                            "choose another name for your page")
+    assert (cfg.site / "demo.html").read_bytes() == before
+
+
+def test_a_rebuild_never_writes_into_the_live_sites_files(cfg):
+    """Unchanged files of the new site are hard links of the live site's: every output is written
+    to a temp name and renamed into place, so no byte of the old site changes under its readers."""
+    old = {p: (p.read_bytes(), p.stat().st_ino) for p in cfg.site.rglob("*") if p.is_file()}
+    keep = cfg.root / "keep"
+    keep.mkdir()
+    for i, p in enumerate(old):  # a second name for each old file: it outlives the swap
+        os.link(p, keep / str(i))
+    (cfg.root / "content" / "index.md").write_text("Changed words for the landing page.\n")
+    report = build(cfg, log=lambda *a: None)
+    assert report.reused and report.linked  # the case in question: files linked from the old site
+    assert "index.html" in report.rendered and "demo.html" in report.rendered
+    for i, (p, (data, inode)) in enumerate(old.items()):
+        assert (keep / str(i)).stat().st_ino == inode and (keep / str(i)).read_bytes() == data, p

@@ -34,16 +34,31 @@ def test_frame_strip_keeps_each_step_once(tmp_path):
     figures.save_gif(tmp_path / "f.gif", steps + steps[:1])        # a last frame equal to the first is a step
     assert len(assets.gif_frames(tmp_path / "b.gif")) == 5
     assert len(assets.gif_frames(tmp_path / "f.gif")) == 6
-    strip, n = assets.frame_strip(tmp_path / "b.gif", tmp_path / "cache")
-    with Image.open(strip) as im:
+    strip = assets.frame_strip(tmp_path / "b.gif", tmp_path / "cache")
+    with Image.open(strip.path) as im:
         grey = im.convert("L")
-        assert n == 5 and im.size == (6, 20) and im.mode == "P"  # few colours: a palette
+        assert strip.count == 5 and im.size == (6, 20) and im.mode == "P"  # few colours: a palette
         assert [grey.getpixel((1, 4 * k)) for k in range(5)] == [40 * k for k in range(5)]  # in order
     enlarged = [im.resize((12, 8), Image.NEAREST) for im in steps]
     figures.save_gif(tmp_path / "x2.gif", enlarged)
-    strip, n = assets.frame_strip(tmp_path / "x2.gif", tmp_path / "cache")
-    with Image.open(strip) as im:
-        assert n == 5 and im.size == (6, 20)  # stored before the 2x enlargement
+    strip = assets.frame_strip(tmp_path / "x2.gif", tmp_path / "cache")
+    with Image.open(strip.path) as im:
+        assert strip.count == 5 and im.size == (6, 20)  # stored before the 2x enlargement
+
+
+def test_frame_strip_says_which_step_shows_when(tmp_path):
+    """The player's label follows the animation by this timeline: a boomerang's steps forward at
+    80 ms, the last held, then back; a GIF delay under 20 ms plays as 100 ms (as browsers and
+    ffmpeg play it)."""
+    steps = [Image.new("RGB", (4, 4), (40 * k,) * 3) for k in range(4)]
+    figures.save_gif(tmp_path / "b.gif", steps, ms=80, hold_ms=1200, boomerang=True)
+    strip = assets.frame_strip(tmp_path / "b.gif", tmp_path / "cache")
+    assert strip.timeline == [[0, 1], [80, 2], [160, 3], [240, 4], [1440, 3], [1520, 2]]
+    assert strip.loop_ms == 3 * 80 + 1200 + 2 * 80
+    assert assets.frame_strip(tmp_path / "b.gif", tmp_path / "cache") == strip  # the same from the cache
+    steps[0].save(tmp_path / "z.gif", save_all=True, append_images=steps[1:], duration=[0, 10, 50, 50], loop=0)
+    strip = assets.frame_strip(tmp_path / "z.gif", tmp_path / "cache")
+    assert strip.timeline == [[0, 1], [100, 2], [200, 3], [250, 4]] and strip.loop_ms == 300
 
 
 def test_thumbnail_keeps_the_tiles_and_drops_the_drawn_labels(tmp_path):

@@ -117,7 +117,8 @@ def test_pages_say_how_big_the_run_was_in_words_not_by_the_presets_name(site, pa
     assert "preset" not in text.lower()
     assert "a tiny check run, not meant to be read" in text  # the fixture is a smoke build: its footer says so
     if page != "index.html":
-        assert re.search(r"Not the course's settings \(a tiny check run[^)]*\): ", " ".join(text.split()))
+        assert re.search(r"Not the course's settings\. The results on this page come from a tiny check run",
+                         " ".join(text.split()))
 
 
 def test_words_for_each_runs_size():
@@ -145,3 +146,60 @@ def test_run_details_name_the_default_inputs_as_their_grid_rows_do():
     cfg = WriteupConfig()
     for im in [test_image(cfg, (1, 28, 28))] + own_images(cfg, (1, 28, 28)):
         assert words.setting_name(im.name) == im.title, im.name
+
+
+def _items(**kinds):
+    from generator.site.differs import Item
+    return [Item(name, text, keys) for name, (text, keys) in kinds.items()]
+
+
+def test_the_page_says_once_what_its_sections_share_and_what_each_adds():
+    """Part A showed one identical "Not the course's settings" box 13 times and Part B six times:
+    the page's one box says what all share once, then per section (same additions together) the
+    rest; sections without results or differences count, and are named, as they are."""
+    from generator.site import differs
+    data = ("4,500 training digits instead of MNIST's 60,000", ("train_images",))
+    model = ("the project's own model instead of DeepFloyd IF", ())
+    a = [(f"a1.{k}", "quick", _items(data=data, model=model)) for k in range(1, 10)]
+    assert differs.page_box(a) == {"preset": "quick", "groups": [
+        {"who": "Every section", "texts": [data[0], model[0]], "preset": None}]}
+    assert differs.page_box(a, ran_all=False)["groups"][0]["who"] == "Every section with results"
+    d16, d32 = ("width D 16 instead of 64", ("D",)), ("width D 32 instead of 64", ("D",))
+    b = [("b1.2", "quick", []), ("b1.2.1", "quick", _items(data=data, D=d16)), ("b1.2.2", "quick", []),
+         ("b1.2.3", "quick", _items(data=data, D=d32)), ("b2.2", "quick", _items(data=data, D=d16)),
+         ("b2.3", "quick", _items(data=data, D=d16))]
+    assert differs.page_box(b) == {"preset": "quick", "groups": [
+        {"who": "b1.2.1 and b1.2.3–b2.3", "texts": [data[0]], "preset": None},
+        {"who": "b1.2.1", "texts": [d16[0]], "preset": None},
+        {"who": "b1.2.3", "texts": [d32[0]], "preset": None},
+        {"who": "b2.2 and b2.3", "texts": [d16[0]], "preset": None}]}
+    # runs of different sizes on one page: each group says its own, nothing is said to be shared
+    mixed = [("b2.2", "quick", _items(data=data)), ("b2.3", "smoke", _items(data=data))]
+    assert differs.page_box(mixed) == {"preset": None, "groups": [
+        {"who": "b2.2", "texts": [data[0]], "preset": "quick"}, {"who": "b2.3", "texts": [data[0]], "preset": "smoke"}]}
+    assert differs.page_box([("b1.2", "quick", [])]) is None
+    assert differs.page_box([("a1.1", "course", differs.items("a1.1", {"preset": "course"}, "fm"))]) is None
+
+
+@pytest.mark.parametrize("page", ["part-a.html", "part-b.html"])
+def test_one_settings_box_per_page_and_each_differing_section_points_to_it(site, page):
+    html = (site / page).read_text(encoding="utf-8")
+    assert html.count('class="differs"') == 1 and html.count('id="course-settings"') == 1
+    box = html.split('<aside id="course-settings"')[1].split("</aside>")[0]
+    sections = re.findall(r'<section id="(s-[^"]+)" class="section[^"]*"[^>]*>(.*?)</section>', html, re.S)
+    pointers = [sid for sid, body in sections if '<p class="differs-ref">' in body]
+    assert pointers  # the fixture's runs are smoke runs: they differ
+    for sid, body in sections:
+        ref = re.search(r'<p class="differs-ref">(.*?)</p>', body, re.S)
+        if ref is None:
+            continue
+        assert '<a href="#course-settings">' in ref[1], sid
+        run = re.search(r'<details class="prov run">.*?</details>', body, re.S)
+        # folded, and without the "run" row the box states for the whole page
+        assert run and "<details class=\"prov run\" open" not in body and "<dt>run</dt>" not in run[0], sid
+    if page == "part-b.html":  # b1.2.1's smoke run trained 1 epoch: the box says so, its run details do not again
+        assert "epochs 1 instead of 5" in box
+        details = re.search(r'id="s-b1-2-1".*?<details class="prov run">(.*?)</details>', html, re.S)[1]
+        assert "<dt>epochs</dt>" not in details and "<dt>σ</dt><dd>0.5</dd>" in details
+    else:
+        assert "the project&#39;s own model (fixture-unet) instead of DeepFloyd IF" in box

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import struct
 import threading
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -205,20 +207,50 @@ def tiles_only(png: Path, cache: Path, digest=file_digest) -> Path:
     return out
 
 
-def gif_frames(gif: Path) -> list[Image.Image]:
+# A GIF frame's delay as browsers and ffmpeg's GIF reader play it: one under 20 ms (a 0 or 1
+# centisecond delay, often meant as "as fast as possible") is shown for 100 ms.
+MIN_DELAY_MS, DEFAULT_DELAY_MS = 20, 100
+
+
+@dataclass
+class Steps:
+    """A sampling GIF read as steps: its distinct frames, and which step each of its frames shows
+    for how long, in play order (a boomerang shows every step but the ends twice)."""
+    frames: list[Image.Image]
+    shown: list[int]   # 0-based step of each GIF frame, in play order
+    delays: list[int]  # ms each GIF frame is shown
+
+    def timeline(self) -> list[list[int]]:
+        """[ms from the loop's start, 1-based step shown from then on], one entry per change of step."""
+        out, at = [], 0
+        for step, ms in zip(self.shown, self.delays):
+            if not out or out[-1][1] != step + 1:
+                out.append([at, step + 1])
+            at += ms
+        return out
+
+
+def gif_steps(gif: Path) -> Steps:
     """The distinct steps of a sampling GIF: every frame, less the reversed half of a boomerang
-    (frames k and n - k equal) that only replays them."""
-    frames = []
+    (frames k and n - k equal) that only replays them; and when each is shown."""
+    frames, delays = [], []
     with Image.open(gif) as im:
         for k in range(im.n_frames):
             im.seek(k)
             frames.append(im.convert("RGB"))
+            ms = im.info.get("duration")
+            delays.append(int(ms) if isinstance(ms, (int, float)) and ms >= MIN_DELAY_MS else DEFAULT_DELAY_MS)
     n = len(frames)
     m = (n + 2) // 2  # a boomerang of m steps has 2m - 2 frames
     if n >= 4 and n == 2 * m - 2 and all(frames[m + j].tobytes() == frames[m - 2 - j].tobytes()
                                          for j in range(n - m)):
-        frames = frames[:m]
-    return frames
+        return Steps(frames[:m], list(range(m)) + [2 * m - 2 - j for j in range(m, n)], delays)
+    return Steps(frames, list(range(n)), delays)
+
+
+def gif_frames(gif: Path) -> list[Image.Image]:
+    """The distinct steps of a sampling GIF (gif_steps without the timing)."""
+    return gif_steps(gif).frames
 
 
 def _enlargement(frames: list[Image.Image]) -> int:
@@ -233,14 +265,24 @@ def _enlargement(frames: list[Image.Image]) -> int:
     return 1
 
 
-def frame_strip(gif: Path, cache: Path, digest=file_digest) -> tuple[Path, int]:
+@dataclass
+class Strip:
+    path: Path                   # the steps stacked top to bottom in one PNG
+    count: int                   # how many steps
+    timeline: list[list[int]]    # Steps.timeline(): which step the animation shows when
+    loop_ms: int                 # the length of one loop of the animation
+
+
+def frame_strip(gif: Path, cache: Path, digest=file_digest) -> Strip:
     """The GIF's steps stacked top to bottom in one PNG (at the size before nearest-neighbour
-    enlargement), for the step slider beside an animation; returns it and
-    the number of steps. Cached by the GIF's hash."""
+    enlargement), for the step slider beside an animation, with when the animation shows each
+    (the player's label follows it). Cached by the GIF's hash."""
     out = cache / "site-video" / f"{digest(gif)[:24]}.frames.png"
-    count = out.with_suffix(".txt")
-    if not _strip_ok(out, count):  # missing, or a damaged strip or frame count: made again from the GIF
-        frames = gif_frames(gif)
+    about = out.with_suffix(".txt")  # JSON: count, timeline, loop_ms
+    strip = _strip_ok(out, about)
+    if strip is None:  # missing, or a damaged strip or record: made again from the GIF
+        steps = gif_steps(gif)
+        frames = steps.frames
         k = _enlargement(frames)  # stored at 1/k: the page scales it back up with sharp pixels
         frames = [f.resize((f.width // k, f.height // k), Image.NEAREST) for f in frames]
         w, h = frames[0].size
@@ -255,21 +297,32 @@ def frame_strip(gif: Path, cache: Path, digest=file_digest) -> tuple[Path, int]:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.png")
         sheet.save(tmp, format="PNG", optimize=True)
-        count.with_suffix(".tmp.txt").write_text(str(len(frames)))
-        count.with_suffix(".tmp.txt").replace(count)
+        strip = Strip(out, len(frames), steps.timeline(), sum(steps.delays))
+        record = about.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.txt")
+        record.write_text(json.dumps({"count": strip.count, "timeline": strip.timeline, "loop_ms": strip.loop_ms}))
+        record.replace(about)
         tmp.replace(out)
-    return out, int(count.read_text())
+    return strip
 
 
-def _strip_ok(strip: Path, count: Path) -> bool:
-    """A cached frame strip and its frame count agree: a whole number of frames of equal height."""
+def _strip_ok(strip: Path, about: Path) -> Strip | None:
+    """The cached strip, when it and its record agree: a whole number of frames of equal height, and
+    a timeline of rising times that names only those frames; else None."""
     try:
-        n = int(count.read_text())
+        rec = json.loads(about.read_text())
+        n, timeline, loop_ms = rec["count"], rec["timeline"], rec["loop_ms"]
+        whole = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+        if not (whole(n) and n >= 1 and whole(loop_ms) and isinstance(timeline, list) and timeline
+                and all(isinstance(e, list) and len(e) == 2 and all(map(whole, e)) and 1 <= e[1] <= n
+                        for e in timeline)
+                and timeline[0][0] == 0 and all(a[0] < b[0] for a, b in zip(timeline, timeline[1:]))
+                and timeline[-1][0] < loop_ms):
+            return None
         with Image.open(strip) as im:
             im.load()
-            return n >= 1 and im.height % n == 0
-    except (OSError, ValueError, SyntaxError, UnidentifiedImageError, Image.DecompressionBombError):
-        return False
+            return Strip(strip, n, timeline, loop_ms) if im.height % n == 0 else None
+    except (OSError, ValueError, KeyError, TypeError, SyntaxError, UnidentifiedImageError, Image.DecompressionBombError):
+        return None
 
 
 def convert_all(gifs: list[Path], cache: Path, digest=file_digest) -> None:

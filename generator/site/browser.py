@@ -53,6 +53,56 @@ VIDEOS_JS = """(async () => {
   return JSON.stringify({count: srcs.length, bad: bad});
 })()"""
 
+# Plays one sampling animation (figure id; a video from `start` seconds at `rate`) and, at each of
+# the given moments (ms of page time apart), reads what the reader sees: the step label, the slider, and the frame on
+# screen. The frame is the video's picture (drawn to a canvas: the page must be served over HTTP,
+# not file://, or the canvas is tainted) or, for a GIF, the saved frame the script shows over it;
+# `dist` is its mean absolute difference (0-255) from each saved step of the strip, so the test
+# can say which step it is. Returns JSON: {n, t: [t of each step], reads: [{label, slider, dist,
+# playing}, ...]}.
+PLAYER_JS = """(async (id, start, rate, moments) => {
+  const f = document.getElementById(id), bar = f.querySelector('.steps'), v = f.querySelector('video');
+  const view = f.querySelector('.frame-view'), n = +bar.dataset.count;
+  const strip = new Image();
+  strip.src = bar.dataset.frames;
+  await strip.decode();
+  const w = strip.naturalWidth, h = strip.naturalHeight / n;
+  const c = Object.assign(document.createElement('canvas'), {width: w, height: h});
+  const g = c.getContext('2d', {willReadFrequently: true});
+  const pixels = draw => { g.clearRect(0, 0, w, h); draw(); return g.getImageData(0, 0, w, h).data; };
+  const ref = [...Array(n).keys()].map(k => pixels(() => g.drawImage(strip, 0, k * h, w, h, 0, 0, w, h)));
+  const dist = (a, b) => { let s = 0; for (let i = 0; i < a.length; i += 4) s += Math.abs(a[i] - b[i]) +
+    Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]); return s / (3 * a.length / 4); };
+  const shown = () => {
+    if (v && view.hidden) return pixels(() => g.drawImage(v, 0, 0, w, h));
+    const k = Math.round(parseFloat(view.style.backgroundPosition.split(' ')[1]) / 100 * (n - 1));
+    return ref[k];
+  };
+  if (v) {
+    v.pause();
+    if (start) {  // seeking needs the whole video at hand (a server may answer no byte ranges): from memory
+      const blob = await (await fetch(v.currentSrc)).blob();
+      v.src = URL.createObjectURL(blob);
+      await new Promise(r => v.addEventListener('loadeddata', r, {once: true}));
+    }
+    v.currentTime = start;
+    await new Promise(r => v.addEventListener('seeked', r, {once: true}));
+    v.playbackRate = rate;
+    await v.play();
+  }
+  const settle = () => new Promise(r => v ? v.requestVideoFrameCallback(() => setTimeout(r, 0))
+                                          : requestAnimationFrame(() => setTimeout(r, 0)));
+  const reads = [];
+  for (const ms of moments) {
+    await new Promise(r => setTimeout(r, ms));
+    await settle();  // the page's own handlers for the frame on screen have run
+    const frame = shown();
+    reads.push({label: bar.querySelector('output').textContent, slider: +bar.querySelector('input').value,
+                dist: ref.map(r => dist(frame, r)), playing: v ? !v.paused : !view.hidden});
+  }
+  return JSON.stringify({n, t: bar.dataset.t ? JSON.parse(bar.dataset.t) : null, reads});
+})"""
+
 PAPER = (8.5, 11.0)   # inches: US Letter, Chromium's default
 PRINT_WIDTH = 740     # CSS px of text on that paper inside Chromium's default margins (0.4 in each side)
 
@@ -245,8 +295,10 @@ LAST_BLOCK_JS = """(() => {
   return e.tagName;
 })()"""
 
-# The site's own page order: the header's navigation (index, parts, then the author's pages).
-NAV_JS = "JSON.stringify([...document.querySelectorAll('header nav a')].map(a => [a.getAttribute('href'), a.title || a.textContent]))"
+# The site's own page order: the header's navigation (index, parts, then the author's pages), less
+# what does not print (the in-browser demo).
+NAV_JS = """JSON.stringify([...document.querySelectorAll('header nav a:not([data-print="no"])')]
+  .map(a => [a.getAttribute('href'), a.title || a.textContent]))"""
 
 
 def write_pdf(site: Path, out: Path, title: str) -> Path:

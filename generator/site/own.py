@@ -29,6 +29,11 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # dotfiles (.DS_Store, .#lock), editor backups (x~, .x.swp, #x#) and OS litter: never the author's content
 LITTER = re.compile(r"^\.|~$|\.sw[a-p]$|^#.*#$|^(thumbs\.db|desktop\.ini)$", re.IGNORECASE)
 IMAGES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
+# Pages the builder writes itself: an author's page of the same name would be replaced by it
+# (demo.html silently so, once). Reserved whether or not this build has a demo, so a name that
+# works today does not stop working when a run exports a demo model.
+RESERVED = {"index": "the write-up's landing page", "part-a": "the write-up's page of Part A",
+            "part-b": "the write-up's page of Part B", "demo": "the write-up's in-browser demo page"}
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo decodes to 160 MB; a header claiming more is refused
 
 
@@ -133,8 +138,8 @@ def pages(content: Path) -> list[OwnPage]:
         fields, body, first = front_matter(p.read_text(encoding="utf-8"), str(p),
                                            {"title": True, "nav": False, "order": False})
         slug = _slug(p)
-        if slug in ("index", "part-a", "part-b"):
-            raise ProseError(f"{p}: {slug}.html is one of the write-up's own pages; choose another name")
+        if slug in RESERVED:
+            raise ProseError(f"{p}: {slug}.html is {RESERVED[slug]}; choose another name for your page")
         try:
             order = int(fields.get("order", "0"))
         except ValueError:

@@ -11,12 +11,11 @@ from generator import __version__
 from generator.config import WriteupConfig
 from generator.errors import UserError
 from generator.sections import PARTS
-from generator.site import assets, words
+from generator.site import assets, differs, words
 from generator.site.words import show_value  # noqa: F401  (the templates' `value` filter; tests use it from here)
-from generator.site.collect import PAGES, Figure, PageView, SectionView
+from generator.site.collect import DEMO_MODELS, DEMO_NAV, PAGES, Figure, PageView, SectionView
 
 STATIC = ("style.css", "site.js")  # templates/ files copied to site/static/
-DEMO_MODELS = {"b2.6": "flow", "a0": "local"}  # sections whose runner exports a demo model -> its name
 DEMO_KEYS = {"flow": ("steps", "gamma"), "local": ("timesteps", "i_starts")}  # what demo.html reads of its JSON
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd.wasm", "LICENSE.txt")  # templates/vendor/onnxruntime-web/
 # Grids carry their labels in the picture (14 px text in the file, drawn by generator/figures.py), so
@@ -85,12 +84,15 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
     if view["video"] is None:
         files[rel] = f.src
     if f.kind == "animation" and f.src.suffix == ".gif":  # the step slider's frames
-        strip, count = assets.frame_strip(f.src, cfg.cache, digest)
+        strip = assets.frame_strip(f.src, cfg.cache, digest)
         name = f"{rel[:-len(f.src.suffix)]}.frames.png"
         times = f.params.get("frame_t")  # t of each saved frame, when the runner recorded them
-        view["frames"] = {"src": name, "count": count,
-                          "t": times if isinstance(times, list) and len(times) == count else None}
-        files[name] = strip
+        # the player's label and slider follow the step on screen: the video is the GIF's frames at
+        # the GIF's delays (gif_to_mp4; a runner's own video is made from the same frames), so the
+        # GIF's timeline says which step shows at any time of the video as well
+        view["frames"] = {"src": name, "count": strip.count, "timeline": strip.timeline, "loop_ms": strip.loop_ms,
+                          "t": times if isinstance(times, list) and len(times) == strip.count else None}
+        files[name] = strip.path
     if "data" in f.extra:
         view["data"] = assets.site_path(sv.section.id, f.extra["data"].relative_to(sv.folder).as_posix())
         files[view["data"]] = f.extra["data"]
@@ -99,6 +101,7 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
 
 def _section(sv: SectionView, cfg: WriteupConfig, files: dict[str, Path], figures: bool, digest) -> dict:
     m = sv.manifest
+    stated = {k for i in sv.differs_items for k in i.keys}
     return {"id": sv.section.id, "title": sv.section.title, "anchor": sv.section.anchor, "status": sv.status,
             "intro": sv.intro_html, "outro": sv.outro_html, "m": m,
             # a section's own tables already show what its metrics summarise: then the metrics go to
@@ -106,6 +109,11 @@ def _section(sv: SectionView, cfg: WriteupConfig, files: dict[str, Path], figure
             "metrics": m["metrics"] if m and m["metrics"] and not m["tables"] else {},
             "figures": [_figure(sv, f, cfg, files, digest) for f in sv.figures] if figures else [],
             "notes": sv.notes_html, "differs": sv.differs, "own": sv.own,
+            # what differs from the course is said once, in the page's box: a section names it and
+            # links there, and its run details leave out the settings the box states
+            "differs_names": ", ".join(i.name for i in sv.differs_items),
+            "run_params": {k: v for k, v in (m["params"] if m else {}).items() if k not in stated},
+            "run_data": {k: v for k, v in (m["data"] if m else {}).items() if k not in stated},
             "page": next(p for p, (_, _, part) in PAGES.items() if part == sv.section.part),
             "demo": _demo_files(sv) is not None}
 
@@ -180,7 +188,7 @@ def render_demo(env: jinja2.Environment, cfg: WriteupConfig, pages: list[PageVie
     largest = max(p.stat().st_size for rel, p in files.items() if rel.endswith(".onnx"))
     demo["load_mb"] = f"{(runtime + largest) / 1e6:.0f}"
     nav = pages[0].nav if pages else []  # the same menu as every page, the author's own pages included
-    page = {"file": "demo.html", "title": "Try it: the models in your browser"}
+    page = {"file": DEMO_NAV["file"], "title": DEMO_NAV["title"]}
     return env.get_template("demo.html").render(cfg=cfg, page=page, nav=nav, version=__version__, demo=demo), files
 
 
@@ -194,7 +202,8 @@ def render_page(env: jinja2.Environment, page: PageView, cfg: WriteupConfig,
         thumb = None
         if c["thumb"] is not None:
             sv = next(v for v in c["sections"] if c["thumb"] in v.figures)
-            thumb = _figure(sv, c["thumb"], cfg, files, digest)
+            thumb = _figure(sv, c["thumb"], cfg, files, digest) | {"section": sv.section.id,
+                                                                   "section_title": sv.section.title}
             if thumb["poster"] is None and c["thumb"].src.suffix.lower() == ".png":
                 # A thumbnail is a grid shown at half its size or less (420 px for 884 on a desktop,
                 # less on a phone), where its drawn-in labels would be 5-7 px: it shows the tiles
@@ -207,7 +216,10 @@ def render_page(env: jinja2.Environment, page: PageView, cfg: WriteupConfig,
         cards.append({"file": c["file"], "title": c["title"], "thumb": thumb,
                       "sections": [{"id": v.section.id, "title": v.section.title, "anchor": v.section.anchor}
                                    for v in c["sections"]]})
+    box = differs.page_box([(sv.section.id, sv.manifest["preset"], sv.differs_items)
+                            for sv in page.sections if sv.manifest is not None],
+                           ran_all=all(sv.manifest is not None or sv.own for sv in page.sections))
     html = env.get_template(page.template).render(
         cfg=cfg, page=page, sections=sections, nav=page.nav, parts=PARTS, version=__version__, cards=cards,
-        figure_count=sum(len(s["figures"]) for s in sections))
+        figure_count=sum(len(s["figures"]) for s in sections), box=box)
     return html, files

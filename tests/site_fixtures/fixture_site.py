@@ -48,6 +48,14 @@ def _gif(path: Path, frames: int = 6) -> str:
     return path.name
 
 
+def _boomerang(path: Path, steps: int, scale: int) -> str:
+    """A Part B sampling GIF: `steps` frames forward, the last held, then back (figures.save_gif)."""
+    ims = [_digit_grid(5, 28, s).resize((5 * 84 * scale // 3, 84 * scale // 3), Image.NEAREST).convert("RGB")
+           for s in range(steps)]
+    figs.save_gif(path, ims, ms=80, hold_ms=1200, boomerang=True)
+    return path.name
+
+
 def _npz(path: Path) -> str:
     with zipfile.ZipFile(path, "w") as z:  # a fixed-date member so the bytes never change
         z.writestr(zipfile.ZipInfo("images.npy", (2026, 1, 1, 0, 0, 0)), b"\x93NUMPY fixture")
@@ -104,8 +112,9 @@ def make(root: Path, stale: tuple[str, ...] = ("b2.2",)) -> Path:
         "Training loss per step, σ = 0.5, epoch = 1", "Loss curve falling over training", {"sigma": 0.5})
     fig("b1.2.1", "samples", _png(b / "samples.png", _digit_grid(5, 28, 3)), "image",
         "Denoised digits after epoch = 1, σ = 0.5", "Five denoised digits", {"epoch": 1}, data=_npz(b / "samples.npz"))
-    fig("b1.2.1", "samples-anim", _gif(b / "samples-anim.gif"), "animation", "How the denoised digits came about",
-        "An animation ending on the five denoised digits", {"epoch": 1}, still="samples")
+    fig("b1.2.1", "samples-anim", _boomerang(b / "samples-anim.gif", 6, 1), "animation",
+        "How the denoised digits came about", "An animation ending on the five denoised digits",
+        {"epoch": 1, "frame_t": [round((i + 1) / 6, 3) for i in range(6)]}, still="samples")
     fig("b2.2", "loss", _png(cfg.artifacts / "b2.2" / "loss.png", _rgb(100, 4).resize((320, 180))), "plot",
         "Time-conditioned training loss, epoch = 1", "Loss curve of the time-conditioned UNet", {"epochs": 1})
     wide = {"id": "accuracy", "caption": "Per-digit accuracy of two runs",
@@ -134,12 +143,13 @@ if __name__ == "__main__":  # python tests/site_fixtures/fixture_site.py DIR: a 
 
 
 def built(root: Path) -> Path:
-    """The fixture site built into root/site, with one animation large enough to become a video
-    where ffmpeg exists; returns the site folder."""
+    """The fixture site built into root/site, with two animations (a1.8's, and b1.2.1's that plays
+    forward and back) large enough to become videos where ffmpeg exists; returns the site folder."""
     from generator.site import build as site_build
 
     cfg = load_config(make(root))
     frames = [_digit_grid(4, 28, s).resize((336, 84)) for s in range(40)]
     frames[0].save(cfg.artifacts / "a1.8/anagram.gif", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    _boomerang(cfg.artifacts / "b1.2.1/samples-anim.gif", 6, 3)  # as large as the real ones (a video where ffmpeg is)
     site_build.build(cfg, log=lambda *a: None)
     return cfg.site
