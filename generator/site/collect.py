@@ -69,6 +69,8 @@ class PageView:
     nav: list[dict] = field(default_factory=list)   # the menu: file, label, title
     cards: list[dict] = field(default_factory=list)  # the landing page: one per part, with its thumbnail
     files: dict[str, Path] = field(default_factory=dict)  # site path -> source of the page's own files
+    smoke: bool = False                # a run it shows was made with the smoke preset: the page says so
+    preset: str = ""                   # the preset its runs were made with, where they agree ("": writeup.toml's)
 
 
 @dataclass
@@ -115,20 +117,33 @@ def _figures(s: Section, m: dict, folder: Path, stale: bool, root: Path) -> list
     return out
 
 
-def context(cfg: WriteupConfig, runs: dict[str, dict | None], m: dict | None = None) -> dict:
+def made_with(runs: dict[str, dict | None], part: str | None = None) -> dict:
+    """What a page's runs (a part's, or all of them) were made with, where they agree: preset and
+    Part B variant. Intros speak of the figures below them, not of writeup.toml as edited since."""
+    ms = [m for m in runs.values() if m is not None and (part is None or m.get("part") == part)]
+    presets = {m["preset"] for m in ms}
+    variants = {differs.variant(m) for m in ms if m.get("part") == "b"} - {None}
+    return ({"preset": presets.pop()} if len(presets) == 1 else {}) | \
+           ({"part_b": variants.pop()} if len(variants) == 1 else {})
+
+
+def context(cfg: WriteupConfig, runs: dict[str, dict | None], m: dict | None = None, part: str | None = None) -> dict:
     """What prose may use: the settings, every section's manifest and, in a section, its own run.
 
     In a section: m (its manifest), params, metrics, data, run_time (seconds), model, device and
     differs (what the preset changed). Everywhere: title, author, preset, backend, part_b, seed,
     course (preset is course), own_inputs (which Part A inputs the author supplied), settings (all
-    of writeup.toml) and runs (id -> manifest, or none when not run)."""
+    of writeup.toml) and runs (id -> manifest, or none when not run). Outside a section, preset and
+    part_b are those the runs of `part` (None: all runs) were made with, where they agree."""
     pa = cfg.part_a
+    made = made_with(runs, part) if m is None else {}
+    preset = made.get("preset", cfg.preset)
     # a section not run yet is a placeholder (sandbox.NotRun), not None: prose reading its numbers still builds
-    ctx = {"settings": cfg, "title": cfg.title, "author": cfg.author, "preset": cfg.preset, "backend": cfg.backend,
-           "part_b": cfg.part_b, "seed": cfg.seed, "course": cfg.preset == "course",
+    ctx = {"settings": cfg, "title": cfg.title, "author": cfg.author, "preset": preset, "backend": cfg.backend,
+           "part_b": made.get("part_b", cfg.part_b), "seed": cfg.seed, "course": preset == "course",
            "runs": {sid: sandbox.NotRun(sid) if r is None else r for sid, r in runs.items()},
            # the run's size in a reader's words, for prose that states it (the preset's name is the tool's)
-           "run_words": words.run_words(cfg.preset),
+           "run_words": words.run_words(preset),
            "own_inputs": {"test_image": bool(pa.test_image), "own_images": bool(pa.own_images),
                           "web_image": bool(pa.web_image), "drawings": bool(pa.drawings)}}
     given = [k.replace("_", " ") for k, v in ctx["own_inputs"].items() if v]
@@ -252,6 +267,11 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
     shared = [*notes.values(), *(o.path for o in own_sections), *(p.path for p in own_pages), *media.values()]
     shared += [cfg.artifacts / sid / "manifest.json" for sid in SECTIONS]
     pages = []
+
+    def smoke(part: str | None) -> bool:
+        return any(m is not None and m["preset"] == "smoke" and (part is None or m.get("part") == part)
+                   for m in runs.values())
+
     for file, (title, prose_name, part) in PAGES.items():
         intro = content / prose_name
         chosen = [views[sid] for sid in order if part is not None and views[sid].section.part == part]
@@ -259,9 +279,10 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
         for v in chosen:
             inputs += [*([v.prose_file] if v.prose_file else []), *(f.src for f in v.figures),
                        *(p for f in v.figures for p in f.extra.values())]
-        intro_html = "".join(bound(intro, context(cfg, runs), warnings))
+        intro_html = "".join(bound(intro, context(cfg, runs, part=part), warnings))
         page = PageView(file, title, intro_html, chosen, inputs, nav=nav,
-                        template="part.html" if part else "index.html")
+                        template="part.html" if part else "index.html", smoke=smoke(part),
+                        preset=made_with(runs, part).get("preset", ""))
         if part is None:
             for key, ptitle in PARTS.items():
                 thumb = _thumbnail([v for v in views.values() if v.section.part == key], key)
@@ -272,7 +293,8 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
     for p in own_pages:
         body = bound(p.path, context(cfg, runs), warnings, p.body, p.first_line)
         pages.append(PageView(f"{p.slug}.html", p.title, "".join(body), [], shared, nav=nav,
-                              template="page.html", files=media))
+                              template="page.html", files=media, smoke=smoke(None),
+                              preset=made_with(runs).get("preset", "")))
     for page in pages:
         if page.template != "page.html" and media:
             page.files = media  # the author's images may be linked from any prose

@@ -188,7 +188,9 @@ def render_demo(env: jinja2.Environment, cfg: WriteupConfig, pages: list[PageVie
     largest = max(p.stat().st_size for rel, p in files.items() if rel.endswith(".onnx"))
     demo["load_mb"] = f"{(runtime + largest) / 1e6:.0f}"
     nav = pages[0].nav if pages else []  # the same menu as every page, the author's own pages included
-    page = {"file": DEMO_NAV["file"], "title": DEMO_NAV["title"]}
+    smoke = any(sv.manifest["preset"] == "smoke" for p in pages for sv in p.sections
+                if sv.section.id in DEMO_MODELS and sv.manifest is not None)
+    page = {"file": DEMO_NAV["file"], "title": DEMO_NAV["title"], "smoke": smoke, "preset": ""}
     return env.get_template("demo.html").render(cfg=cfg, page=page, nav=nav, version=__version__, demo=demo), files
 
 
