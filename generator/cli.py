@@ -46,13 +46,13 @@ def cmd_run(args) -> None:
 
 
 def cmd_list(args) -> None:
-    from generator import pipeline
+    from generator import staleness
     cfg = _checked(args)
-    code = pipeline.code_hash()
+    code = staleness.code_hash()
     for s in SECTIONS.values():
-        state = pipeline.status(cfg, s, code)
-        notes = [pipeline.why(cfg, s, code)] if args.why and state != "fresh" else []
-        made = pipeline.imported(cfg.artifacts / s.id)
+        state = staleness.status(cfg, s, code)
+        notes = [staleness.why(cfg, s, code)] if args.why and state != "fresh" else []
+        made = staleness.imported(cfg.artifacts / s.id)
         if made and state != "missing":
             notes.append(f"imported from {str(made.get('source'))[:60]}, made {str(made.get('created'))[:10]}")
         print(f"{s.id:8} {state:8} {s.title}" + (f"  ({'; '.join(notes)})" if notes else ""))

@@ -249,17 +249,17 @@ def report(cfg, todo: list, log=print, reasons: dict | None = None) -> float:
 
 def dry_run(cfg, sections: list, force: bool = False, log=print) -> None:
     """`writeup run --dry-run`: what would run, why, and about how long; runs nothing."""
-    from generator import pipeline
+    from generator import pipeline, staleness
     todo = pipeline.plan(cfg, sections, force)
     from generator.models.backends import preflight
     preflight(cfg, todo)  # the run would refuse to start: say so here too
     if not todo:
         log("nothing to run: every section asked for is fresh (use --force to re-run)")
         return
-    code = pipeline.code_hash()
+    code = staleness.code_hash()
     reasons = {}
     for s in todo:
-        state = pipeline.status(cfg, s, code)
+        state = staleness.status(cfg, s, code)
         reasons[s.id] = {"missing": "never ran", "stale": "inputs changed"}.get(state, "forced")
         if s not in sections and state != "fresh":
             reasons[s.id] += ", needed upstream"

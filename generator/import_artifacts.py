@@ -11,7 +11,7 @@ untrusted, so:
   import leaves artifacts/ as it was.
 
 Each imported section gets an `imported.json` (where it came from and the code it was made with:
-pipeline.made_with), so it stays fresh here across a `git pull` for as long as the settings it read
+staleness.made_with), so it stays fresh here across a `git pull` for as long as the settings it read
 match writeup.toml. One whose settings differ is left out, saying which (--force takes it as stale).
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from generator import manifest, pipeline
+from generator import manifest, pipeline, staleness
 from generator.config import WriteupConfig
 from generator.errors import UserError
 from generator.fsutil import swap_dir, write_atomic
@@ -162,7 +162,7 @@ def _stage(sid: str, files: list[tuple[str, Entry]], stage: Path, budget: list[i
     skipped = []
     for rel, entry in files:
         parts = rel.split("/")
-        if any(part.startswith(".") for part in parts) or rel == pipeline.IMPORTED_FILE:
+        if any(part.startswith(".") for part in parts) or rel == staleness.IMPORTED_FILE:
             continue  # hidden names, and a record of an earlier import (written afresh below)
         if PurePosixPath(rel).suffix.lower() not in KINDS:
             skipped.append(rel)
@@ -174,10 +174,10 @@ def _stage(sid: str, files: list[tuple[str, Entry]], stage: Path, budget: list[i
 def _code(folder: Path) -> str | None:
     """The code hash the section was made with, from its inputs.json (None when absent or not one)."""
     try:
-        code = json.loads((folder / pipeline.INPUTS_FILE).read_text(encoding="utf-8")).get("code")
+        code = json.loads((folder / staleness.INPUTS_FILE).read_text(encoding="utf-8")).get("code")
     except (OSError, ValueError, AttributeError):
         return None
-    return code if isinstance(code, str) and pipeline.HASH.fullmatch(code) else None
+    return code if isinstance(code, str) and staleness.HASH.fullmatch(code) else None
 
 
 def import_artifacts(cfg: WriteupConfig, path: Path, force: bool = False, log=print) -> list[str]:
@@ -192,7 +192,7 @@ def import_artifacts(cfg: WriteupConfig, path: Path, force: bool = False, log=pr
         shutil.rmtree(staging, ignore_errors=True)
         cfg.artifacts.mkdir(parents=True, exist_ok=True)
         budget = [MAX_BYTES]
-        code = pipeline.code_hash()
+        code = staleness.code_hash()
         try:
             for sid, files in found.items():
                 folder = staging / sid
@@ -208,11 +208,11 @@ def import_artifacts(cfg: WriteupConfig, path: Path, force: bool = False, log=pr
                     left_out.setdefault(str(e).replace(f"{staging}/", ""), []).append(sid)
                     continue
                 made = _code(folder)
-                write_atomic(folder / pipeline.IMPORTED_FILE, manifest.dumps({
+                write_atomic(folder / staleness.IMPORTED_FILE, manifest.dumps({
                     "source": path.name, "imported": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                     "code": made, "code_version": m["code_version"], "device": m["device"], "created": m["created"]}))
-                state = pipeline.status(cfg, SECTIONS[sid], code, folder)
-                reason = pipeline.why(cfg, SECTIONS[sid], code, folder) if state != "fresh" else ""
+                state = staleness.status(cfg, SECTIONS[sid], code, folder)
+                reason = staleness.why(cfg, SECTIONS[sid], code, folder) if state != "fresh" else ""
                 if made is None and state != "fresh":
                     reason = "its inputs.json is missing, so its settings cannot be compared"
                 if state != "fresh" and not force:

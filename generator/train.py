@@ -15,7 +15,6 @@ takes 1/N of every batch, so the optimizer sees the same global batch and step c
 from __future__ import annotations
 
 import copy
-import os
 import pickle
 import time
 from dataclasses import dataclass, field

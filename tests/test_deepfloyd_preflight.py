@@ -4,7 +4,7 @@ import importlib.util
 import pytest
 import torch
 
-from generator import cli, pipeline
+from generator import cli, pipeline, staleness
 from generator.config import WriteupConfig
 from generator.errors import UserError
 from generator.models.deepfloyd_hub import pick_device
@@ -27,7 +27,7 @@ def test_missing_diffusers_is_one_line_before_any_section(project, monkeypatch, 
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err == f'writeup: error: backend = "deepfloyd" needs diffusers, which is not installed: {INSTALL}\n'
-    assert INSTALL in (pipeline.PACKAGE.parent / "README.md").read_text()  # the README's own line
+    assert INSTALL in (staleness.PACKAGE.parent / "README.md").read_text()  # the README's own line
     assert not (project / "artifacts" / "a0").exists()
 
 

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from generator import manifest, pipeline
+from generator import manifest, pipeline, staleness
 from generator.cli import main
 from generator.config import load_config
 from generator.errors import UserError
@@ -124,15 +124,15 @@ def fake_sections(tmp_path, monkeypatch):
 
 def test_run_writes_valid_manifest_then_skips_when_fresh(fake_sections):
     cfg, ok, _ = fake_sections
-    assert pipeline.status(cfg, ok) == "missing"
+    assert staleness.status(cfg, ok) == "missing"
     assert pipeline.run(cfg, [ok], log=lambda *_: None) == [ok]
     m = manifest.read(cfg.artifacts / "b9")
     assert m["params"] == {"n": 3} and m["seed"] == 180 and m["input_hash"]
-    assert pipeline.status(cfg, ok) == "fresh"
+    assert staleness.status(cfg, ok) == "fresh"
     assert pipeline.run(cfg, [ok], log=lambda *_: None) == []          # fresh: skipped
     assert pipeline.run(cfg, [ok], force=True, log=lambda *_: None) == [ok]
     cfg.seed = 181
-    assert pipeline.status(cfg, ok) == "stale"                        # an input changed
+    assert staleness.status(cfg, ok) == "stale"                        # an input changed
 
 
 def test_same_seed_same_bytes(fake_sections):

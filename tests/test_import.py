@@ -1,5 +1,6 @@
 """`writeup import`: results from another machine (a GPU, Colab), kept fresh across a `git pull`,
 and a hostile archive refused whole, nothing written."""
+import dataclasses
 import io
 import os
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import cli, import_artifacts, manifest, pipeline
+from generator import cli, import_artifacts, manifest, pipeline, staleness
 from generator.config import load_config
 from generator.data import mnist
 from generator.errors import UserError
@@ -36,7 +37,7 @@ def made(tmp_path, monkeypatch):
             r.figure("x", "x.png", "caption", "alt text", data="x.npz")
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(SECTIONS, "b1.2", pipeline.dataclasses.replace(SECTIONS["b1.2"], runner="import_fake_runner:run"))
+    monkeypatch.setitem(SECTIONS, "b1.2", dataclasses.replace(SECTIONS["b1.2"], runner="import_fake_runner:run"))
     gpu = load_config(_project(tmp_path / "gpu") / "writeup.toml")
     pipeline.run_section(gpu, SECTIONS["b1.2"])
     laptop = load_config(_project(tmp_path / "laptop") / "writeup.toml")
@@ -67,10 +68,10 @@ def test_import_a_tar_or_zip_of_artifacts_makes_the_section_fresh_here(made, tmp
     lines = []
     assert import_artifacts.import_artifacts(laptop, tmp_path / "run.tgz", log=lines.append) == ["b1.2"]
     assert lines[0] == f"importing from {tmp_path / 'run.tgz'} (artifacts/): b1.2"
-    assert pipeline.status(laptop, SECTIONS["b1.2"]) == "fresh"
+    assert staleness.status(laptop, SECTIONS["b1.2"]) == "fresh"
     assert (laptop.artifacts / "b1.2" / "x.png").read_bytes() == (gpu.artifacts / "b1.2" / "x.png").read_bytes()
-    record = pipeline.imported(laptop.artifacts / "b1.2")
-    assert record["source"] == "run.tgz" and record["code"] == pipeline.code_hash()
+    record = staleness.imported(laptop.artifacts / "b1.2")
+    assert record["source"] == "run.tgz" and record["code"] == staleness.code_hash()
     # a zip made inside artifacts/ (no folder above the sections) and the folder itself work the same
     with zipfile.ZipFile(tmp_path / "run.zip", "w") as z:
         for p in (gpu.artifacts / "b1.2").iterdir():
@@ -82,22 +83,22 @@ def test_import_a_tar_or_zip_of_artifacts_makes_the_section_fresh_here(made, tmp
 
 def test_an_imported_section_stays_fresh_when_the_code_changes_and_not_when_a_setting_does(made, monkeypatch):
     gpu, laptop = made
-    today, pulled = pipeline.code_hash(), lambda: "f" * 64  # `git pull` brought a change to the experiment code
+    today, pulled = staleness.code_hash(), lambda: "f" * 64  # `git pull` brought a change to the experiment code
     pipeline.run_section(laptop, SECTIONS["b1.2"])  # made here, it goes stale with the code
-    monkeypatch.setattr(pipeline, "code_hash", pulled)
-    assert pipeline.why(laptop, SECTIONS["b1.2"]) == "changed: the experiment code"
-    monkeypatch.setattr(pipeline, "code_hash", lambda: today)
+    monkeypatch.setattr(staleness, "code_hash", pulled)
+    assert staleness.why(laptop, SECTIONS["b1.2"]) == "changed: the experiment code"
+    monkeypatch.setattr(staleness, "code_hash", lambda: today)
     import_artifacts.import_artifacts(laptop, gpu.artifacts, log=quiet)  # made on the GPU machine, it does not
-    monkeypatch.setattr(pipeline, "code_hash", pulled)
-    assert pipeline.status(laptop, SECTIONS["b1.2"]) == "fresh"
+    monkeypatch.setattr(staleness, "code_hash", pulled)
+    assert staleness.status(laptop, SECTIONS["b1.2"]) == "fresh"
     assert pipeline.plan(laptop, [SECTIONS["b1.2"]], force=False) == []
     (laptop.root / "writeup.toml").write_text('preset = "smoke"\nseed = 7\n')
     changed = load_config(laptop.root / "writeup.toml")
-    assert pipeline.status(changed, SECTIONS["b1.2"]) == "stale"
-    assert pipeline.why(changed, SECTIONS["b1.2"]) == "changed: seed"  # not the code: that is not why
+    assert staleness.status(changed, SECTIONS["b1.2"]) == "stale"
+    assert staleness.why(changed, SECTIONS["b1.2"]) == "changed: seed"  # not the code: that is not why
     # running it here replaces the imported results and their record
     pipeline.run_section(changed, SECTIONS["b1.2"])
-    assert pipeline.imported(changed.artifacts / "b1.2") is None
+    assert staleness.imported(changed.artifacts / "b1.2") is None
 
 
 def test_sections_whose_settings_differ_are_left_out_unless_forced(made, capsys, monkeypatch):
@@ -251,9 +252,9 @@ def test_the_gpu_machine_journey_run_there_import_here_pull_build_publish(tmp_pa
     monkeypatch.chdir(laptop)
     assert cli.main(["import", str(tmp_path / "results.tgz")]) == 0
     cfg = load_config(laptop / "writeup.toml")
-    assert [s for s in SECTIONS if pipeline.status(cfg, SECTIONS[s]) == "fresh"] == ran
-    monkeypatch.setattr(pipeline, "code_hash", lambda: "e" * 64)  # `git pull`: the experiment code changed
-    assert [s for s in SECTIONS if pipeline.status(cfg, SECTIONS[s]) == "fresh"] == ran
+    assert [s for s in SECTIONS if staleness.status(cfg, SECTIONS[s]) == "fresh"] == ran
+    monkeypatch.setattr(staleness, "code_hash", lambda: "e" * 64)  # `git pull`: the experiment code changed
+    assert [s for s in SECTIONS if staleness.status(cfg, SECTIONS[s]) == "fresh"] == ran
     assert pipeline.plan(cfg, [SECTIONS[s] for s in ran], force=False) == []  # nothing to run again here
     assert cli.main(["build"]) == 0
     page = (laptop / "site" / "part-b.html").read_text()
@@ -265,7 +266,7 @@ def test_the_gpu_machine_journey_run_there_import_here_pull_build_publish(tmp_pa
     assert cli.main(["publish", "--allow-stale"]) == 0  # missing sections (and smoke) need --allow-stale
     published = git("ls-tree", "-r", "--name-only", "gh-pages", cwd=bare).splitlines()
     assert {"part-b.html", "figures/b1.2.2-ood.png"} <= set(published)
-    assert not any(pipeline.IMPORTED_FILE in p or "inputs.json" in p for p in published)
+    assert not any(staleness.IMPORTED_FILE in p or "inputs.json" in p for p in published)
 
 
 def test_the_pages_workflow_builds_from_committed_artifacts_without_running_them(tmp_path, monkeypatch):

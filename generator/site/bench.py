@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from generator import manifest, pipeline
+from generator import manifest, staleness
 from generator.config import load_config
 from generator.sections import SECTIONS
 from generator.site import build as site_build
@@ -46,7 +46,7 @@ def synthetic(root: Path, seed: int = 0) -> Path:
     toml.write_text('preset = "quick"\n')
     cfg = load_config(toml)
     shutil.copytree(Path(__file__).resolve().parents[2] / "content", root / "content", dirs_exist_ok=True)
-    code = pipeline.code_hash()
+    code = staleness.code_hash()
     for s in SECTIONS.values():
         folder = cfg.artifacts / s.id
         folder.mkdir(parents=True)
@@ -60,7 +60,7 @@ def synthetic(root: Path, seed: int = 0) -> Path:
                          "kind": "animation", "caption": "sampling, steps = 34", "alt": "sampling", "params": {}})
         m = {"schema": manifest.SCHEMA, "section": s.id, "title": s.title, "part": s.part, "params": {},
              "seed": cfg.seed, "preset": cfg.preset, "backend": "local" if s.part == "a" else None,
-             "model": "synthetic", "code_version": "bench", "input_hash": pipeline.input_hash(cfg, s, code),
+             "model": "synthetic", "code_version": "bench", "input_hash": staleness.input_hash(cfg, s, code),
              "created": "2026-01-01T00:00:00+00:00", "duration_s": 1.0, "device": "cpu", "data": {},
              "figures": figs, "tables": [], "metrics": {"x": 1.0}}
         manifest.write(folder, m)

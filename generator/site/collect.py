@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from generator import manifest, pipeline
+from generator import manifest, staleness
 from generator.config import WriteupConfig
 from generator.sections import PARTS, SECTIONS, Section
 from generator.site import differs, own, prose, sandbox, words
@@ -54,7 +54,7 @@ class SectionView:
     differs: str = ""                  # what the run's preset changed from the course ("" for course runs)
     differs_items: list = field(default_factory=list)  # the same, item by item (differs.Item): the page's box
     own: bool = False                  # the author's own section (content/sections/), made by no runner
-    why: str = ""                      # why a stale section is stale (pipeline.why)
+    why: str = ""                      # why a stale section is stale (staleness.why)
 
 
 @dataclass
@@ -177,10 +177,10 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
                  runs: dict[str, dict | None] | None = None, notes: Path | None = None) -> SectionView:
     """One section: its manifest (validated, files checked), its freshness and its prose."""
     folder = cfg.artifacts / s.id
-    # as pipeline.status() decides it, reading the manifest once; a broken one fails the build here,
+    # as staleness.status() decides it, reading the manifest once; a broken one fails the build here,
     # naming its file and field (ManifestError)
     m = manifest.read(folder) if (folder / "manifest.json").exists() else None
-    status = "missing" if m is None else pipeline.freshness(cfg, s, m, folder, code)
+    status = "missing" if m is None else staleness.freshness(cfg, s, m, folder, code)
     if m is not None and m["section"] != s.id:
         raise manifest.ManifestError(f"{folder / 'manifest.json'}: section is {m['section']!r}, expected {s.id!r}")
     prose_file = cfg.root / "content" / f"{s.id}.md"
@@ -197,7 +197,7 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
     view.figures = _figures(s, m, folder, status == "stale", cfg.artifacts)
     stale = [repr(f.id) for f in view.figures if f.stale]
     if stale:  # one line per section, saying why
-        view.why = pipeline.why(cfg, s, code)
+        view.why = staleness.why(cfg, s, code)
         warnings.append(f"{s.id}: stale, {view.why}: figure {', '.join(stale)} (run `writeup run {s.id}`)")
     return view
 
@@ -250,7 +250,7 @@ def _nav(own_pages: list[own.OwnPage], runs: dict[str, dict | None]) -> list[dic
 
 def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Path], str]) -> Collected:
     """Read and validate everything the site is made from; write nothing."""
-    code = pipeline.code_hash()
+    code = staleness.code_hash()
     content = cfg.root / "content"
     warnings: list[str] = []
     missing: list[str] = []

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from generator import figures as figs, manifest, pipeline
+from generator import figures as figs, manifest, staleness
 from generator.config import load_config
 from generator.sections import SECTIONS
 
@@ -68,7 +68,7 @@ def _manifest(cfg, sid: str, figures: list[dict], **extra) -> dict:
          "params": ({"t": [250, 500, 750], "pairs": [["a handwritten 6", "a handwritten 9", "rot180"]]}  # a long name
                     if s.part == "a" else {"epochs": 1, "sigma": 0.5}),
          "seed": cfg.seed, "preset": cfg.preset, "backend": "local" if s.part == "a" else None,
-         "model": "fixture-unet", "code_version": "0.1.0+fixture", "input_hash": pipeline.input_hash(cfg, s),
+         "model": "fixture-unet", "code_version": "0.1.0+fixture", "input_hash": staleness.input_hash(cfg, s),
          "created": CREATED, "duration_s": 1.5, "device": "cpu (bf16 autocast)",
          "data": {"source": "fixture"}, "figures": figures, "tables": [], "metrics": {}}
     m.update(extra)
