@@ -134,8 +134,8 @@ def save_gif(path: Path, frames: Sequence[Image.Image], ms: int = 80, hold_ms: i
 
 # Plots read on the light and the dark theme (transparent, mid-grey text and axes, colours that
 # keep their contrast on both) and on a phone: a 4.8-inch figure is shown about 460 CSS pixels
-# wide (96 per inch; the builder reads the PNG's dpi), and 13-point text stays legible at the
-# ~320 pixels a 390-pixel-wide phone leaves it. 200 dpi keeps it sharp on high-density screens.
+# wide (96 per inch; the builder reads the PNG's dpi) and 348 on a 390-pixel-wide phone, where its
+# smallest text, 12 points (33 px at 200 dpi), is 12 CSS px. 200 dpi keeps it sharp on high-density screens.
 PLOT_STYLE = {"font.size": 13, "axes.titlesize": 13, "axes.labelsize": 13, "xtick.labelsize": 12,
               "ytick.labelsize": 12, "legend.fontsize": 12, "text.color": "#808388",
               "axes.labelcolor": "#808388", "axes.edgecolor": "#808388", "xtick.color": "#808388",
@@ -144,40 +144,81 @@ PLOT_STYLE = {"font.size": 13, "axes.titlesize": 13, "axes.labelsize": 13, "xtic
                                                                      "#d65a5a", "#9a73c9"])}
 PLOT_SIZE = (4.8, 3.2)  # inches
 PLOT_DPI = 200
+PLOT_LABEL_PT = 12      # the smallest text of a plot (ticks, legend), in points
+
+
+def running_mean(ys: Sequence[float], k: int) -> np.ndarray:
+    """The mean of the last k values at each step, of all so far before the k-th: a curve that
+    starts on the first step with the data rather than k steps in, above it."""
+    ys = np.asarray(ys, dtype=np.float64)
+    c = np.concatenate([[0.0], np.cumsum(ys)])                  # (n+1,) prefix sums
+    i = np.arange(1, len(ys) + 1)
+    lo = np.maximum(0, i - k)
+    return (c[i] - c[lo]) / (i - lo)
+
+
+# Tick values for a log axis, from sparse to dense: the densest whose labels keep apart is used,
+# so a curve that stays within a decade (b1.2.3's plateau near 0.07) still has a labelled tick at
+# its level, and one spanning decades is not crowded.
+LOG_LADDERS = ((1,), (1, 2, 5), (1, 2, 3, 5, 7), (1, 1.5, 2, 3, 4, 5, 6, 7, 8))
+
+
+def log_ticks(lo: float, hi: float, height_pt: float, label_pt: float = PLOT_LABEL_PT) -> list[float]:
+    """Labelled ticks for a log axis spanning lo..hi on `height_pt` points: the most ticks whose
+    labels are 1.6 label heights apart or more, from the ladders above or, for a range too narrow
+    for any, evenly spaced round numbers (at least one tick always lies inside lo..hi)."""
+    gap = 1.6 * label_pt * math.log10(hi / lo) / height_pt      # the least distance in decades
+    e0, e1 = math.floor(math.log10(hi - lo)) - 1, math.ceil(math.log10(hi))
+    candidates = [[round(m * 10.0 ** e, 12) for e in range(math.floor(math.log10(lo)), e1 + 1) for m in ladder]
+                  for ladder in LOG_LADDERS]
+    for e in range(e0, e1 + 1):
+        for m in (1, 2, 2.5, 5):
+            step = m * 10.0 ** e
+            candidates.append([round(k * step, 12) for k in range(math.ceil(lo / step), math.floor(hi / step) + 1)])
+    best = []
+    for ticks in candidates:
+        ticks = [t for t in ticks if lo <= t <= hi]
+        apart = all(math.log10(b / a) >= gap for a, b in zip(ticks, ticks[1:]))
+        if ticks and apart and len(ticks) > len(best):
+            best = ticks
+    return best or [round(math.sqrt(lo * hi), 12)]
 
 
 def plot_losses(path: Path, curves: dict[str, Sequence[float]], title: str, xlabel: str = "training step",
                 ylabel: str = "loss", log: bool = True, smooth: int = 0) -> Path:
-    """Loss per step for each named run, log-scale y; `smooth` adds a moving average on top."""
+    """Loss per step for each named run, log-scale y; `smooth` adds the mean of the last `smooth`
+    steps on top (from the first step)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     with plt.rc_context(PLOT_STYLE):
         fig, ax = plt.subplots(figsize=PLOT_SIZE, dpi=PLOT_DPI)
         for i, (name, ys) in enumerate(curves.items()):
             ys = np.asarray(ys, dtype=np.float64)
             color = f"C{i}"
-            ax.plot(np.arange(1, len(ys) + 1), ys, lw=0.6 if smooth else 1.6, alpha=0.35 if smooth else 1.0, color=color,
+            steps = np.arange(1, len(ys) + 1)
+            ax.plot(steps, ys, lw=0.6 if smooth else 1.6, alpha=0.35 if smooth else 1.0, color=color,
                     label=None if smooth else name)
             if smooth and len(ys) > smooth:
-                k = np.ones(smooth) / smooth
-                ax.plot(np.arange(smooth, len(ys) + 1), np.convolve(ys, k, mode="valid"), lw=1.6,
-                        color=color, label=name)
+                ax.plot(steps, running_mean(ys, smooth), lw=1.6, color=color, label=name)
         if log:
-            from matplotlib.ticker import FuncFormatter, LogLocator
             ax.set_yscale("log")
-            plain = FuncFormatter(lambda v, _: f"{v:g}")  # 0.05, 0.1, 0.2 rather than 5 × 10⁻²
-            ax.yaxis.set_major_formatter(plain)
-            ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
-            ax.yaxis.set_minor_formatter(plain)
         ax.set(xlabel=xlabel, ylabel=ylabel)
         ax.set_title(textwrap.fill(title, 44))  # a long title wraps rather than run off a narrow figure
-        ax.grid(True, which="both", alpha=0.25)
         if ax.get_legend_handles_labels()[0]:  # a curve shorter than `smooth` has no labelled line
             # the smoothing is said once, as the legend's title, so long run names still fit inside the axes
-            ax.legend(frameon=False, title=f"mean of {smooth} steps" if smooth else None)
+            ax.legend(frameon=False, title=f"mean of the last {smooth} steps" if smooth else None)
         fig.tight_layout()
+        if log:  # ticks for the axis as laid out (its height), then the layout again for their labels
+            lo, hi = ax.get_ylim()
+            ax.yaxis.set_major_locator(FixedLocator(log_ticks(lo, hi, ax.get_window_extent().height * 72 / fig.dpi)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 0.05 rather than 5 × 10⁻²
+            ax.yaxis.set_minor_locator(NullLocator())
+            ax.set_ylim(lo, hi)
+            fig.tight_layout()
+        ax.grid(True, alpha=0.25)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", metadata={"Software": None})  # no version string: same bytes
         plt.close(fig)
