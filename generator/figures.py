@@ -247,14 +247,17 @@ PLOT_DPI = 200
 PLOT_LABEL_PT = 12      # the smallest text of a plot (ticks, legend), in points
 
 
-def running_mean(ys: Sequence[float], k: int) -> np.ndarray:
-    """The mean of the last k values at each step, of all so far before the k-th: a curve that
-    starts on the first step with the data rather than k steps in, above it."""
-    ys = np.asarray(ys, dtype=np.float64)
-    c = np.concatenate([[0.0], np.cumsum(ys)])                  # (n+1,) prefix sums
-    i = np.arange(1, len(ys) + 1)
-    lo = np.maximum(0, i - k)
-    return (c[i] - c[lo]) / (i - lo)
+def smoothed(ys: Sequence[float], span: int) -> np.ndarray:
+    """Exponential moving average of `span` steps (weight 2/(span+1) on the newest), bias-corrected
+    (divided by the weight the steps so far carry): it starts on the first step with the data, where
+    a trailing mean of `span` steps started `span` steps in and above it, and has no kink where a
+    window fills."""
+    a = 2.0 / (span + 1)
+    out, s, w = np.empty(len(ys)), 0.0, 0.0
+    for i, y in enumerate(np.asarray(ys, dtype=np.float64)):
+        s, w = (1 - a) * s + a * y, (1 - a) * w + a
+        out[i] = s / w
+    return out
 
 
 # Tick values for a log axis, from sparse to dense: the densest whose labels keep apart is used,
@@ -286,8 +289,8 @@ def log_ticks(lo: float, hi: float, height_pt: float, label_pt: float = PLOT_LAB
 
 def plot_losses(path: Path, curves: dict[str, Sequence[float]], title: str, xlabel: str = "training step",
                 ylabel: str = "loss", log: bool = True, smooth: int = 0) -> Path:
-    """Loss per step for each named run, log-scale y; `smooth` adds the mean of the last `smooth`
-    steps on top (from the first step)."""
+    """Loss per step for each named run, log-scale y; `smooth` adds a moving average of about that
+    many steps on top (from the first step)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -302,14 +305,14 @@ def plot_losses(path: Path, curves: dict[str, Sequence[float]], title: str, xlab
             ax.plot(steps, ys, lw=0.6 if smooth else 1.6, alpha=0.35 if smooth else 1.0, color=color,
                     label=None if smooth else name)
             if smooth and len(ys) > smooth:
-                ax.plot(steps, running_mean(ys, smooth), lw=1.6, color=color, label=name)
+                ax.plot(steps, smoothed(ys, smooth), lw=1.6, color=color, label=name)
         if log:
             ax.set_yscale("log")
         ax.set(xlabel=xlabel, ylabel=ylabel)
         ax.set_title(textwrap.fill(title, 44))  # a long title wraps rather than run off a narrow figure
         if ax.get_legend_handles_labels()[0]:  # a curve shorter than `smooth` has no labelled line
             # the smoothing is said once, as the legend's title, so long run names still fit inside the axes
-            ax.legend(frameon=False, title=f"mean of the last {smooth} steps" if smooth else None)
+            ax.legend(frameon=False, title=f"moving average, {smooth} steps" if smooth else None)
         fig.tight_layout()
         if log:  # ticks for the axis as laid out (its height), then the layout again for their labels
             lo, hi = ax.get_ylim()

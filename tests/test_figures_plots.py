@@ -8,12 +8,19 @@ import pytest
 from generator import figures
 
 
-def test_smoothing_starts_at_the_first_step_with_the_data():
-    ys = np.array([0.26, 0.2, 0.12, 0.08, 0.07, 0.07, 0.07, 0.07])
-    m = figures.running_mean(ys, 4)
-    assert len(m) == len(ys) and m[0] == ys[0]                        # no curve starting k steps in, above the data
-    assert m[1] == pytest.approx(0.23) and m[-1] == pytest.approx(0.07)
-    assert all(m[i] == pytest.approx(ys[i - 3:i + 1].mean()) for i in range(3, len(ys)))
+def test_smoothing_starts_at_the_first_step_with_the_data_and_has_no_kink():
+    """The trailing mean of 25 steps began 25 steps in, above the raw curve; filled from the steps so
+    far it had a kink where its window filled (b1.2.1's curve at step 25)."""
+    ys = 0.068 + 0.2 * np.exp(-np.arange(160) / 5)                    # b1.2.1's fast fall, then flat
+    m = figures.smoothed(ys, 25)
+    assert len(m) == len(ys) and m[0] == ys[0]
+    assert np.all(np.diff(m) < 0)                                      # falls with the data
+    assert np.all(np.diff(m, 2)[:60] > 0)                              # and bends one way: no kink
+    assert m[-1] == pytest.approx(ys[-1], rel=1e-3)
+    flat = figures.smoothed(np.full(30, 0.07), 25)
+    assert np.allclose(flat, 0.07)                                     # bias-corrected: no start from 0
+    a = 2 / 26
+    assert m[1] == pytest.approx(((1 - a) * a * ys[0] + a * ys[1]) / ((1 - a) * a + a))
 
 
 def _axis_height_pt() -> float:
