@@ -175,7 +175,8 @@ def test_grid_columns_widen_for_labels_wider_than_their_images():
     from generator import figures
     tile = np.zeros((1, 8, 8))                                  # black on the white page
     narrow = figures.grid([[tile, tile]], scale=2, col_labels=["a", "b"])
-    wide = figures.grid([[tile, tile]], scale=2, col_labels=["a label much wider than 16 px", "b"])
+    # one word (labels wrap between words to their column: a word cannot)
+    wide = figures.grid([[tile, tile]], scale=2, col_labels=["a-label-much-wider-than-16-px", "b"])
     assert wide.width > narrow.width + 100
     px = np.asarray(wide.convert("L"))
     black = np.flatnonzero((px[-10:-6] == 0).all(0))            # columns crossing the tiles

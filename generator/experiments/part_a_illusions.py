@@ -68,6 +68,20 @@ def real_baseline(probs, real: tuple[Tensor, Tensor], d_a: int, d_b: int, render
     return out[0], out[1]
 
 
+# The summaries' labels (a row per illusion; tests/test_figures_legible.py lays them out on a phone)
+ANAGRAM_COLUMNS = ["upright", "transformed"]
+HYBRID_COLUMNS = ["image", "far: f_low(x)", "near: 2·f_high(x)"]
+
+
+def anagram_label(p1: str, p2: str, view: str) -> str:
+    """'a handwritten 7 / ↔ a handwritten 4 / (flipped upside down)': the view in words, short."""
+    return f"{p1}\n↔ {p2}\n({captions.VIEW_WORDS[view].split(' (')[0]})"
+
+
+def hybrid_label(far: str, near: str, sigma: float) -> str:
+    return f"far {captions.quoted(far)}, near {captions.quoted(near)}\n(blur σ = {sigma:g})"
+
+
 def _sample(run, ctx, eps_fn, n: int, k: int) -> Tensor:
     """(n,C,H,W) final images of the strided loop from noise stream 2k (stream 2k+1 for the steps)."""
     x_T = noise(ctx, n, gen(run, 2 * k))
@@ -154,7 +168,8 @@ def run_a1_8(run) -> None:
          "Each row: an illusion and the same image transformed, reading as a different prompt.",
          {"pairs": [[p1, p2, view] for _, p1, p2, view, _ in pairs], "gamma": s.gamma, "seed": run.seed},
          data=judged.save(run.out / "judged.npz"),
-         row_labels=[f"{p1}\n↔ {p2}\n({captions.VIEW_WORDS[view].split(' (')[0]})" for _, p1, p2, view, _ in pairs], col_labels=["upright", "transformed"])
+         row_labels=[anagram_label(p1, p2, view) for _, p1, p2, view, _ in pairs],
+         col_labels=ANAGRAM_COLUMNS, whole=True)  # whole on a phone: the transformed column is the point
     cols = ["illusion", "view", "seeds"] + (["upright ok", "transformed ok", "both ok", "real p1 pass",
                                              "real p2 pass"] if probs else [])
     run.table("anagram-success", "How often each illusion reads as intended" + (
@@ -238,19 +253,20 @@ def run_a1_9(run) -> None:
          f"split into what each viewer sees: the low band f_low(x) (far) and the high band f_high(x), amplified "
          f"(near); CFG γ = {gamma:g}, seed {run.seed}.",
          "Each row: a hybrid image, its blurred low band and its sharp high band.",
-         params, data=_judged_hybrids(results, specs).save(run.out / "judged.npz"), row_labels=[f"far {captions.quoted(a)}\nnear {captions.quoted(b)}\n(σ = {sg:g})" for a, b, _, sg in specs],
-         col_labels=["image", "far: f_low(x)", "near: f_high(x) × 2"])
+         params, data=_judged_hybrids(results, specs).save(run.out / "judged.npz"),
+         row_labels=[hybrid_label(a, b, sg) for a, b, _, sg in specs], col_labels=HYBRID_COLUMNS,
+         whole=True)  # whole on a phone: the near band is the point
     if any((k_size, sigma) != scaled for *_, k_size, sigma in specs):   # show what the course's blur does here
         res_scaled, rows = _hybrids(run, ctx, [(a, b, *scaled) for a, b, _, _ in specs], probs, "_scaled", gamma)
         table += rows
         save(run, ctx, "hybrids-scaled", [row for x, far, _ in res_scaled for row in (list(x), list(far))],
              f"The same hybrids with the course's blur (kernel 33, σ = 2 at 64 px) scaled to {den.shape[1]} px: "
              f"kernel {scaled[0]}, σ = {scaled[1]:g}; CFG γ = {gamma:g}, same seeds (seed {run.seed}). Each "
-             "hybrid: the images, then their low band.",
+             f"hybrid: the images, then their low band; columns: samples 1 to {n}.",
              "The same hybrids with a narrower blur, each above its low band.",
              {**params, "hybrids": [[a, b, *scaled] for a, b, _, _ in specs]},
              row_labels=[label for a, b, _, _ in specs for label in (f"far {captions.quoted(a)}\nnear {captions.quoted(b)}", "f_low(x)")],
-             col_labels=[f"sample {j + 1}" for j in range(n)])
+             col_labels=[str(j + 1) for j in range(n)])  # the sample's number: "sample 10" would not fit its column
     caption = "How often each hybrid reads as intended"
     if probs:
         accs = {sg: _far_reader_accuracy(run, probs, k_size, sg) for *_, k_size, sg in specs}

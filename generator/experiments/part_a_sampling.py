@@ -60,7 +60,7 @@ def run_a0(run) -> None:
          f"denoising steps; prompts {captions.listing(prompts)}, seed {run.seed}.",
          "A grid: one row per prompt, one column per number of denoising steps.",
          {"prompts": prompts, "num_inference_steps": list(s.a0_steps), "gamma": s.gamma, "seed": run.seed},
-         row_labels=prompts, col_labels=steps_lbl)
+         row_labels=prompts, col_labels=steps_lbl, whole=True)  # the last column, most steps, is its point
     if run.cfg.backend == "local":
         _pretraining(run, den.info)
         _judge_record(run)

