@@ -208,7 +208,6 @@ def run_b2_6(run) -> None:
     test = test_data(run)
     train = train_data(run, settings(run.cfg).cls.train_images)
     labels = torch.arange(10).repeat(4)  # (40,): 4 rows of 0..9
-    run.params["judged_samples"] = len(labels)
     rows, per_class, last = [], [], []
     demo = VARIANTS[run.cfg.part_b].demo
     for name, (g, make, loss) in _runs(run).items():
