@@ -21,6 +21,8 @@ import platform
 import time
 from dataclasses import dataclass
 
+from generator.parallel import fmt_time
+
 REF_STEP_S = 0.114   # one D=32, batch-64 training step on the reference machine (BENCHMARKS.md: a0's 8.8 steps/s)
 FWD_SHARE = 1 / 3    # a forward pass is about a third of forward + backward
 PROBE_FILE = "estimate-probe.json"  # in the cache folder: the last probe on this machine
@@ -210,11 +212,6 @@ def multipliers(cfg, todo: list, step_s: float) -> list[str]:
             out.append(f'{key} = "{value}" makes this run about {mine / theirs:.1f} times as long as {key} = "{usual}" '
                        f"would: {fmt_time(mine)} against {fmt_time(theirs)} here, training every model")
     return out
-
-
-def fmt_time(seconds: float) -> str:
-    """Seconds in a reader's unit: "45 s", "2.5 min"."""
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 def needs_training(cfg, sections: list) -> bool:

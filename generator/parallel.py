@@ -20,8 +20,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-from generator.estimate import fmt_time
-
 # the order in which free workers take sections whose needs have ended (see the docstring)
 ORDER = ("b2.5", "b2.2", "b2.6", "b2.3", "b1.2.3", "b1.2.1", "b1.2.2", "a0", "a1.1", "a1.2", "a1.3", "a1.4",
          "a1.5", "a1.6", "a1.7", "a1.7.1", "a1.7.2", "a1.7.3", "a1.8", "a1.9", "b1.2")
@@ -80,6 +78,11 @@ def die_with(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="die-with-parent").start()
 
 
+def fmt_time(seconds: float) -> str:
+    """Seconds in a reader's unit: "45 s", "2.5 min" (the heartbeat's and the estimate's)."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
 def heartbeat_line(sid: str, elapsed: float, p, now: float) -> str:
     """One worker's progress: e.g. "  b2.2 (4.0 min in): training time-fm, epoch 3 of 10, step 120 of
     640; about 5.5 min left of this training"."""
@@ -112,31 +115,27 @@ def _start(threads: int, parent: int | None = None) -> None:
     torch.set_num_threads(threads)
 
 
-def _run(cfg, sid: str, retrain_since: float | None, heartbeat_s: float) -> str:
-    from generator import pipeline
+def _run(job, cfg, section, retrain_since: float | None, heartbeat_s: float) -> str:
     from generator.options import RunOptions
-    from generator.sections import SECTIONS
     options = RunOptions(device=cfg.device, retrain_since=retrain_since, bars=False)
     stop = threading.Event()
-    threading.Thread(target=_heartbeat, args=(sid, heartbeat_s, stop, options.progress), daemon=True,
+    threading.Thread(target=_heartbeat, args=(section.id, heartbeat_s, stop, options.progress), daemon=True,
                      name="heartbeat").start()
     try:
-        pipeline.run_section(cfg, SECTIONS[sid], options)
+        job(cfg, section, options)
     finally:
         stop.set()
-    return sid
+    return section.id
 
 
-def run_side_by_side(cfg, sections: list, workers: int, threads: int, retrain_since: float | None, done,
+def run_side_by_side(job, cfg, sections: list, workers: int, threads: int, retrain_since: float | None, done,
                      heartbeat_s: float = HEARTBEAT_S) -> None:
     """Run `sections` (in ORDER) in `workers` processes, each once the sections it needs among them
-    have ended; done(section id) as each one ends; each worker prints a heartbeat every heartbeat_s.
-    The data is read once here first, so no two workers fetch or unpack it at the same time."""
+    have ended: job(cfg, section, options) runs one in a worker (pipeline.run_section, handed in so
+    that this module needs nothing above it); done(section id) as each one ends; each worker prints
+    a heartbeat every heartbeat_s."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    from generator.data.mnist import load_mnist
-    load_mnist(cfg, "train")
-    load_mnist(cfg, "test")
     ids = {s.id for s in sections}
     pending, running, ended = list(sections), {}, set()
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start,
@@ -146,7 +145,7 @@ def run_side_by_side(cfg, sections: list, workers: int, threads: int, retrain_si
             ready = [s for s in pending if all(n in ended or n not in ids for n in s.needs)]
             for s in ready[:workers - len(running)]:
                 pending.remove(s)
-                running[pool.submit(_run, cfg, s.id, retrain_since, heartbeat_s)] = s.id
+                running[pool.submit(_run, job, cfg, s, retrain_since, heartbeat_s)] = s.id
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for f in finished:
                 running.pop(f)

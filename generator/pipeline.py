@@ -198,7 +198,10 @@ def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, retrai
             log(f"[{count}/{len(todo)}] {sid} done after {time.time() - t0:.1f} s")
             sys.stdout.flush()
         try:
-            parallel.run_side_by_side(cfg, side, workers, threads, options.retrain_since, done)
+            from generator.data.mnist import load_mnist
+            load_mnist(cfg, "train")   # read once here first: no two workers fetch or unpack it at once
+            load_mnist(cfg, "test")
+            parallel.run_side_by_side(run_section, cfg, side, workers, threads, options.retrain_since, done)
         except KeyboardInterrupt:
             raise Interrupted("interrupted; earlier artifacts kept") from None
     for s in [s for s in todo if s not in side]:

@@ -21,7 +21,8 @@ def test_trainers_run_side_by_side_as_they_run_in_order(tmp_path, tiny_mnist_dir
     both = [SECTIONS["b2.2"], SECTIONS["b1.2.1"]]
     side = _cfg(tmp_path / "side", tiny_mnist_dir)
     ended = []
-    parallel.run_side_by_side(side, both, workers=2, threads=1, retrain_since=None, done=ended.append, heartbeat_s=0.2)
+    parallel.run_side_by_side(pipeline.run_section, side, both, workers=2, threads=1, retrain_since=None,
+                              done=ended.append, heartbeat_s=0.2)
     assert sorted(ended) == ["b1.2.1", "b2.2"]
     # each worker said what it was doing as it went (every 30 s in a real run)
     beats = [line for line in capfd.readouterr().out.splitlines() if re.match(r"  (b2\.2|b1\.2\.1) \(\d+ s in\): ", line)]

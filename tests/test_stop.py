@@ -21,20 +21,19 @@ REPO = Path(__file__).resolve().parents[1]
 PARENT = """
 import sys
 sys.path.insert(0, {here!r})
-from generator import cli, parallel, sections
+from generator import cli, parallel, pipeline, sections
 import slow_helper
 S = sections.SECTIONS
 parallel.plan = lambda todo, device, preset: ([S["b1.2"], S["b1.2.1"]], 2, 1)
-parallel._run = slow_helper.job
+pipeline.run_section = slow_helper.job   # the job pipeline.run hands to the workers
 raise SystemExit(cli.main(["run", "b1.2", "--force"]))
 """
 
 HELPER = """
 import dataclasses, time
-def job(cfg, sid, *_):  # in a worker: the real run_section, with a runner that only waits
-    from generator import pipeline, sections
-    pipeline.run_section(cfg, dataclasses.replace(sections.SECTIONS[sid], runner="slow_helper:slow"))
-    return sid
+def job(cfg, section, options):  # in a worker: the real run_section, with a runner that only waits
+    from generator import pipeline
+    pipeline.run_section(cfg, dataclasses.replace(section, runner="slow_helper:slow"), options)
 def slow(r):
     (r.out / "partial.png").write_bytes(b"half")
     time.sleep(300)
