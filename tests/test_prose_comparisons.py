@@ -116,3 +116,8 @@ def test_a13_compares_with_the_blur_per_t_as_the_numbers_say(tmp_path, one_step,
                       collect.context(WriteupConfig(root=tmp_path), {"a1.2": blur, "a1.3": m}, m), "a1.3")
     assert f"at t = 250 the estimate {verdict}, {one_step:g} against 20.9 dB" in re.sub(r"\s+", " ", html).replace("$", "")
     assert "can do better because" not in _render(tmp_path, "a1.2")
+
+
+def test_large_numbers_read_as_numbers_not_exponents(tmp_path):
+    page = _render(tmp_path, "b2.6", **FLOOR, scheduled_fd_epoch10=1461.42)
+    assert "FD 1,461" in page and "e+03" not in page

@@ -35,6 +35,8 @@ def _num(v, digits: int = 3) -> str:
         return str(v)
     if isinstance(v, int) or float(v).is_integer():
         return f"{int(v):,}"
+    if abs(v) >= 10 ** digits:      # 1461.42 -> "1,461", not "1.46e+03"
+        return f"{v:,.0f}"
     return f"{v:.{digits}g}"
 
 
