@@ -27,3 +27,25 @@ def tiny_mnist_dir(tmp_path_factory):
         write_idx(folder / f"{FILES[split][0]}.gz", images[keep])
         write_idx(folder / f"{FILES[split][1]}.gz", labels[keep])
     return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium for one test module; the module skips, saying why, where none runs."""
+    from generator.site.browser import Browser, find_chromium
+    if find_chromium() is None:
+        why = "no chromium on PATH (Debian: apt-get install chromium)"
+        print(f"SKIPPED browser tests: {why}")
+        pytest.skip(why)
+    b = None
+    try:
+        b = Browser()
+        b.send("Browser.getVersion")
+    except (OSError, ConnectionError, TimeoutError) as e:  # e.g. a snap stub that cannot run here
+        if b is not None:
+            b.close()
+        print(f"SKIPPED browser tests: chromium did not start ({e})")
+        pytest.skip(f"chromium did not start ({e})")
+    with b:
+        yield b
+

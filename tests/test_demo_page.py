@@ -17,7 +17,8 @@ def _page(flow_page) -> str:
             "load_mb": "9"}
     cfg = SimpleNamespace(title="T", author="", subtitle="", seed=1, preset="quick")
     html = render.environment(TEMPLATES).get_template("demo.html").render(
-        cfg=cfg, page={"file": "demo.html", "title": "Try it"}, nav=[], version="x", demo=demo)
+        cfg=cfg, page={"file": "demo.html", "title": "Try it", "smoke": False, "preset": ""}, nav=[], version="x",
+        demo=demo)
     html = re.sub(r"<(script|select)\b.*?</\1>", " ", html, flags=re.S)
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 

@@ -132,18 +132,6 @@ def test_animation_frames_label_at_12_css_px_where_the_page_fits_them_to_a_phone
 
 # ---- in a browser: every labelled figure of built pages, measured ----------------------------
 
-@pytest.fixture(scope="module")
-def browser():
-    from generator.site.browser import Browser, find_chromium
-    if find_chromium() is None:
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
-    try:
-        b = Browser()
-        b.send("Browser.getVersion")
-    except (OSError, ConnectionError, TimeoutError) as e:
-        pytest.skip(f"chromium did not start ({e})")
-    with b:
-        yield b
 
 
 SUMMARIES = {"a0": "samples", "a1.8": "anagrams", "a1.9": "hybrids"}

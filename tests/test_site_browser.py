@@ -7,30 +7,13 @@ import threading
 
 import pytest
 
-from generator.site.browser import IMAGES_JS, VIDEOS_JS, Browser, find_chromium
+from generator.site.browser import IMAGES_JS, VIDEOS_JS
 from generator.site.serve import make_server
 from site_fixtures import fixture_site
 
 PAGES = ("index.html", "part-a.html", "part-b.html")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if find_chromium() is None:
-        why = "no chromium on PATH (Debian: apt-get install chromium)"
-        print(f"SKIPPED browser tests: {why}")
-        pytest.skip(why)
-    b = None
-    try:
-        b = Browser()
-        b.send("Browser.getVersion")
-    except (OSError, ConnectionError, TimeoutError) as e:  # e.g. a snap stub that cannot run here
-        if b is not None:
-            b.close()
-        print(f"SKIPPED browser tests: chromium did not start ({e})")
-        pytest.skip(f"chromium did not start ({e})")
-    with b:
-        yield b
 
 
 @pytest.fixture(scope="module")

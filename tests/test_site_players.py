@@ -11,24 +11,13 @@ import threading
 
 import pytest
 
-from generator.site.browser import PLAYER_JS, Browser, find_chromium
+from generator.site.browser import PLAYER_JS
 from generator.site.serve import make_server
 from site_fixtures import fixture_site
 
 PLAYERS = {"part-a.html": ["fig-a1-8-anagram"], "part-b.html": ["fig-b1-2-1-samples-anim"]}
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if find_chromium() is None:
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
-    try:
-        b = Browser()
-        b.send("Browser.getVersion")
-    except (OSError, ConnectionError, TimeoutError) as e:
-        pytest.skip(f"chromium did not start ({e})")
-    with b:
-        yield b
 
 
 def _served(site):
