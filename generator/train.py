@@ -56,8 +56,6 @@ def snapshot_path(ckpt_dir: Path, epoch: int) -> Path:
     return Path(ckpt_dir) / f"epoch_{epoch}.pt"
 
 
-
-
 def _atomic_save(obj, path: Path) -> None:
     """Write to a temp file then rename, so a kill never leaves a half-written checkpoint."""
     try:
