@@ -70,7 +70,7 @@ class PageView:
     cards: list[dict] = field(default_factory=list)  # the landing page: one per part, with its thumbnail
     files: dict[str, Path] = field(default_factory=dict)  # site path -> source of the page's own files
     smoke: bool = False                # a run it shows was made with the smoke preset: the page says so
-    preset: str = ""                   # the preset its runs were made with, where they agree ("": writeup.toml's)
+    preset: str = ""                   # the preset its runs were made with where they agree, else writeup.toml's
 
 
 @dataclass
@@ -279,10 +279,10 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
         for v in chosen:
             inputs += [*([v.prose_file] if v.prose_file else []), *(f.src for f in v.figures),
                        *(p for f in v.figures for p in f.extra.values())]
-        intro_html = "".join(bound(intro, context(cfg, runs, part=part), warnings))
+        ctx = context(cfg, runs, part=part)
+        intro_html = "".join(bound(intro, ctx, warnings))
         page = PageView(file, title, intro_html, chosen, inputs, nav=nav,
-                        template="part.html" if part else "index.html", smoke=smoke(part),
-                        preset=made_with(runs, part).get("preset", ""))
+                        template="part.html" if part else "index.html", smoke=smoke(part), preset=ctx["preset"])
         if part is None:
             for key, ptitle in PARTS.items():
                 thumb = _thumbnail([v for v in views.values() if v.section.part == key], key)
@@ -291,10 +291,10 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
                 page.inputs += [thumb.src, *thumb.extra.values()] if thumb else []
         pages.append(page)
     for p in own_pages:
-        body = bound(p.path, context(cfg, runs), warnings, p.body, p.first_line)
+        ctx = context(cfg, runs)
+        body = bound(p.path, ctx, warnings, p.body, p.first_line)
         pages.append(PageView(f"{p.slug}.html", p.title, "".join(body), [], shared, nav=nav,
-                              template="page.html", files=media, smoke=smoke(None),
-                              preset=made_with(runs).get("preset", "")))
+                              template="page.html", files=media, smoke=smoke(None), preset=ctx["preset"]))
     for page in pages:
         if page.template != "page.html" and media:
             page.files = media  # the author's images may be linked from any prose
