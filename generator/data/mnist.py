@@ -135,13 +135,20 @@ FALLBACK_FILE = Path(__file__).parent / "mnist_5k.csv.gz"
 FALLBACK_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
 
 
+def _fallback_table(path: Path) -> np.ndarray:
+    """(5000, 785) uint8: the shipped file checked and parsed once a process, for both splits."""
+    key = (_identity(path), "table") if path.is_file() else None
+    if key not in _memo:
+        if key is None or hashlib.sha256(path.read_bytes()).hexdigest() != FALLBACK_SHA256:
+            raise UserError(f"{path} is missing or altered (sha256 differs): reinstall the package, set "
+                            "data.mnist_dir (or --mnist-dir), or allow the download")
+        _memo[key] = np.loadtxt(gzip.open(path, "rt"), delimiter=",", dtype=np.uint8)
+    return _memo[key]
+
+
 def _fallback(split: str) -> tuple[np.ndarray, np.ndarray]:
     """The shipped mnist_5k.csv.gz (784 pixels then the label per row), split 4,500/500 balanced."""
-    path = FALLBACK_FILE
-    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != FALLBACK_SHA256:
-        raise UserError(f"{path} is missing or altered (sha256 differs): reinstall the package, set "
-                        "data.mnist_dir (or --mnist-dir), or allow the download")
-    table = np.loadtxt(gzip.open(path, "rt"), delimiter=",", dtype=np.uint8)  # (5000, 785)
+    table = _fallback_table(FALLBACK_FILE)                                    # (5000, 785)
     images, labels = table[:, :784].reshape(-1, 28, 28), table[:, 784]       # (5000,28,28), (5000,)
     keep = []
     for digit in range(10):  # file order within each class: the last 50 of each become the test split
