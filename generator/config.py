@@ -11,11 +11,12 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator import vocabulary
 from generator.errors import UserError
 
-PRESETS = ("smoke", "quick", "course")  # each part's settings module holds its own values
+PRESETS = tuple(vocabulary.PRESETS)  # each part's settings module holds their values
 BACKENDS = ("local", "deepfloyd")
-PART_B_VARIANTS = ("fm", "ddpm")  # fa25 flow matching (default), fa24 DDPM
+PART_B_VARIANTS = tuple(vocabulary.VARIANTS)  # fa25 flow matching (default), fa24 DDPM
 SEED_RANGE = (0, 2**32 - 1)  # runners derive generator seeds as seed * 1000 + k: this keeps them within torch's uint64
 DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: CUDA, then Apple's MPS, then the CPU
 
@@ -56,7 +57,7 @@ class WriteupConfig:
     author: str = ""
     subtitle: str = ""         # a line under the author's name, e.g. "CS180, Fall 2025"
     seed: int = 180            # one seed, reported on the page and reused by every section
-    preset: str = "quick"      # smoke (tests), quick (2-core CPU, ~8 min), course (GPU, course values)
+    preset: str = vocabulary.QUICK  # smoke (tests), quick (2-core CPU, ~8 min), course (GPU, course values)
     backend: str = "local"     # Part A denoiser: the project's own MNIST model, or DeepFloyd IF
     part_b: str = "fm"         # Part B objective: flow matching (fa25) or DDPM (fa24)
     device: str = "auto"       # where models train and sample: auto, cpu, cuda or mps

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from generator import vocabulary
 from generator.errors import UserError
 
 SINGLE = ("denoise", "sample", "sdedit", "inpaint", "translate")   # one prompt each
@@ -28,7 +29,7 @@ def short(text: str, n: int = SHOWN) -> str:
 class Anagram:
     upright: str   # p1: seen as is
     turned: str    # p2: seen through the view
-    view: str      # a name in generator.diffusion.views.VIEWS
+    view: str      # a name in vocabulary.VIEWS
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,8 @@ def _parse(role: str, value: str) -> Spec:
     if stem == "anagram":
         if len(parts) != 3:
             raise UserError("expected 'prompt 1 | prompt 2 | view'")
-        from generator.diffusion.views import VIEWS  # torch only when an anagram is checked
-        if parts[2] not in VIEWS:
-            raise UserError(f"unknown view {short(parts[2], 30)} (views: {', '.join(VIEWS)})")
+        if parts[2] not in vocabulary.VIEWS:
+            raise UserError(f"unknown view {short(parts[2], 30)} (views: {', '.join(vocabulary.VIEWS)})")
         return Anagram(*parts)
     if stem == "hybrid":
         if len(parts) not in (2, 3):

@@ -108,11 +108,11 @@ def test_autoguidance_steps_away_from_the_weaker_snapshot():
 
 
 def test_every_configurable_part_b_variant_is_one_variant_object():
-    from generator.config import PART_B_VARIANTS
+    from generator import vocabulary
     from generator.experiments.part_b_settings import PRESETS
     from generator.models.unet import TIME_INJECTION
 
-    assert set(PART_B_VARIANTS) == set(VARIANTS)
+    assert set(vocabulary.VARIANTS) == set(VARIANTS)  # writeup.toml accepts the vocabulary's names
     for name, v in VARIANTS.items():
         assert v.name == name and v.time_injection in TIME_INJECTION and v.label
         for preset in PRESETS.values():  # quick fm samples with Heun, the others step by step

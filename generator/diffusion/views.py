@@ -14,6 +14,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from generator.vocabulary import UPRIGHT
+
 Map = Callable[[Tensor], Tensor]
 
 
@@ -60,8 +62,9 @@ def jigsaw(n: int = 4) -> View:
     return View(lambda x: _permute_patches(x, perm, n), lambda x: _permute_patches(x, inv, n))
 
 
+# keyed as vocabulary.VIEWS, which holds what each one is called in captions and on the pages
 VIEWS: dict[str, View] = {
-    "identity": View(lambda x: x, lambda x: x),
+    UPRIGHT: View(lambda x: x, lambda x: x),
     "flip": View(lambda x: x.flip(-2), lambda x: x.flip(-2)),                    # upside down
     "rot180": View(lambda x: x.rot90(2, (-2, -1)), lambda x: x.rot90(-2, (-2, -1))),
     "rot90cw": View(lambda x: x.rot90(-1, (-2, -1)), lambda x: x.rot90(1, (-2, -1))),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from generator import vocabulary
 from generator.diffusion import (VIEWS, anagram, get_view, hybrid, iterative_denoise, last, low_pass,
                                  strided_timesteps)
 from generator.errors import UserError
@@ -64,7 +65,7 @@ def _search(cfg, make_eps, render_a, render_b, seeds: int) -> tuple[list[tuple],
 def search_anagram(cfg, view: str, seeds: int):
     """Pairs (p1 upright, p2 through `view`)."""
     v = get_view(view)
-    return _search(cfg, lambda den, c1, c2, u, gamma: anagram(den, [c1, c2], [VIEWS["identity"], v], u, gamma),
+    return _search(cfg, lambda den, c1, c2, u, gamma: anagram(den, [c1, c2], [VIEWS[vocabulary.UPRIGHT], v], u, gamma),
                    lambda x: x, v.view, seeds)
 
 

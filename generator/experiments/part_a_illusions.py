@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from generator import captions
+from generator import captions, vocabulary
 from generator.models.classifier import REJECT
 from generator.diffusion import VIEWS, anagram, get_view, high_pass, hybrid, hybrid_blur, iterative_denoise, last, low_pass
 from generator.experiments.part_a_common import gen, judge, noise, save, setup
@@ -75,7 +75,7 @@ HYBRID_COLUMNS = ["image", "far: f_low(x)", "near: 2·f_high(x)"]
 
 def anagram_label(p1: str, p2: str, view: str) -> str:
     """'a handwritten 7 / ↔ a handwritten 4 / (flipped upside down)': the view in words, short."""
-    return f"{p1}\n↔ {p2}\n({captions.VIEW_WORDS[view].split(' (')[0]})"
+    return f"{p1}\n↔ {p2}\n({vocabulary.VIEWS[view].split(' (')[0]})"
 
 
 def hybrid_label(far: str, near: str, sigma: float) -> str:
@@ -137,7 +137,7 @@ def run_a1_8(run) -> None:
     real = real_digits(run.cfg) if probs else None
     best, table, readings, judged = [], [], [], Judged()
     for k, (role, p1, p2, view, v) in enumerate(pairs):
-        x = _sample(run, ctx, anagram(den, [den.encode([p1]), den.encode([p2])], [VIEWS["identity"], v], uncond,
+        x = _sample(run, ctx, anagram(den, [den.encode([p1]), den.encode([p2])], [VIEWS[vocabulary.UPRIGHT], v], uncond,
                                       s.gamma), n, k)                               # (n,C,H,W)
         seen = v.view(x)                                                            # (n,C,H,W)
         r = Reading(probs, x, seen, p1, p2)
@@ -152,14 +152,14 @@ def run_a1_8(run) -> None:
             run.metrics[f"{role}_success_rate"] = round(r.ok / n, 3)
             run.metrics.update({f"{role}_real_baseline_p1": base[0], f"{role}_real_baseline_p2": base[1],
                                 f"{role}_margin": round(r.ok / n - max(base), 3)})
-        table.append([f"{p1} ↔ {p2}", captions.VIEW_WORDS[view], *r.counts(), *base])
+        table.append([f"{p1} ↔ {p2}", vocabulary.VIEWS[view], *r.counts(), *base])
         best.append([x[r.best], seen[r.best]])
         read_note = (f" Labels: the judge's reading upright/transformed, ✓ = both as intended ({r.ok} of {n}), ? = not a digit."
                      if r.judged else "")
         save(run, ctx, f"anagram-{k + 1}", [list(x), list(seen)],
-             f"Visual anagram {k + 1}: {captions.quoted(p1)} upright, {captions.quoted(p2)} {captions.VIEW_WORDS[view]}; CFG γ = {s.gamma}, "
+             f"Visual anagram {k + 1}: {captions.quoted(p1)} upright, {captions.quoted(p2)} {vocabulary.VIEWS[view]}; CFG γ = {s.gamma}, "
              f"full schedule (stride {s.stride}), {n} samples, seed {run.seed}.{read_note}",
-             f"{n} anagram samples upright (top) and {captions.VIEW_WORDS[view]} (bottom).",
+             f"{n} anagram samples upright (top) and {vocabulary.VIEWS[view]} (bottom).",
              {"prompts": [p1, p2], "view": view, "gamma": s.gamma, "seeds": n, "seed": run.seed},
              row_labels=["upright", "transformed"], col_labels=r.labels)
     save(run, ctx, "anagrams", best,

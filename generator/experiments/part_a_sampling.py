@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from generator import captions, figures
+from generator import captions, figures, vocabulary
 from generator.diffusion import cfg as cfg_eps, conditional, iterative_denoise, last
 from generator.experiments.part_a_common import gen, judge, noise, save, save_steps_gif, setup, show
 from generator.experiments.part_a_settings import fill, items, prompt
@@ -105,10 +105,10 @@ MEMO_SAMPLES = 60  # 6 of each digit: enough for a median distance; the tail is 
 def _training_digits(run, record: dict):
     """(train, test) images of the split the shipped model was trained on, or (None, None) where this
     machine reads other data (the copies must be sought among the digits it really saw)."""
-    from generator.data.mnist import fallback_mnist, fallback_source, load_mnist
+    from generator.data.mnist import fallback_mnist, load_mnist
     if record["data"]["source"] == load_mnist(run.cfg, "train").source:
         return load_mnist(run.cfg, "train").images, load_mnist(run.cfg, "test").images
-    if record["data"]["source"] == fallback_source():
+    if record["data"]["source"] == vocabulary.FALLBACK:
         return fallback_mnist("train").images, fallback_mnist("test").images
     return None, None
 

@@ -13,9 +13,10 @@ import torch.nn.functional as F
 from generator import figures
 from generator.errors import UserError
 from generator.experiments.part_b2 import run_b2_2, run_b2_3, run_b2_5, run_b2_6  # noqa: F401
-from generator.experiments.part_b_common import save_loss_curve, snapshot, test_data, train_data, train_model
+from generator.experiments.part_b_common import (course_budget, save_loss_curve, snapshot, test_data, train_data,
+                                                 train_model)
 from generator.experiments.part_b_objectives import denoise_loss, pure_noise_loss
-from generator.experiments.part_b_settings import settings
+from generator.experiments.part_b_settings import course, settings
 from generator.models.unet import UNet
 
 OOD_INDEX = 0  # b1.2.2: the one fixed test digit
@@ -57,18 +58,24 @@ def _denoise_figure(run, model, x: torch.Tensor, sigma: float, epoch: int) -> fl
     return float(F.mse_loss(out, x))
 
 
+def _trained(s, budget: dict) -> dict:
+    """What a manifest records of a denoiser's training with settings `s` and its budget (part_b_common.budget)."""
+    return {"D": s.D, "epochs": s.epochs, "batch_size": s.batch_size, "lr": s.lr, "optimizer": "Adam",
+            "epoch_images": budget["epoch_images"], "optimizer_steps": budget["optimizer_steps"]}
+
+
 def run_b1_2_1(run) -> None:
     """Train D_theta at sigma = 0.5 on L = ||D_theta(x + sigma eps) - x||^2 (B.1); show epochs 1 and last."""
     s = settings(run.cfg).denoise
     train, test = train_data(run, s.train_images), test_data(run)
     make = lambda: UNet(1, s.D)  # noqa: E731
     model, result, folder = train_model(run, "denoiser", make, denoise_loss(s.sigma), s, train)
-    run.params = {"sigma": s.sigma, "D": s.D, "epochs": s.epochs, "batch_size": s.batch_size, "lr": s.lr,
-                  "optimizer": "Adam", "checkpoint": folder.relative_to(run.cfg.cache).as_posix(),
-                  "epoch_images": run.data["epoch_images"], "optimizer_steps": run.data["optimizer_steps"]}
+    run.params = {"sigma": s.sigma, **_trained(s, run.data), "checkpoint": folder.relative_to(run.cfg.cache).as_posix()}
     save_loss_curve(run, "loss", {"σ = 0.5 denoiser": result.losses}, f"Single-step denoiser, σ = {s.sigma}",
                     f"Training loss of every step over {s.epochs} epochs (σ = {s.sigma}, batch {s.batch_size}, "
-                    f"Adam lr {s.lr}, D = {s.D}).", run.params)
+                    f"Adam lr {s.lr}, D = {s.D}).", dict(run.params))
+    c = course(run.cfg).denoise
+    run.params["course"] = {"sigma": c.sigma, **_trained(c, course_budget(c))}
     x = _test_digits(test, s.shown)
     for epoch in sorted({1, s.epochs}):
         mse = _denoise_figure(run, snapshot(run, make, folder, epoch), x, s.sigma, epoch)
@@ -112,12 +119,12 @@ def run_b1_2_3(run) -> None:
     train = train_data(run, s.train_images)
     make = lambda: UNet(1, s.D)  # noqa: E731
     model, result, folder = train_model(run, "pure-noise", make, pure_noise_loss, s, train)
-    run.params = {"input": "z = ε ~ N(0, I)", "D": s.D, "epochs": s.epochs, "batch_size": s.batch_size,
-                  "lr": s.lr, "optimizer": "Adam", "epoch_images": run.data["epoch_images"],
-                  "optimizer_steps": run.data["optimizer_steps"]}
+    run.params = {"input": "z = ε ~ N(0, I)", **_trained(s, run.data)}
     save_loss_curve(run, "loss", {"pure-noise denoiser": result.losses}, "Denoising pure noise",
                     f"Training loss of every step over {s.epochs} epochs with pure-noise inputs (batch "
-                    f"{s.batch_size}, Adam lr {s.lr}, D = {s.D}).", run.params)
+                    f"{s.batch_size}, Adam lr {s.lr}, D = {s.D}).", dict(run.params))
+    c = course(run.cfg).pure_noise
+    run.params["course"] = _trained(c, course_budget(c))
     mean = train.images.mean(0, keepdim=True)  # (1,1,28,28): the centroid of the training digits
     g = torch.Generator().manual_seed(run.seed)
     z = torch.randn(s.samples, 1, 28, 28, generator=g)

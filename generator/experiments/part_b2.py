@@ -8,28 +8,30 @@ from __future__ import annotations
 
 import torch
 
-from generator.experiments.part_b_common import (frame_indices, save_animation, save_loss_curve, save_samples,
-                                                 snapshot, test_data, train_data, train_model)
+from generator.experiments.part_b_common import (course_budget, frame_indices, save_animation, save_loss_curve,
+                                                 save_samples, snapshot, test_data, train_data, train_model)
 from generator.experiments.part_b_objectives import VARIANTS, sample
-from generator.experiments.part_b_settings import RUN_NAMES, settings
+from generator.experiments.part_b_settings import course, settings
 from generator.metrics import QUALITY_COLUMNS, quality_caption, quality_metrics, quality_row, sample_quality
 from generator.models.unet import UNet
+from generator.vocabulary import CONSTANT_LR, RUNS, SCHEDULED
 
 BUDGET_KEYS = ("epoch_images", "steps_per_epoch", "optimizer_steps")  # from part_b_common.budget
 
 def _runs(run) -> dict:
-    """name -> (settings, model factory, loss) of the class-conditioned runs of this variant."""
-    s, v = settings(run.cfg), VARIANTS[run.cfg.part_b]
-    runs = {"scheduled": s.cls}
+    """name -> (settings, the course's settings of the same run, model factory, loss) of the
+    class-conditioned runs of this variant."""
+    s, c, v = settings(run.cfg), course(run.cfg), VARIANTS[run.cfg.part_b]
+    runs = {SCHEDULED: (s.cls, c.cls)}
     if s.cls_const is not None:
-        runs["constant-lr"] = s.cls_const
-    return {name: (g, (lambda g=g: UNet(1, g.D, time=v.time_injection, num_classes=10)), v.class_loss(s.ddpm_T, g))
-            for name, g in runs.items()}
+        runs[CONSTANT_LR] = (s.cls_const, c.cls_const)
+    return {name: (g, cg, (lambda g=g: UNet(1, g.D, time=v.time_injection, num_classes=10)), v.class_loss(s.ddpm_T, g))
+            for name, (g, cg) in runs.items()}
 
 
 def _shown(name: str) -> str:
-    """A run's name on the page ("constant-rate run"), not the key ("constant-lr") its metrics are filed under."""
-    return RUN_NAMES[name]
+    """A run's name on the page, not the key its params and metrics are filed under."""
+    return RUNS[name].words
 
 
 def _train_time(run):
@@ -42,23 +44,32 @@ def _train_time(run):
     return g, make, result, folder
 
 
-def _train_params(run, g) -> dict:
-    var = VARIANTS[run.cfg.part_b]
+def _recorded(var, s, g, budget: dict) -> dict:
+    """What a manifest records of a training with settings `g` (of Part B settings `s`) and its budget."""
     p = {"objective": var.label, "variant": var.name, "D": g.D, "epochs": g.epochs, "batch_size": g.batch_size,
          "lr": g.lr, "optimizer": "Adam", "scheduler": f"decayed exponentially to a tenth over the {g.epochs} epochs"
-         if g.lr_decay else "constant (no scheduler)", **{k: v for k, v in run.data.items() if k in BUDGET_KEYS}}
+         if g.lr_decay else "constant (no scheduler)", **{k: v for k, v in budget.items() if k in BUDGET_KEYS}}
     if g.ema:
         p["ema"] = g.ema
-    return p | var.params(settings(run.cfg), g)
+    return p | var.params(s, g)
+
+
+def _train_params(run, g, c) -> dict:
+    """The run's training parameters, and under "course" the same of `c`, its counterpart in the
+    course's settings: the page's note on what differs from the course compares the two."""
+    var = VARIANTS[run.cfg.part_b]
+    own = _recorded(var, settings(run.cfg), g, run.data)
+    return own | {"course": _recorded(var, course(run.cfg), c, course_budget(c))}
 
 
 def run_b2_2(run) -> None:
     """Train the time-conditioned UNet (Algorithm B.1)."""
     g, _, result, _ = _train_time(run)
-    run.params = _train_params(run, g)
-    save_loss_curve(run, "loss", {"time-conditioned": result.losses}, f"Time-conditioned UNet ({run.params['objective']})",
+    run.params = _train_params(run, g, course(run.cfg).time)
+    own = {k: v for k, v in run.params.items() if k != "course"}  # the plot states the run's own settings
+    save_loss_curve(run, "loss", {"time-conditioned": result.losses}, f"Time-conditioned UNet ({own['objective']})",
                     f"Training loss of every step over {g.epochs} epochs (batch {g.batch_size}, Adam lr {g.lr}, "
-                    f"{run.params['scheduler']}, D = {g.D}).", run.params)
+                    f"{own['scheduler']}, D = {g.D}).", own)
     run.metrics.update(train_seconds=round(result.seconds, 1), final_loss=round(sum(result.losses[-50:]) / len(result.losses[-50:]), 5))
 
 
@@ -122,9 +133,11 @@ def run_b2_3(run) -> None:
     from generator.models.classifier import load_classifier
 
     g, make, _, folder = _train_time(run)
-    steps = VARIANTS[run.cfg.part_b].steps(g, settings(run.cfg))
-    run.params = _train_params(run, g) | {"sample_epochs": list(g.sample_epochs), "samples": g.samples,
-                                       "scored": g.drawn, "steps": steps}
+    v, c = VARIANTS[run.cfg.part_b], course(run.cfg)
+    steps = v.steps(g, settings(run.cfg))
+    run.params = _train_params(run, g, c.time) | {"sample_epochs": list(g.sample_epochs), "samples": g.samples,
+                                                  "scored": g.drawn, "steps": steps}
+    run.params["course"]["steps"] = v.steps(c.time, c)
     if g.guide_epoch:
         run.params.update(guide_epoch=g.guide_epoch, guide_w=g.guide_w)
     classifier = load_classifier(run.cfg)
@@ -185,13 +198,13 @@ def run_b2_5(run) -> None:
     """Train the class-conditioned UNet (Algorithm B.3); fa25 also without the LR scheduler."""
     train = train_data(run, settings(run.cfg).cls.train_images)
     curves = {}
-    for name, (g, make, loss) in _runs(run).items():
+    for name, (g, c, make, loss) in _runs(run).items():
         _, result, _ = train_model(run, f"class-{run.cfg.part_b}", make, loss, g, train, lr_decay=g.lr_decay,
                                    T=settings(run.cfg).ddpm_T)
         curves[f"{_shown(name)} (lr {g.lr})"] = result.losses
         run.metrics[f"{name}_train_seconds"] = round(result.seconds, 1)
         run.metrics[f"{name}_final_loss"] = round(sum(result.losses[-50:]) / len(result.losses[-50:]), 5)
-        run.params[name] = _train_params(run, g) | {"p_uncond": g.p_uncond}
+        run.params[name] = _train_params(run, g, c) | {"p_uncond": g.p_uncond}
     g = settings(run.cfg).cls
     save_loss_curve(run, "loss", curves, f"Class-conditioned UNet ({VARIANTS[run.cfg.part_b].label})",
                     f"Training loss of every step over {g.epochs} epochs (batch {g.batch_size}, p_uncond = "
@@ -210,10 +223,10 @@ def run_b2_6(run) -> None:
     labels = torch.arange(10).repeat(4)  # (40,): 4 rows of 0..9
     rows, per_class, last = [], [], []
     demo = VARIANTS[run.cfg.part_b].demo
-    for name, (g, make, loss) in _runs(run).items():
+    for name, (g, c, make, loss) in _runs(run).items():
         _, _, folder = train_model(run, f"class-{run.cfg.part_b}", make, loss, g, train, lr_decay=g.lr_decay,
                                    T=settings(run.cfg).ddpm_T)
-        run.params[name] = _train_params(run, g) | {"gamma": g.gamma, "sample_epochs": list(g.sample_epochs)}
+        run.params[name] = _train_params(run, g, c) | {"gamma": g.gamma, "sample_epochs": list(g.sample_epochs)}
 
         def quality(epoch, x, name=name):
             q = sample_quality(classifier, x, labels, test.images, test.labels, run.seed)
@@ -223,10 +236,8 @@ def run_b2_6(run) -> None:
             per_class.append([_shown(name), epoch] + [(round(q["per_class"][d], 2) if d in q["per_class"] else None)
                                               for d in range(10)])
 
-        what = "Class-conditioned UNet" + (" without LR scheduler" if name == "constant-lr" else "")
-        prefix = "samples-" if name == "scheduled" else "nosched-"
-        _sample_epochs(run, g, make, folder, labels, prefix, what, quality)
-        if name == "scheduled" and demo is not None:  # the in-page demo samples this model
+        _sample_epochs(run, g, make, folder, labels, RUNS[name].figures, RUNS[name].model, quality)
+        if name == SCHEDULED and demo is not None:  # the in-page demo samples this model
             demo(run, snapshot(run, make, folder, g.sample_epochs[-1]), g)
     run.table("quality", quality_caption(last[-1]), QUALITY_COLUMNS, rows)
     run.table("per-class", "The classifier's accuracy per requested digit (4 samples each).",

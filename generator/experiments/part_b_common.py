@@ -11,6 +11,7 @@ import torch
 from generator import figures
 from generator.data.mnist import Mnist, load_mnist
 from generator.train import TrainResult, fit, load_snapshot
+from generator.vocabulary import MNIST_TRAIN_IMAGES
 
 
 def train_data(run, limit: int = 0) -> Mnist:
@@ -54,17 +55,22 @@ def train_model(run, name: str, make_model, loss_fn, s, train: Mnist, lr_decay: 
                  epoch_images=s.epoch_images, ema=getattr(s, "ema", 0.0), options=run.options)
     run.device = result.device
     run.model = f"course UNet D={s.D} ({name})"
-    run.data.update(budget(s, train), processes=result.processes)
+    run.data.update(budget(s, train.count), processes=result.processes)
     torch.manual_seed(run.seed)  # figures must not depend on whether training ran here or was cached
     return model, result, folder
 
 
-def budget(s, train: Mnist) -> dict:
-    """What a training run costs, for the manifest: digits per epoch, optimizer steps, batch."""
+def budget(s, count: int) -> dict:
+    """What a training run on `count` digits costs, for the manifest: digits per epoch, optimizer steps, batch."""
     from generator.train import steps_per_epoch
-    per_epoch = steps_per_epoch(train.count, s.epoch_images, s.batch_size)
-    return {"epoch_images": s.epoch_images or train.count, "steps_per_epoch": per_epoch,
+    per_epoch = steps_per_epoch(count, s.epoch_images, s.batch_size)
+    return {"epoch_images": s.epoch_images or count, "steps_per_epoch": per_epoch,
             "optimizer_steps": per_epoch * s.epochs, "batch_size": s.batch_size}
+
+
+def course_budget(c) -> dict:
+    """budget() of the course's settings `c`: its epochs run over MNIST's whole training split."""
+    return budget(c, MNIST_TRAIN_IMAGES)
 
 
 def snapshot(run, make_model, folder: Path, epoch: int) -> torch.nn.Module:

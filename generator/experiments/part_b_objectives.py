@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from generator import devices
+from generator import devices, vocabulary
 from generator.diffusion import flow, guidance
 from generator.diffusion.objectives import eps_loss, one_hot_dropout
 from generator.diffusion.sampling import iterative_denoise
@@ -88,10 +88,9 @@ Loss = Callable[..., Tensor]  # loss(model, x (B,1,28,28), y (B,)) -> scalar
 @dataclass(frozen=True)
 class Variant:
     """One Part B objective: how the UNet takes time, its losses, its sampler and what manifests
-    record of it. A third objective is one more entry in VARIANTS (config.PART_B_VARIANTS names
-    it; its prose is a branch on `part_b` in content/)."""
-    name: str                                       # cfg.part_b; manifests' params "variant"
-    label: str                                      # on the page and in manifests' params "objective"
+    record of it. A third objective is one more entry in VARIANTS (vocabulary.VARIANTS names it;
+    its prose is a branch on `part_b` in content/)."""
+    name: str                                       # cfg.part_b (a key of vocabulary.VARIANTS); params "variant"
     time_injection: str                             # a key of models.unet.TIME_INJECTION
     time_loss: Callable[[int, object], Loss]        # (T, GenSettings) -> loss of the time-conditioned UNet (B.1)
     class_loss: Callable[[int, object], Loss]       # (T, GenSettings) -> loss of the class-conditioned UNet (B.3)
@@ -103,14 +102,19 @@ class Variant:
     frame_time: Callable[[int, int, int], float]    # (state i, states yielded, T) -> the t that state is at
     demo: Callable | None = None                    # (run, model, GenSettings): b2.6's in-page demo export
 
+    @property
+    def label(self) -> str:
+        """Its name on the page and in manifests' params "objective"."""
+        return vocabulary.VARIANTS[self.name]
+
 
 VARIANTS = {
-    "fm": Variant("fm", "flow matching", "mul", lambda T, g: partial(fm_time_loss, t_sampling=g.t_sampling),
+    "fm": Variant("fm", "mul", lambda T, g: partial(fm_time_loss, t_sampling=g.t_sampling),
                   lambda T, g: fm_class_loss(g.p_uncond, g.t_sampling),
                   method=lambda g: g.sampler, steps=lambda g, s: g.steps, sampler=_fm_sampler,
                   trajectory=_fm_trajectory, params=lambda s, g: {"t_sampling": g.t_sampling},
                   frame_time=lambda i, n, T: round((i + 1) / n, 3), demo=_flow_demo),
-    "ddpm": Variant("ddpm", "DDPM", "add", lambda T, g: ddpm_loss(T, None), lambda T, g: ddpm_loss(T, g.p_uncond),
+    "ddpm": Variant("ddpm", "add", lambda T, g: ddpm_loss(T, None), lambda T, g: ddpm_loss(T, g.p_uncond),
                     method=lambda g: "ddpm", steps=lambda g, s: s.ddpm_T, sampler=_ddpm_sampler,
                     trajectory=lambda method, steps: (steps, f"{steps} DDPM steps"),
                     params=lambda s, g: {"T": s.ddpm_T, "betas": "linear 1e-4 to 0.02"},

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from generator import vocabulary
+
 
 @dataclass(frozen=True)
 class DenoiserSettings:
@@ -54,10 +56,6 @@ class GenSettings:
     def drawn(self) -> int:
         """Time-only samples drawn per snapshot: all are scored, the first `samples` shown."""
         return max(self.samples, self.scored)
-
-
-# b2.5/b2.6's runs: the key their metrics and params are filed under -> their name on the page
-RUN_NAMES = {"scheduled": "scheduled run", "constant-lr": "constant-rate run"}
 
 
 @dataclass(frozen=True)
@@ -150,3 +148,9 @@ PRESETS = {  # preset -> Part B variant (cfg.part_b) -> settings
 
 def settings(cfg) -> PartBSettings:
     return PRESETS[cfg.preset][cfg.part_b]
+
+
+def course(cfg) -> PartBSettings:
+    """The course's settings of this write-up's Part B variant: each run records its counterpart's
+    beside its own, so the page can say how the run differs from the course."""
+    return PRESETS[vocabulary.COURSE][cfg.part_b]

@@ -21,10 +21,11 @@ from generator.errors import UserError
 from generator.fsutil import copy_atomic, remove_leftovers, swap_dir
 from generator.manifest import ManifestError, dumps, write_atomic
 from generator.site import assets, checks, collect, prose, render
+from generator.vocabulary import COURSE, QUICK, SMOKE
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 SITE_CODE = Path(__file__).resolve().parent
-SIZE_LIMIT = {"smoke": checks.MAX_BYTES, "quick": checks.MAX_BYTES, "course": 500 * 1024 * 1024}
+SIZE_LIMIT = {SMOKE: checks.MAX_BYTES, QUICK: checks.MAX_BYTES, COURSE: 500 * 1024 * 1024}
 
 
 @dataclass

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from generator import manifest, staleness
+from generator import manifest, staleness, vocabulary
 from generator.config import WriteupConfig
 from generator.sections import PARTS, SECTIONS, Section
 from generator.site import differs, own, prose, sandbox, words
@@ -140,10 +140,10 @@ def context(cfg: WriteupConfig, runs: dict[str, dict | None], m: dict | None = N
     preset = made.get("preset", cfg.preset)
     # a section not run yet is a placeholder (sandbox.NotRun), not None: prose reading its numbers still builds
     ctx = {"settings": cfg, "title": cfg.title, "author": cfg.author, "preset": preset, "backend": cfg.backend,
-           "part_b": made.get("part_b", cfg.part_b), "seed": cfg.seed, "course": preset == "course",
+           "part_b": made.get("part_b", cfg.part_b), "seed": cfg.seed, "course": preset == vocabulary.COURSE,
            "runs": {sid: sandbox.NotRun(sid) if r is None else r for sid, r in runs.items()},
            # the run's size in a reader's words, for prose that states it (the preset's name is the tool's)
-           "run_words": words.run_words(preset),
+           "run_words": vocabulary.preset_words(preset),
            "own_inputs": {"test_image": bool(pa.test_image), "own_images": bool(pa.own_images),
                           "web_image": bool(pa.web_image), "drawings": bool(pa.drawings)}}
     given = [k.replace("_", " ") for k, v in ctx["own_inputs"].items() if v]
@@ -156,7 +156,7 @@ def context(cfg: WriteupConfig, runs: dict[str, dict | None], m: dict | None = N
         # a section's prose speaks of its run, which may predate a change of backend or variant
         variant = differs.variant(m) or cfg.part_b
         ctx.update(m=m, params=m["params"], metrics=m["metrics"], data=m["data"], run_time=m["duration_s"],
-                   model=m["model"], device=m["device"], differs=differs.line(m["section"], m, variant),
+                   model=m["model"], device=m["device"], differs=differs.line(m),
                    backend=m["backend"] or cfg.backend, part_b=variant)
     return ctx
 
@@ -191,7 +191,7 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
     ctx = context(cfg, runs if runs is not None else {s.id: m}, m)
     view.intro_html, view.outro_html = bound(prose_file, ctx, warnings)
     view.differs = ctx["differs"]
-    view.differs_items = differs.items(m["section"], m, ctx["part_b"])
+    view.differs_items = differs.items(m)
     if notes is not None:
         view.notes_html = "".join(bound(notes, ctx, warnings))
     view.figures = _figures(s, m, folder, status == "stale", cfg.artifacts)
@@ -269,7 +269,7 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
     pages = []
 
     def smoke(part: str | None) -> bool:
-        return any(m is not None and m["preset"] == "smoke" and (part is None or m.get("part") == part)
+        return any(m is not None and m["preset"] == vocabulary.SMOKE and (part is None or m.get("part") == part)
                    for m in runs.values())
 
     for file, (title, prose_name, part) in PAGES.items():

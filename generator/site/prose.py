@@ -14,7 +14,7 @@ import jinja2
 
 from markdown_it import MarkdownIt
 
-from generator.captions import VIEW_WORDS, data_source
+from generator import vocabulary
 from generator.site import mathml, sandbox, words
 
 FIGURES_MARK = "<!-- figures -->"  # a line in the prose that places the section's figures there
@@ -47,8 +47,8 @@ def _percent(v, digits: int = 0) -> str:
 def _jinja() -> sandbox.ProseSandbox:
     # the sandbox: prose reads copies of the manifests and settings, changes nothing, touches no file
     env = sandbox.ProseSandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.add_filters(num=_num, duration=words.duration, percent=_percent, source=data_source, device=words.device_words,
-                    view=lambda v: VIEW_WORDS.get(v, v))
+    env.add_filters(num=_num, duration=words.duration, percent=_percent, source=vocabulary.source_words,
+                    device=words.device_words, view=lambda v: vocabulary.VIEWS.get(v, v))
     return env
 
 

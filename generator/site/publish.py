@@ -49,14 +49,14 @@ def precheck(site: Path, max_bytes: int) -> None:
 
 def unfit(cfg: WriteupConfig) -> list[str]:
     """Sections that would publish something other than a finished write-up: stale, missing or smoke."""
-    from generator import manifest, staleness
+    from generator import manifest, staleness, vocabulary
     from generator.sections import SECTIONS
     problems, code = [], staleness.code_hash()
     for s in SECTIONS.values():
         state = staleness.status(cfg, s, code)
         if state != "fresh":
             problems.append(f"{s.id} is {state} ({staleness.why(cfg, s, code)})")
-        elif manifest.read(cfg.artifacts / s.id)["preset"] == "smoke":
+        elif manifest.read(cfg.artifacts / s.id)["preset"] == vocabulary.SMOKE:
             problems.append(f"{s.id} was made with the smoke preset (tiny test models)")
     return problems
 

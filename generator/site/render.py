@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jinja2
 
-from generator import __version__
+from generator import __version__, vocabulary
 from generator.config import WriteupConfig
 from generator.errors import UserError
 from generator.sections import PARTS
@@ -44,7 +44,7 @@ def environment(templates: Path, cache: Path | None = None) -> jinja2.Environmen
     env.filters["device"] = words.device_words
     env.filters["duration"] = words.duration
     env.filters["date"] = words.date_words
-    env.filters["run_words"] = words.run_words
+    env.filters["run_words"] = vocabulary.preset_words
     env.filters["model"] = words.model_words
     return env
 
@@ -188,7 +188,7 @@ def render_demo(env: jinja2.Environment, cfg: WriteupConfig, pages: list[PageVie
     largest = max(p.stat().st_size for rel, p in files.items() if rel.endswith(".onnx"))
     demo["load_mb"] = f"{(runtime + largest) / 1e6:.0f}"
     nav = pages[0].nav if pages else []  # the same menu as every page, the author's own pages included
-    smoke = any(sv.manifest["preset"] == "smoke" for p in pages for sv in p.sections
+    smoke = any(sv.manifest["preset"] == vocabulary.SMOKE for p in pages for sv in p.sections
                 if sv.section.id in DEMO_MODELS and sv.manifest is not None)
     page = {"file": DEMO_NAV["file"], "title": DEMO_NAV["title"], "smoke": smoke, "preset": ""}
     return env.get_template("demo.html").render(cfg=cfg, page=page, nav=nav, version=__version__, demo=demo), files

