@@ -79,3 +79,14 @@ def test_a_prose_speaks_of_its_run_even_after_the_setting_changed():
     runs = _runs("fm")
     text = _render(cfg, runs, "b2.2")
     assert "velocity" in text  # true of the figures shown (the page also marks them stale)
+
+
+@pytest.mark.parametrize("variant", ["fm", "ddpm"])
+def test_saved_part_b_runs_say_how_they_differ_from_the_course_they_recorded(variant):
+    """Each training runner records the course's values beside its own: the page's note compares them."""
+    from generator.site import differs
+    runs = _runs(variant)
+    for sid in ("b1.2.1", "b1.2.3", "b2.2", "b2.3", "b2.5", "b2.6"):
+        own = differs._params(runs[sid])
+        assert own["D"] < own["course"]["D"], sid  # quick and smoke nets are narrower than the course's
+        assert f"width D {own['D']} instead of {own['course']['D']}" in differs.line(runs[sid]), sid
