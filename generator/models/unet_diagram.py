@@ -1,7 +1,7 @@
 """The course UNet drawn as an SVG from a built model, so the drawing follows the code.
 
 The model is measured, not described: its blocks are its own modules in the order a forward pass
-on a blank 28x28 digit calls them (hooks), each box's channels are its first and last
+on a random 28x28 digit calls them (hooks), each box's channels are its first and last
 convolution's, its size is the shape that pass produced, and a block whose input is not just the
 previous block's output (a skip concatenated to it, a time or class vector applied to it) is found
 by comparing the tensors. How the conditioning is applied is read from the model's own settings.
