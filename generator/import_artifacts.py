@@ -37,8 +37,9 @@ from generator.errors import UserError
 from generator.fsutil import swap_dir, write_atomic
 from generator.sections import SECTIONS
 
-# what runners write: records, images, animations, raw sample pixels (.npz, never loaded with pickle), ONNX models
-KINDS = {".json", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".mp4", ".webm", ".npz", ".onnx"}
+# what runners write: records, images, drawings (.svg: publish refuses one that would run a script),
+# animations, raw sample pixels (.npz, never loaded with pickle), ONNX models
+KINDS = {".json", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".mp4", ".webm", ".npz", ".onnx"}
 MAX_BYTES = 8 * 1024**3  # a `course` run's artifacts are a few hundred MB; an archive bomb stops here
 _CHUNK = 1 << 20
 

@@ -7,6 +7,7 @@ a0, a1.8 and a1.9 (a row per prompt or illusion) are never swipe strips: their p
 column, is on the screen without scrolling.
 """
 import json
+import re
 
 import numpy as np
 import pytest
@@ -57,7 +58,11 @@ def _strip(n: int = 12) -> Image.Image:
 
 
 def _label_px(path) -> float | None:
-    """The label size a figure file records (PNG text or GIF comment), in file px; None: no labels."""
+    """The label size a figure file records (PNG text or GIF comment), in file px; None: no labels.
+    An SVG drawing's: its smallest font size (its user units are its file px)."""
+    if path.suffix == ".svg":
+        sizes = re.findall(r'font-size="([\d.]+)"', path.read_text())
+        return min(map(float, sizes)) if sizes else None
     with Image.open(path) as im:
         if figures.LABEL_KEY in im.info:
             return float(im.info[figures.LABEL_KEY])
@@ -153,7 +158,11 @@ def site(tmp_path_factory):
         return {"id": id, "file": file, "kind": kind, "caption": f"{id} of {sid}", "alt": f"the {id}",
                 "params": {}, **extra}
 
-    added = {sid: [] for sid in ("a0", "a1.8", "a1.9")}
+    added = {sid: [] for sid in ("a0", "a1.8", "a1.9", "b1.2.1")}
+    from generator.models.unet import UNet
+    from generator.models.unet_diagram import save
+    save(cfg.artifacts / "b1.2.1" / "unet.svg", UNet(1, 128, time="mul", num_classes=10))  # the widest labels
+    added["b1.2.1"].append(fig("b1.2.1", "unet", "unet.svg"))
     for sid, im in _summaries().items():
         (cfg.artifacts / sid).mkdir(exist_ok=True)
         figures.save_png(cfg.artifacts / sid / f"{SUMMARIES[sid]}.png", im)
@@ -187,6 +196,7 @@ MEASURE_JS = """JSON.stringify([...document.querySelectorAll('main figure.fig im
 
 @pytest.mark.parametrize("width", [PHONE, DESKTOP])
 def test_every_drawn_label_is_12_css_px_on_the_page(browser, site, width):
+    from generator.site import assets
     from generator.site.browser import EAGER_JS
     seen = {}
     for page in ("part-a.html", "part-b.html"):
@@ -195,11 +205,10 @@ def test_every_drawn_label_is_12_css_px_on_the_page(browser, site, width):
         for src, shown, _, _, fid, _ in json.loads(browser.evaluate(s, MEASURE_JS)):
             px = _label_px(site / src)
             if px is not None:
-                with Image.open(site / src) as im:
-                    seen[fid] = round(px * shown / im.width, 1)           # label size in CSS px
-    # the summaries, the 12-sample strips (the fixture's and a1.9's), the animation and the plots
+                seen[fid] = round(px * shown / assets.pixel_size(site / src)[0], 1)   # label size in CSS px
+    # the summaries, the 12-sample strips (the fixture's and a1.9's), the animation, the plots, the UNet's drawing
     assert {"fig-a0-samples", "fig-a1-8-anagrams", "fig-a1-9-hybrids", "fig-a1-9-strip", "fig-a1-8-strip",
-            "fig-a0-sampling", "fig-b1-2-1-loss"} <= set(seen), seen
+            "fig-a0-sampling", "fig-b1-2-1-loss", "fig-b1-2-1-unet"} <= set(seen), seen
     assert {f: px for f, px in seen.items() if px < 12} == {}, width
 
 

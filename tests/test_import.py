@@ -259,6 +259,7 @@ def test_the_gpu_machine_journey_run_there_import_here_pull_build_publish(tmp_pa
     assert cli.main(["build"]) == 0
     page = (laptop / "site" / "part-b.html").read_text()
     assert 'class="badge stale"' not in page and 'src="figures/b1.2.2-ood.png"' in page
+    assert 'src="figures/b1.2.1-unet.svg"' in page   # the UNet's drawing came along
     from generator.site.publish import unfit
     problems = unfit(cfg)
     assert [p for p in problems if p.split()[0] in ran] == [f"{s} was made with the smoke preset (tiny test models)"

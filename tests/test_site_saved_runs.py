@@ -90,3 +90,36 @@ def test_saved_part_b_runs_say_how_they_differ_from_the_course_they_recorded(var
         own = differs._params(runs[sid])
         assert own["D"] < own["course"]["D"], sid  # quick and smoke nets are narrower than the course's
         assert f"width D {own['D']} instead of {own['course']['D']}" in differs.line(runs[sid]), sid
+
+
+@pytest.mark.parametrize("variant", ["fm", "ddpm"])
+def test_each_algorithm_the_prose_names_is_a_box_of_steps_where_it_is_first_used(variant):
+    """Algorithms B.1-B.4 each appear once, as a numbered box with rendered math, in the section
+    whose prose cites it; the diagram is spoken of where the run drew one."""
+    cfg = WriteupConfig(part_b=variant)
+    runs = _runs(variant)
+    boxes = {}
+    for sid in ("b2.2", "b2.3", "b2.5", "b2.6"):
+        path = REPO / "content" / f"{sid}.md"
+        html = prose.render(prose.bind(path.read_text(), collect.context(cfg, runs, runs[sid]), str(path)))
+        for box in re.findall(r'<div class="algo">(.*?)</div>', html, re.S):
+            name = re.search(r"<strong>Algorithm (B\.\d)</strong>", box).group(1)
+            assert name not in boxes, (name, sid, boxes)
+            boxes[name] = sid
+            assert re.search(r"<ol>\s*<li>", box) and "<math" in box and "$" not in box, (sid, box)
+            outside = html.replace(box, "")
+            assert f"Algorithm {name}" in outside, (sid, name)   # the prose names it beside the box
+    assert boxes == {"B.1": "b2.2", "B.2": "b2.3", "B.3": "b2.5", "B.4": "b2.6"}, boxes
+
+
+def test_the_prose_speaks_of_the_diagram_only_where_the_run_drew_one():
+    cfg = WriteupConfig()
+    runs = _runs("fm")
+    said = {"b1.2.1": "The diagram below is drawn from the network this section trains",
+            "b2.2": "the orange tags of the diagram below", "b2.5": "the orange tags of the diagram below"}
+    for sid, words_ in said.items():
+        assert words_ in _render(cfg, runs, sid), sid
+        older = dict(runs, **{sid: dict(runs[sid], figures=[f for f in runs[sid]["figures"] if f["id"] != "unet"])})
+        assert words_ not in _render(cfg, older, sid), sid
+    assert "[drawn in b1.2.1](#fig-b1-2-1-unet)" in prose.bind((REPO / "content" / "part-b.md").read_text(),
+                                                             collect.context(cfg, runs), "part-b.md")

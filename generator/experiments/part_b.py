@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from generator import figures
 from generator.errors import UserError
 from generator.experiments.part_b2 import run_b2_2, run_b2_3, run_b2_5, run_b2_6  # noqa: F401
-from generator.experiments.part_b_common import (course_budget, save_loss_curve, snapshot, test_data, train_data,
-                                                 train_model)
+from generator.experiments.part_b_common import (course_budget, save_diagram, save_loss_curve, snapshot, test_data,
+                                                 train_data, train_model)
 from generator.experiments.part_b_objectives import denoise_loss, pure_noise_loss
 from generator.experiments.part_b_settings import course, settings
 from generator.models.unet import UNet
@@ -71,6 +71,7 @@ def run_b1_2_1(run) -> None:
     make = lambda: UNet(1, s.D)  # noqa: E731
     model, result, folder = train_model(run, "denoiser", make, denoise_loss(s.sigma), s, train)
     run.params = {"sigma": s.sigma, **_trained(s, run.data), "checkpoint": folder.relative_to(run.cfg.cache).as_posix()}
+    save_diagram(run, make, "The UNet this section trains")
     save_loss_curve(run, "loss", {"σ = 0.5 denoiser": result.losses}, f"Single-step denoiser, σ = {s.sigma}",
                     f"Training loss of every step over {s.epochs} epochs (σ = {s.sigma}, batch {s.batch_size}, "
                     f"Adam lr {s.lr}, D = {s.D}).", dict(run.params))

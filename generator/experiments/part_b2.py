@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from generator.experiments.part_b_common import (course_budget, frame_indices, save_animation, save_loss_curve,
-                                                 save_samples, snapshot, test_data, train_data, train_model)
+from generator.experiments.part_b_common import (course_budget, frame_indices, save_animation, save_diagram,
+                                                 save_loss_curve, save_samples, snapshot, test_data, train_data, train_model)
 from generator.experiments.part_b_objectives import VARIANTS, sample
 from generator.experiments.part_b_settings import course, settings
 from generator.metrics import QUALITY_COLUMNS, quality_caption, quality_metrics, quality_row, sample_quality
@@ -64,8 +64,9 @@ def _train_params(run, g, c) -> dict:
 
 def run_b2_2(run) -> None:
     """Train the time-conditioned UNet (Algorithm B.1)."""
-    g, _, result, _ = _train_time(run)
+    g, make, result, _ = _train_time(run)
     run.params = _train_params(run, g, course(run.cfg).time)
+    save_diagram(run, make, "The time-conditioned UNet")
     own = {k: v for k, v in run.params.items() if k != "course"}  # the plot states the run's own settings
     save_loss_curve(run, "loss", {"time-conditioned": result.losses}, f"Time-conditioned UNet ({own['objective']})",
                     f"Training loss of every step over {g.epochs} epochs (batch {g.batch_size}, Adam lr {g.lr}, "
@@ -205,6 +206,8 @@ def run_b2_5(run) -> None:
         run.metrics[f"{name}_train_seconds"] = round(result.seconds, 1)
         run.metrics[f"{name}_final_loss"] = round(sum(result.losses[-50:]) / len(result.losses[-50:]), 5)
         run.params[name] = _train_params(run, g, c) | {"p_uncond": g.p_uncond}
+        if name == SCHEDULED:
+            save_diagram(run, make, "The class-conditioned UNet")
     g = settings(run.cfg).cls
     save_loss_curve(run, "loss", curves, f"Class-conditioned UNet ({VARIANTS[run.cfg.part_b].label})",
                     f"Training loss of every step over {g.epochs} epochs (batch {g.batch_size}, p_uncond = "

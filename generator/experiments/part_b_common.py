@@ -91,6 +91,29 @@ def save_loss_curve(run, fig_id: str, curves: dict, title: str, caption: str, pa
                kind="plot", params=params)
 
 
+def save_diagram(run, make_model, whose: str) -> None:
+    """The section's UNet as its code builds it (models/unet_diagram), as figure "unet"."""
+    from generator.models.unet_diagram import save
+    with torch.random.fork_rng(devices=[]):  # a fresh model's initialisation leaves the section's random stream as it was
+        model = make_model()
+    save(run.out / "unet.svg", model)
+    d = model.conv_in[0][0].out_channels
+    enters = {"add": "the time t enters, its embeddings t₁, t₂ added to the feature maps passing there",
+              "mul": "the time t enters, its embeddings t₁, t₂ multiplying the feature maps passing there"}.get(model.time)
+    if model.num_classes:
+        enters = ("the conditioning enters, the feature maps passing there scaled by the class embeddings c₁, c₂ "
+                  "and shifted by the time embeddings t₁, t₂")
+    how = (f"blocks with their channels in → out and the shape of their output, skip connections dashed; orange "
+           f"tags mark where {enters}." if enters else
+           "each box is a block, with its input → output channels and the shape (channels × height × width) of "
+           "what it returns for one 28 × 28 digit. Dashed arrows carry an encoder output across to the decoder "
+           "block of the same size, which takes it concatenated to its input.")
+    run.figure("unet", "unet.svg", f"{whose} (width D = {d}), drawn from the network itself: {how}",
+               f"Diagram of the UNet: encoder blocks going down on the left, decoder blocks coming back up on the "
+               f"right, skip connections between them{' and tags where the conditioning enters' if enters else ''}.",
+               params={"D": d})
+
+
 def save_samples(run, fig_id: str, images: torch.Tensor, caption: str, alt: str, params: dict,
                  labels: torch.Tensor | None = None, ncol: int = 10, col_labels=None) -> None:
     """A grid of samples (ncol per row) plus their raw pixels (.npz) beside it."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import struct
 import threading
 import shutil
@@ -29,8 +30,21 @@ def site_path(section_id: str, rel: str) -> str:
     return f"figures/{section_id}-{rel.replace('/', '-')}"
 
 
+# the opening tag of an SVG drawing with its size in pixels (the runners' diagrams: a plain number each)
+_SVG_SIZE = re.compile(rb'<svg\b(?=[^>]*\swidth="(\d+)")(?=[^>]*\sheight="(\d+)")[^>]*>')
+
+
 def pixel_size(path: Path) -> tuple[int, int]:
-    """(width, height) read from the file header only."""
+    """(width, height) read from the file header only (an SVG's: its opening tag's)."""
+    if path.suffix.lower() == ".svg":
+        try:
+            with open(path, "rb") as f:
+                m = _SVG_SIZE.search(f.read(4096))
+        except OSError as e:
+            raise UserError(f"{path}: not readable ({e.__class__.__name__}); re-run its section") from None
+        if m is None or 0 in (size := (int(m.group(1)), int(m.group(2)))):
+            raise UserError(f"{path}: not an SVG drawing with a width and height in pixels; re-run its section")
+        return size
     try:
         with Image.open(path) as im:
             return im.size

@@ -59,7 +59,8 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
     """Template view of one figure; adds the files it needs to `files` (site path -> source)."""
     rel = assets.site_path(sv.section.id, f.src.relative_to(sv.folder).as_posix())
     width, height = assets.pixel_size(f.src)
-    pixel = assets.display_width(width) if f.kind != "plot" else None
+    # pixel art is enlarged by whole factors with sharp pixels; a plot or a drawing (SVG) is shown as it is sized
+    pixel = assets.display_width(width) if f.kind != "plot" and f.src.suffix.lower() != ".svg" else None
     shown = pixel or (assets.plot_width(f.src, width) if f.kind == "plot" else width)
     view = {"id": f.id, "anchor": f.anchor, "kind": f.kind, "caption": f.caption, "alt": f.alt,
             "src": rel, "width": width, "height": height, "stale": f.stale, "still": f.still,
