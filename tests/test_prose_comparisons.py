@@ -94,6 +94,19 @@ def test_a171_names_the_typeset_digit_once_and_a173_its_inputs(tmp_path):
     assert "two own images" not in page and "two more MNIST test digits" in page
 
 
+def test_a171_says_no_person_drew_the_default_drawings_and_lists_the_authors_own(tmp_path):
+    page = _render(tmp_path, "a1.7.1")
+    assert "two that no person drew: a 6 drawn on the demo page's drawing pad by mouse strokes that a script" in page
+    assert "hand-drawn" not in page
+    m = copy.deepcopy(json.loads((SAVED / "a1.7.1.json").read_text()))
+    m["data"] = {"web": m["data"]["web"], "drawn1": "file pad.png as a 28-px grey centre crop"}   # one drawing of their own
+    cfg = WriteupConfig(root=tmp_path)
+    cfg.part_a.drawings = ["pad.png"]
+    html = prose.bind((REPO / "content" / "a1.7.1.md").read_text(), collect.context(cfg, {"a1.7.1": m}, m), "a1.7.1")
+    assert "the drawings are the author's (file pad.png as a 28-px grey centre crop)." in html
+    assert "no person drew" not in html
+
+
 @pytest.mark.parametrize("held", [10, None])
 def test_a173_names_its_targets_from_the_run_and_where_each_prompt_holds(tmp_path, held):
     m = copy.deepcopy(json.loads((SAVED / "a1.7.3.json").read_text()))
