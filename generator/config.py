@@ -43,7 +43,7 @@ class PartAConfig:
     test_image: str = ""                                 # the "Campanile": local default is an MNIST test digit
     own_images: list[str] = field(default_factory=list)  # two extra SDEdit / inpainting / translation sources
     web_image: str = ""                                  # a1.7.1: local default is a typeset digit
-    drawings: list[str] = field(default_factory=list)    # a1.7.1: local default is two stroke drawings
+    drawings: list[str] = field(default_factory=list)    # a1.7.1; default: a drawing saved from the demo pad, a stroke drawing
     masks: list[str] = field(default_factory=list)       # a1.7.2 masks for own_images (white = new content)
     prompts: dict[str, str] = field(default_factory=dict)  # overrides of the backend's default prompts, by role
     # dynamic thresholding of x0_hat in every Part A loop (and a0's IF pipeline) as IF's scheduler does

@@ -5,6 +5,7 @@ separated by " | ":
     a0          "p1 | p2 | p3"             three prompts to sample
     anagramN    "p1 | p2 | view"           upright prompt, prompt seen through the view (views.py)
     hybridN     "far | near [| sigma]"     low-pass prompt, high-pass prompt, optional blur sigma (px)
+    translate   "target 1 [| target 2]"    the prompts every input is translated toward (one or two)
     any other   "prompt"                   one prompt; "{label}" is filled in per image
 """
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 from generator import vocabulary
 from generator.errors import UserError
 
-SINGLE = ("denoise", "sample", "sdedit", "inpaint", "translate")   # one prompt each
-NUMBERED = ("anagram", "hybrid")                                    # anagram1, anagram2, ..., hybrid1, ...
-ROLES_TEXT = "a0, " + ", ".join(SINGLE) + ", anagram1, anagram2, ..., hybrid1, hybrid2, ..."
+SINGLE = ("denoise", "sample", "sdedit", "inpaint")   # one prompt each
+NUMBERED = ("anagram", "hybrid")                       # anagram1, anagram2, ..., hybrid1, ...
+MAX_TARGETS = 2   # a1.7.3's figure has a row per input and target: more would bury the comparison
+ROLES_TEXT = "a0, " + ", ".join(SINGLE) + ", translate, anagram1, anagram2, ..., hybrid1, hybrid2, ..."
 SHOWN = 80  # characters of a prompt echoed in an error
 
 
@@ -45,7 +47,7 @@ Spec = str | tuple[str, ...] | Anagram | Hybrid
 def check_role(role: str) -> None:
     """A UserError for a role no section reads (a typo such as 'tranlsate')."""
     stem = role.rstrip("0123456789")
-    if role == "a0" or role in SINGLE or (stem in NUMBERED and stem != role):
+    if role in ("a0", "translate") or role in SINGLE or (stem in NUMBERED and stem != role):
         return
     raise UserError(f"writeup.toml [part_a.prompts]: unknown prompt role {short(role, 40)} "
                     f"(roles: {ROLES_TEXT})")
@@ -80,9 +82,16 @@ def _parse(role: str, value: str) -> Spec:
         if len(parts) not in (2, 3):
             raise UserError("expected 'far | near' or 'far | near | sigma'")
         return Hybrid(parts[0], parts[1], blur_sigma(parts[2]) if len(parts) == 3 else None)
+    if role == "translate":
+        if not 1 <= len(parts) <= MAX_TARGETS or not all(parts):
+            raise UserError(f"expected one or two target prompts separated by ' | ' ({len(parts)} given"
+                            f"{', one of them empty' if not all(parts) else ''})")
+        if any(is_template(p) for p in parts):  # a target is the same for every input: no {label}
+            raise UserError("a target prompt names what every input becomes, so it cannot hold {label}")
+        return parts
     if len(parts) != 1:
         raise UserError(f"{role!r} takes one prompt, not {len(parts)} parts separated by ' | ' "
-                        "(only a0, anagramN and hybridN take several)")
+                        "(only a0, translate, anagramN and hybridN take several)")
     return parts[0]
 
 

@@ -50,6 +50,16 @@ window.demoUi = function (root) {
       redraw();
     });
     document.getElementById("demo-clear").addEventListener("click", function () { clear(ink); clear(mask); redraw(); });
+    // The ink alone, white on black as the pad shows it (the ink layer is transparent where unpainted,
+    // and a transparent page is put on white when loaded, which would hide white ink): a file that
+    // writeup.toml [part_a] drawings takes as it is, with no inversion or stretch to undo.
+    document.getElementById("demo-save").addEventListener("click", function () {
+      var page = layer(), g = page.getContext("2d");
+      g.fillStyle = "#000"; g.fillRect(0, 0, S, S); g.drawImage(ink, 0, 0);
+      var a = document.createElement("a");
+      a.href = page.toDataURL("image/png"); a.download = "drawing.png";
+      document.body.append(a); a.click(); a.remove();
+    });
     redraw();
 
     document.getElementById("demo-edit-form").addEventListener("submit", function (ev) {

@@ -1,4 +1,6 @@
 """Part A's prompt strings parsed once (generator.prompt_specs): shapes, roles and one-line errors."""
+import re
+
 import pytest
 
 from generator import prompt_specs
@@ -31,13 +33,21 @@ def test_a_misspelt_role_is_one_line_listing_the_roles():
             parse_all({bad: "x"})
 
 
-def test_a_three_part_translate_says_it_takes_one_prompt():
+def test_translate_takes_one_or_two_targets_and_says_so_otherwise():
+    assert parse("translate", "a handwritten 9") == ("a handwritten 9",)
+    assert parse("translate", "a handwritten 9 | six") == ("a handwritten 9", "six")
     cfg = WriteupConfig()
     cfg.part_a.prompts = {"translate": "a handwritten 6 | a handwritten 9 | rot180"}
     with pytest.raises(UserError) as e:
         local.check_prompts(cfg)
     msg = str(e.value)
-    assert "'translate' takes one prompt, not 3 parts" in msg and "unknown prompt 'rot180'" not in msg
+    assert "translate: expected one or two target prompts separated by ' | ' (3 given)" in msg
+    assert "unknown prompt 'rot180'" not in msg and "\n" not in msg
+    for bad, why in (("a handwritten 9 | ", "one of them empty"), ("a handwritten {label}", "cannot hold {label}")):
+        with pytest.raises(UserError, match=re.escape(why)):
+            parse("translate", bad)
+    with pytest.raises(UserError, match="'sdedit' takes one prompt, not 2 parts"):
+        parse("sdedit", "a | b")
 
 
 def test_a_huge_prompt_is_cut_in_the_error():

@@ -64,6 +64,11 @@ def test_local_part_a_end_to_end(local_run):
         assert sd["i_start"] == list(part_a_settings.PRESETS["smoke"].i_starts) and set(sd["prompts"]) == {""}
         assert "the empty prompt “” (unconditional), so CFG" in fig["caption"]
         assert all(0 <= ms[sid]["metrics"][f"reads_as_input_i{i}"] <= 1 for i in sd["i_start"])
+    tr = ms["a1.7.3"]
+    assert tr["params"]["targets"] == ["a handwritten 9", "a handwritten 6"]
+    assert tr["params"]["prompts"] == ["a handwritten 9", "a handwritten 6"] * 3    # an input's rows together
+    assert all(0 <= tr["metrics"][f"reads_as_target{k}_i{i}"] <= 1 for k in (1, 2) for i in tr["params"]["i_start"])
+    assert "toward “a handwritten 9” and “a handwritten 6”; each input has a row per target" in tr["figures"][0]["caption"]
     inp = ms["a1.7.2"]
     assert set(inp["params"]["prompts"]) == {""} and inp["params"]["test_mask"] == "the box over its most ink"
     assert all(inp["metrics"][f"{k}_hole_change"] > 0 for k in ("test", "own1", "own2"))
@@ -122,6 +127,24 @@ def test_bad_prompt_or_view_keeps_earlier_artifacts(local_run, role, value, sect
     assert (cfg.artifacts / section / "manifest.json").read_bytes() == before
 
 
+@pytest.mark.parametrize("targets, same", [("a handwritten 9 | nine", True), ("a handwritten 9 | a handwritten 0", False)])
+def test_translation_targets_share_their_noise(local_run, tmp_path, monkeypatch, targets, same):
+    """An input's rows start from the same noise: two names of one digit give equal rows, two digits do not."""
+    from generator import figures
+    grids, save_grid = [], figures.save_grid
+    monkeypatch.setattr(figures, "save_grid", lambda path, rows, **kw: grids.append(rows) or save_grid(path, rows, **kw))
+    cfg = dataclasses.replace(local_run, artifacts_dir=str(tmp_path / "artifacts"),
+                              part_a=dataclasses.replace(local_run.part_a, prompts={"translate": targets}))
+    cfg.root = local_run.root
+    pipeline.run(cfg, [SECTIONS["a1.7.3"]], log=lambda *_: None)
+    (rows,) = grids
+    assert len(rows) == 6 and manifest.read(cfg.artifacts / "a1.7.3")["params"]["targets"] == targets.split(" | ")
+    for j in (0, 2, 4):   # each input: its row toward target 1, then toward target 2
+        edits1, edits2 = rows[j][:-1], rows[j + 1][:-1]
+        assert all(a.equal(b) for a, b in zip(edits1, edits2)) == same, j
+        assert rows[j][-1].equal(rows[j + 1][-1])   # the same input on the right
+
+
 def test_i_start_out_of_range_keeps_earlier_artifacts(local_run, monkeypatch):
     bad = dataclasses.replace(part_a_settings.PRESETS["smoke"], i_starts=(1, 40))
     monkeypatch.setitem(part_a_settings.PRESETS, "smoke", bad)
@@ -140,7 +163,8 @@ def test_deepfloyd_tiny_pipeline_end_to_end(tmp_path, tiny_mnist_dir):
     ms = _check_manifests(cfg)
     assert "stage2" in {f["id"] for f in ms["a0"]["figures"]}
     assert ms["a1.3"]["params"]["prompt"] == "a high quality photo"
-    assert ms["a1.7.3"]["params"]["prompts"][0] == "a rocket ship"
+    assert ms["a1.7.3"]["params"]["targets"] == ["a rocket ship", "a pencil"]   # two targets, as on the local model
+    assert ms["a1.7.3"]["params"]["prompts"] == ["a rocket ship", "a pencil"] * 3
     assert ms["a1.8"]["tables"][0]["columns"] == ["illusion", "view", "seeds"]
     assert ms["a1.9"]["params"]["hybrids"][0][:2] == ["a lithograph of a skull", "a lithograph of waterfalls"]
     assert ms["a1.9"]["params"]["hybrids"][0][2:] == list(hybrid_blur(tiny_if.SIZE))   # the course's, scaled

@@ -83,7 +83,7 @@ def test_i_start_range():
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 64, 64)])
 def test_builtin_inputs_render_in_range(shape):
-    for im in (images.typeset_digit(shape), images.drawing(shape, 2, "d1"), images.drawing(shape, 4, "d2")):
+    for im in (images.typeset_digit(shape), *images.drawings(WriteupConfig(), shape)):   # the pad's 6, a stroke 4
         assert im.image.shape == shape
         assert im.image.min() >= -1 and im.image.max() <= 1
         ink = (im.image > 0).float().mean()

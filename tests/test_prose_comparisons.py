@@ -94,6 +94,37 @@ def test_a171_names_the_typeset_digit_once_and_a173_its_inputs(tmp_path):
     assert "two own images" not in page and "two more MNIST test digits" in page
 
 
+def test_a171_says_no_person_drew_the_default_drawings_and_lists_the_authors_own(tmp_path):
+    page = _render(tmp_path, "a1.7.1")
+    assert "two that no person drew: a 6 drawn on the demo page's drawing pad by mouse strokes that a script" in page
+    assert "hand-drawn" not in page
+    m = copy.deepcopy(json.loads((SAVED / "a1.7.1.json").read_text()))
+    m["data"] = {"web": m["data"]["web"], "drawn1": "file pad.png as a 28-px grey centre crop"}   # one drawing of their own
+    cfg = WriteupConfig(root=tmp_path)
+    cfg.part_a.drawings = ["pad.png"]
+    html = prose.bind((REPO / "content" / "a1.7.1.md").read_text(), collect.context(cfg, {"a1.7.1": m}, m), "a1.7.1")
+    assert "the drawings are the author's (file pad.png as a 28-px grey centre crop)." in html
+    assert "no person drew" not in html
+
+
+@pytest.mark.parametrize("held", [10, None])
+def test_a173_names_its_targets_from_the_run_and_where_each_prompt_holds(tmp_path, held):
+    m = copy.deepcopy(json.loads((SAVED / "a1.7.3.json").read_text()))
+    m["params"]["targets"] = ["a handwritten 3", "eight"]
+    for i in m["params"]["i_start"]:   # target 1 read in every edit up to `held`, target 2 in none
+        m["metrics"][f"reads_as_target1_i{i}"] = 1.0 if held is not None and i <= held else 0.0
+        m["metrics"][f"reads_as_target2_i{i}"] = 0.0
+    html = prose.bind((REPO / "content" / "a1.7.3.md").read_text(), collect.context(WriteupConfig(root=tmp_path), {"a1.7.3": m}, m),
+                      "a1.7.3")
+    page = re.sub(r"\s+", " ", html)
+    assert "is asked for \"a handwritten 3\" and \"eight\"" in page and "handwritten 9" not in page
+    first = m["params"]["i_start"][0]
+    assert f"{'100%' if held else '0%'} of the edits toward \"a handwritten 3\" and 0% of the edits toward \"eight\"" \
+           f" from `i_start = {first}`" in page
+    want = f"{held} for \"a handwritten 3\"" if held else "none for \"a handwritten 3\""
+    assert f"at least half of the edits read as the target is {want} and none for \"eight\"." in page
+
+
 def test_a172_lists_hole_changes_in_the_figures_order(tmp_path):
     page = _render(tmp_path, "a1.7.2", test_hole_change=0.30, own1_hole_change=0.20, own2_hole_change=0.10)
     assert "30% (test image), 20% (second image), 10% (third image)." in page

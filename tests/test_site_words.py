@@ -86,6 +86,7 @@ def test_every_recorded_metric_has_a_name_in_words():
     assert words.metric_name("constant-lr_fd_cov_term_epoch10") == "constant-rate run: FD covariance term after epoch 10"
     assert words.metric_name("hybrid2_scaled_success_rate") == "hybrid 2 (course blur): share read as intended"
     assert words.metric_name("final_loss_mean100") == "final loss (mean of the last 100 steps)"
+    assert words.metric_name("reads_as_target2_i10") == "read as the second target's digit, i_start = 10"
     assert words.metric_name("something_new") == "something new"
 
 

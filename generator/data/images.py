@@ -2,8 +2,9 @@
 
 Every image comes out as (C, H, W) in [-1, 1] at the backend's resolution (local: 1x28x28, white
 ink on black like MNIST; DeepFloyd: 3x64x64 RGB). Defaults need no files: MNIST test digits stand
-in for the Campanile and own photos, a typeset digit for the web image, stroke drawings for the
-hand-drawn inputs. Files named in writeup.toml [part_a] replace them, processed like the course's
+in for the Campanile and own photos, a typeset digit for the web image, and for the course's
+hand drawings a drawing saved from the demo page's pad (drawn there by a script) and one of pen
+strokes placed in code. Files named in writeup.toml [part_a] replace them, processed like the course's
 `process_pil_im` (RGB -> resize shorter side -> center crop -> [-1, 1]).
 """
 from __future__ import annotations
@@ -99,12 +100,12 @@ def stretch(x: Tensor) -> tuple[Tensor, float, float] | None:
     return ((a - lo) / (hi - lo)).clamp(0, 1) * 2 - 1, lo, hi
 
 
-def load_user_image(cfg, rel: str, key: str, shape: tuple[int, int, int], name: str) -> InputImage:
-    """A file from writeup.toml, sized for the backend."""
-    path = cfg.path(rel)
+def _fit(path: Path, key: str, shape: tuple[int, int, int]) -> tuple[Tensor, str | None]:
+    """An image file sized for the backend, and on the local model what was done to fit it (None
+    on DeepFloyd, which takes RGB as it is): inverted when light, auto-levelled when grey."""
     x = _to_tensor(_open(path, key), shape)
     if shape[0] != 1:
-        return InputImage(name, f"your image {Path(rel).name}", x, None, f"file {rel}")
+        return x, None
     note = f"a {shape[1]}-px grey centre crop"
     if x.mean() > 0:
         # the local model knows white ink on black (MNIST): a light page is inverted
@@ -113,6 +114,15 @@ def load_user_image(cfg, rel: str, key: str, shape: tuple[int, int, int], name: 
     if levelled is not None:  # MNIST's background is 0: a grey one reads to the model as faint ink everywhere
         x, lo, hi = levelled
         note += f", its contrast stretched from {lo:.2f}–{hi:.2f} to 0–1"
+    return x, note
+
+
+def load_user_image(cfg, rel: str, key: str, shape: tuple[int, int, int], name: str) -> InputImage:
+    """A file from writeup.toml, sized for the backend."""
+    path = cfg.path(rel)
+    x, note = _fit(path, key, shape)
+    if note is None:
+        return InputImage(name, f"your image {Path(rel).name}", x, None, f"file {rel}")
     # said where it happens: the reader of the log, the caption and the manifest all learn it
     print(f"note: {path.name} becomes {note} for the local MNIST model", file=sys.stderr)
     return InputImage(name, f"your image {Path(rel).name} ({note})", x, None, f"file {rel} as {note}", path)
@@ -171,13 +181,14 @@ def typeset_digit(shape, digit: int = 5) -> InputImage:
                       _render(shape, draw), digit, "typeset in a sans-serif font")
 
 
-# A child's digits as polylines in unit coordinates (x right, y down), drawn with a thick pen.
+# A digit as polylines in unit coordinates (x right, y down), drawn with a thick pen in code.
 DRAWINGS = {
-    2: [[(0.27, 0.36), (0.33, 0.22), (0.47, 0.16), (0.62, 0.2), (0.69, 0.33), (0.63, 0.48),
-         (0.46, 0.63), (0.3, 0.8), (0.52, 0.78), (0.76, 0.8)]],
     4: [[(0.52, 0.13), (0.38, 0.4), (0.25, 0.6), (0.5, 0.58), (0.78, 0.6)],
         [(0.62, 0.3), (0.6, 0.6), (0.61, 0.88)]],
 }
+# The demo page's drawing pad, saved with its Save button: a 6 drawn by pointer strokes that a
+# script sent to the browser (generator/site/pad.py makes it again), not by a person's hand.
+PAD_DRAWING = (Path(__file__).parent / "drawings" / "pad-6.png", 6)
 
 
 def drawing(shape, digit: int, name: str) -> InputImage:
@@ -189,8 +200,18 @@ def drawing(shape, digit: int, name: str) -> InputImage:
             d.line(pts, fill=255, width=pen, joint="curve")
             for x, y in pts[:1] + pts[-1:]:                  # round pen ends
                 d.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=255)
-    return InputImage(name, f"hand-drawn {digit}: a stroke drawing", _render(shape, draw), digit,
-                      "drawn as pen strokes")
+    return InputImage(name, f"stroke drawing of a {digit}: straight pen strokes placed in code",
+                      _render(shape, draw), digit, f"a {digit} of straight pen strokes placed in code")
+
+
+def pad_drawing(shape, name: str) -> InputImage:
+    """The shipped drawing saved from the demo's pad, loaded as an author's drawing file is."""
+    path, digit = PAD_DRAWING
+    x, _ = _fit(path, "drawings", shape)
+    return InputImage(name, f"pad drawing of a {digit}: drawn on the demo page's pad by mouse strokes a script "
+                      "sent, then saved with its Save drawing button", x, digit,
+                      f"a {digit} drawn on the demo page's drawing pad by mouse strokes that a script sent to "
+                      "the browser, then saved from the pad")
 
 
 def course_mask(shape) -> Tensor:
@@ -244,7 +265,7 @@ def drawings(cfg, shape) -> list[InputImage]:
     rels = cfg.part_a.drawings
     if rels:
         return [load_user_image(cfg, r, "drawings", shape, f"drawn{i}") for i, r in enumerate(rels, 1)]
-    return [drawing(shape, 2, "drawn1"), drawing(shape, 4, "drawn2")]
+    return [pad_drawing(shape, "drawn1"), drawing(shape, 4, "drawn2")]
 
 
 def own_masks(cfg, shape, images: list[InputImage]) -> list[Tensor]:

@@ -9,7 +9,7 @@ from generator import captions
 from generator.data.images import InputImage, course_mask, drawings, own_images, own_masks, test_image, web_image
 from generator.diffusion import cfg as cfg_eps, inpaint, last, sdedit
 from generator.experiments.part_a_common import check_i_start, gen, judge, save, setup
-from generator.experiments.part_a_settings import fill, prompt
+from generator.experiments.part_a_settings import fill, prompt, spec
 
 
 HOLE_TINT = (1.0, 0.1, -1.0)   # the hole panel's fill in [-1, 1] RGB: orange, apart from black, white and grey
@@ -42,37 +42,60 @@ def hole_panel(image: Tensor, m: Tensor) -> Tensor:
     return image.expand(3, *image.shape[1:]) * (1 - m) + tint * m
 
 
-def _drift(run, images: list[InputImage], i_starts: list[int], cols: list[Tensor]) -> None:
-    """On the local backend, metrics reads_as_input_i{i}: the share of edits from i_start i that the
-    MNIST classifier still reads as the input's own digit (the drift across i_start, in one number)."""
+def _edits(run, ctx, images: list[InputImage], i_starts: list[int], template: str) -> tuple[list[str], list[Tensor]]:
+    """SDEdit every image from each i_start (CFG) with one prompt template: (the prompt of each
+    image, i_starts x (N,C,H,W) edits). The noise of i_start i is stream gen(run, i) whatever the
+    prompt, so the edits of one image under two prompts differ only by the prompt."""
+    den = ctx.den
+    prompts = [fill(template, im.label) for im in images]
+    eps_fn = cfg_eps(den, den.encode(prompts), den.encode([""]), ctx.s.gamma)
+    x_orig = torch.stack([im.image for im in images])                      # (N,C,H,W)
+    cols = [last(sdedit(eps_fn, x_orig, i, ctx.ts, den.alphas_cumprod, threshold=ctx.threshold,
+                       generator=gen(run, i))).x.clamp(-1, 1)
+            for i in i_starts]                                              # i_starts x (N,C,H,W)
+    return prompts, cols
+
+
+def _judge_edits(run, images: list[InputImage], i_starts: list[int], edits: list[list[Tensor]],
+                 targets: list[int | None]) -> None:
+    """On the local backend, metrics reads_as_input_i{i}: the share of edits from i_start i (under
+    every prompt) that the MNIST classifier still reads as the input's own digit (the drift across
+    i_start, in one number); and for the k-th prompt set naming a target digit, reads_as_target{k}_i{i}:
+    the share of its edits read as that digit. `edits`: one i_starts x (N,C,H,W) list per prompt set."""
     probs = judge(run)
-    known = [j for j, im in enumerate(images) if im.label is not None]
-    if probs is None or not known:
+    if probs is None:
         return
+    known = [j for j, im in enumerate(images) if im.label is not None]
     want = torch.tensor([images[j].label for j in known])
-    for i, c in zip(i_starts, cols):
-        run.metrics[f"reads_as_input_i{i}"] = round(float((probs(c[known]).argmax(1) == want).float().mean()), 3)
+    for n, i in enumerate(i_starts):
+        read = [probs(cols[n]).argmax(1) for cols in edits]                # per prompt set: (N,) digits read
+        if known:
+            kept = torch.cat([r[known] == want for r in read])
+            run.metrics[f"reads_as_input_i{i}"] = round(float(kept.float().mean()), 3)
+        for k, (r, digit) in enumerate(zip(read, targets), 1):
+            if digit is not None:
+                run.metrics[f"reads_as_target{k}_i{i}"] = round(float((r == digit).float().mean()), 3)
+
+
+def _schedule(ts: list[int], i_starts: list[int]) -> str:
+    """'SDEdit from i_start = 1, 3 (t = 960, 900)' for a caption."""
+    return (f"SDEdit from i_start = {', '.join(map(str, i_starts))} (t = "
+            f"{', '.join(str(ts[i]) for i in i_starts)})")
 
 
 def edit_grid(run, ctx, images: list[InputImage], role: str, name: str, what: str) -> None:
     """SDEdit every image from each i_start (CFG) and save rows of [edits..., original]."""
-    den, s, ts = ctx.den, ctx.s, ctx.ts
+    s, ts = ctx.s, ctx.ts
     i_starts = [check_i_start(i, ts) for i in s.i_starts]
-    prompts = [fill(prompt(run.cfg, role), im.label) for im in images]
-    eps_fn = cfg_eps(den, den.encode(prompts), den.encode([""]), s.gamma)
-    x_orig = torch.stack([im.image for im in images])                      # (N,C,H,W)
-    cols = [last(sdedit(eps_fn, x_orig, i, ts, den.alphas_cumprod, threshold=ctx.threshold,
-                       generator=gen(run, i))).x.clamp(-1, 1)
-            for i in i_starts]                                              # i_starts x (N,C,H,W)
+    prompts, cols = _edits(run, ctx, images, i_starts, prompt(run.cfg, role))
     rows = [[c[j] for c in cols] + [im.image] for j, im in enumerate(images)]
-    _drift(run, images, i_starts, cols)
+    _judge_edits(run, images, i_starts, [cols], [None])
     params = {"i_start": i_starts, "t": [ts[i] for i in i_starts], "prompts": prompts, "gamma": s.gamma,
               "seed": run.seed}
     run.params.update(params)
     run.data.update({im.name: im.source for im in images})
     save(run, ctx, name, rows,
-         f"{what}: SDEdit from i_start = {', '.join(map(str, i_starts))} (t = "
-         f"{', '.join(str(ts[i]) for i in i_starts)}), {said(prompts, s.gamma)}; rightmost "
+         f"{what}: {_schedule(ts, i_starts)}, {said(prompts, s.gamma)}; rightmost "
          f"column: the input; seed {run.seed}.",
          f"{what}: each row goes from a loose re-imagining (small i_start) to a faithful copy (large i_start).",
          params, row_labels=[im.title for im in images],
@@ -88,13 +111,53 @@ def run_a1_7(run) -> None:
 def run_a1_7_1(run) -> None:
     ctx = setup(run)
     images = [web_image(run.cfg, ctx.den.shape), *drawings(run.cfg, ctx.den.shape)]
-    edit_grid(run, ctx, images, "sdedit", "sdedit-web-drawn", "Web image and hand-drawn images")
+    edit_grid(run, ctx, images, "sdedit", "sdedit-web-drawn", "The web image and the drawings")
 
 
 def run_a1_7_3(run) -> None:
+    """The same inputs translated toward each target prompt (one or two), with the same noise per
+    i_start for every target: an input's rows sit together and differ only by the prompt."""
     ctx = setup(run)
+    s, ts = ctx.s, ctx.ts
     images = [test_image(run.cfg, ctx.den.shape), *own_images(run.cfg, ctx.den.shape)]
-    edit_grid(run, ctx, images, "translate", "translate", "Text-conditional translation")
+    i_starts = [check_i_start(i, ts) for i in s.i_starts]
+    targets = list(spec(run.cfg, "translate"))
+    edits = [_edits(run, ctx, images, i_starts, t)[1] for t in targets]    # targets x i_starts x (N,C,H,W)
+    _judge_edits(run, images, i_starts, edits, [_digit(run, t) for t in targets])
+    rows, labels, prompts = [], [], []
+    for j, im in enumerate(images):                                         # an input's rows together
+        for t, cols in zip(targets, edits):
+            rows.append([c[j] for c in cols] + [im.image])
+            labels.append(f"{im.title},\ntoward {_short(run, t)}" if len(targets) > 1 else im.title)
+            prompts.append(t)
+    params = {"i_start": i_starts, "t": [ts[i] for i in i_starts], "targets": targets, "prompts": prompts,
+              "gamma": s.gamma, "seed": run.seed}
+    run.params.update(params)
+    run.data.update({im.name: im.source for im in images})
+    toward = " and ".join(captions.quoted(t) for t in targets)
+    same = ("; each input has a row per target, with the same noise in both, so they differ only by the prompt"
+            if len(targets) > 1 else "")
+    save(run, ctx, "translate", rows,
+         f"Text-conditional translation: {_schedule(ts, i_starts)}, CFG γ = {s.gamma}, toward {toward}{same}; "
+         f"rightmost column: the input; seed {run.seed}.",
+         "Text-conditional translation: each row takes one input toward one target prompt, from a loose "
+         "re-imagining (small i_start) to a faithful copy (large i_start).",
+         params, row_labels=labels, col_labels=[f"i_start = {i}" for i in i_starts] + ["original"])
+
+
+def _short(run, target: str) -> str:
+    """A target as a row label says it: "a 9" on the local model (its prompts name digits), else
+    the prompt in quotes. Short, so the labels leave a phone room for the images."""
+    d = _digit(run, target)
+    return captions.quoted(target) if d is None else f"a {d}"
+
+
+def _digit(run, target: str) -> int | None:
+    """The digit a target prompt names on the local backend, whose judge reads digits; None elsewhere."""
+    if run.cfg.backend != "local":
+        return None
+    from generator.models.local import digit_of
+    return digit_of(target)
 
 
 def run_a1_7_2(run) -> None:

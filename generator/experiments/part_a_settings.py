@@ -56,7 +56,7 @@ DEFAULT_PROMPTS = {
         "sample": "a handwritten {label}",               # sample k shows digit k
         "sdedit": "",        # unconditional, as generic as the course's "a high quality photo": naming the
         "inpaint": "",       # input's own digit pins it, and neither the drift nor a new fill would show
-        "translate": "a handwritten 9",
+        "translate": "a handwritten 9 | a handwritten 6",   # two targets: the same inputs toward each
         # pairs whose shapes really do map onto each other, chosen on the shipped model by the judge
         # and by eye over all 90 digit pairs under six views (`writeup illusions`, BENCHMARKS.md);
         # real digits pass the same test at most 6%, 14%, 20% and 26% of the time
@@ -76,7 +76,7 @@ DEFAULT_PROMPTS = {
         "sample": "a high quality photo",
         "sdedit": "a high quality photo",
         "inpaint": "a high quality photo",
-        "translate": "a rocket ship",
+        "translate": "a rocket ship | a pencil",
         "anagram1": "an oil painting of an old man | an oil painting of people around a campfire | flip",
         "anagram2": "a photo of a dog | a photo of a man | rot90cw",
         "anagram3": "a lithograph of a skull | a lithograph of waterfalls | negate",

@@ -64,7 +64,7 @@ LABELS = {
     "sampler": "sampler", "samples": "samples", "scheduler": "learning-rate schedule", "scored": "samples scored",
     "seeds": "seeds", "seeds_per_pair": "seeds per illusion", "sigma": "σ", "sigmas": "σ values",
     "sigmas_tried": "blur σ tried", "steps": "steps", "steps_per_epoch": "optimizer steps per epoch",
-    "stride": "stride", "t": "t values", "t_sampling": "training t drawn from", "t_start": "t at the start",
+    "stride": "stride", "t": "t values", "t_sampling": "training t drawn from", "t_start": "t at the start", "targets": "target prompts",
     "test_index": "test digit (index)", "test_mask": "mask", "trained_sigma": "trained at σ", "tries": "tries per image",
     "variant": "variant", "view": "view", "x0_threshold": "clean-estimate clipping",
     # what the run read (the manifest's data); own1/own2 are the rows after the test image, the author's files or MNIST digits
@@ -180,6 +180,8 @@ METRICS = [
     (r"classifier_agrees(?:_(\d+)_steps)?", lambda m: "read as the prompt's digit" + (f", {m[1]} steps" if m[1] else "")),
     (r"classifier_reads(?:_(\d+)_steps)?", lambda m: "digits read" + (f", {m[1]} steps" if m[1] else "")),
     (r"reads_as_input_i(\d+)", lambda m: f"read as the input's digit, i_start = {m[1]}"),
+    (r"reads_as_target([12])_i(\d+)",
+     lambda m: f"read as the {('first', 'second')[int(m[1]) - 1]} target's digit, i_start = {m[2]}"),
     (r"(\w+?)_hole_change", lambda m: f"change inside the hole, {LABELS.get(m[1], m[1])}"),
     (r"(anagram|hybrid)(\d)(_scaled)?_success", lambda m: f"{m[1]} {m[2]}{' (course blur)' if m[3] else ''}: read as intended"),
     (r"(anagram|hybrid)(\d)(_scaled)?_success_rate",
