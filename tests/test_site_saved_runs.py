@@ -123,3 +123,13 @@ def test_the_prose_speaks_of_the_diagram_only_where_the_run_drew_one():
         assert words_ not in _render(cfg, older, sid), sid
     assert "[drawn in b1.2.1](#fig-b1-2-1-unet)" in prose.bind((REPO / "content" / "part-b.md").read_text(),
                                                              collect.context(cfg, runs), "part-b.md")
+
+
+def test_the_guidance_box_says_which_step_the_run_took():
+    """Algorithm B.4 states the course's Euler step; a Heun run says it took Heun's step instead."""
+    cfg, runs = WriteupConfig(), _runs("fm")
+    said = "this run takes b2.3's Heun step instead"
+    assert runs["b2.6"]["figures"][0]["params"]["sampler"] == "heun"
+    assert said in _render(cfg, runs, "b2.6")
+    euler = dict(runs["b2.6"], figures=[dict(f, params=dict(f["params"], sampler="euler")) for f in runs["b2.6"]["figures"]])
+    assert said not in _render(cfg, dict(runs, **{"b2.6": euler}), "b2.6")
