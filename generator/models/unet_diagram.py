@@ -15,6 +15,7 @@ dark theme, like the other figures; the bytes depend only on the model's configu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 
 import torch
@@ -104,10 +105,6 @@ def _width(text: str) -> float:
     return ImageDraw.Draw(Image.new("L", (1, 1))).textlength(text, font=figures._font(FONT))
 
 
-def _esc(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def svg(model: UNet) -> str:
     """The diagram of `model` as SVG text (same configuration, same bytes)."""
     blocks, legend = measure(model)
@@ -145,7 +142,7 @@ def svg(model: UNet) -> str:
                    f'fill-opacity="0.1" stroke="{INK}"/>')
         for n, s in enumerate(lines[i]):
             out.append(f'<text x="{x + bw / 2:.1f}" y="{y + PAD // 2 + lh * (n + 1) - 4}" text-anchor="middle">'
-                       f'{_esc(s)}</text>')
+                       f'{escape(s, quote=False)}</text>')
 
     def line(pts, dashed=False, head=True):
         dash = ' stroke-dasharray="6 4"' if dashed else ""
@@ -171,7 +168,8 @@ def svg(model: UNet) -> str:
         line((cx + dx, cy + dy, x2, y2), dashed)
         out.append(f'<rect x="{cx - tw / 2:.1f}" y="{cy - th / 2:.1f}" width="{tw:.1f}" height="{th}" '
                    f'rx="{th / 2:.1f}" fill="{ACCENT}" fill-opacity="0.15" stroke="{ACCENT}"/>')
-        out.append(f'<text x="{cx:.1f}" y="{cy + FONT * 0.35:.1f}" text-anchor="middle">{_esc(tag)}</text>')
+        out.append(f'<text x="{cx:.1f}" y="{cy + FONT * 0.35:.1f}" text-anchor="middle">'
+                   f'{escape(tag, quote=False)}</text>')
 
     arrow(None, 0)
     for i, b in enumerate(blocks):
@@ -181,7 +179,7 @@ def svg(model: UNet) -> str:
             arrow(b.skip, i, dashed=True)
     y = PAD + rows * bh + (rows - 1) * ROW + PAD
     for n, s in enumerate(legend_lines):
-        out.append(f'<text x="{PAD}" y="{y + lh * (n + 1) - 4}">{_esc(s)}</text>')
+        out.append(f'<text x="{PAD}" y="{y + lh * (n + 1) - 4}">{escape(s, quote=False)}</text>')
     return "\n".join(out + ["</svg>"]) + "\n"
 
 
