@@ -30,10 +30,6 @@ PROBE_DAYS = 7                      # reused this long; delete the file to measu
 # choices that multiply a run's time, with the usual (cheaper) value the dry run compares against
 CHOICES = (("part_b", "fm"), ("preset", "quick"))
 MULTIPLIES = 1.5                    # warn when a choice takes this many times the usual value's time
-# Part A sections' sampling and figures on the reference machine, seconds (BENCHMARKS.md, quick;
-# a1.7.3 twice its recorded 2.0 since it translates every input toward two targets)
-REF_PART_A = {"a0": 6.0, "a1.1": 0.1, "a1.2": 0.1, "a1.3": 0.1, "a1.4": 0.2, "a1.5": 4.5, "a1.6": 0.7,
-              "a1.7": 2.0, "a1.7.1": 1.9, "a1.7.2": 1.5, "a1.7.3": 4.0, "a1.8": 4.8, "a1.9": 4.9}
 
 
 @dataclass
@@ -95,10 +91,10 @@ def _part_b(cfg, sid: str) -> list[Work]:
 def section_work(cfg, section) -> tuple[list[Work], float]:
     """(work items, reference-machine seconds of other work) for one section."""
     if section.part == "b":
-        return _part_b(cfg, section.id), 0.5
+        return _part_b(cfg, section.id), section.cost
     if cfg.backend != "local":
         return [], 0.0  # DeepFloyd's times are not modelled here
-    return [], REF_PART_A.get(section.id, 1.0)  # sampling the shipped model: nothing to train
+    return [], section.cost  # sampling the shipped model: nothing to train
 
 
 def probe(device: str = "auto", steps: int = 4) -> tuple[float, str]:

@@ -7,7 +7,7 @@ the D = 16 UNet at batch 32 runs 9.3 steps/s with two threads and 9.4 with one; 
 run takes about the time of its longest chain of sections (b2.2's training, then b2.3's
 sampling), not of all of them (BENCHMARKS.md).
 
-A free worker takes the first section in ORDER whose needs have ended: the long trainings first,
+A free worker takes the first section in sections.SIDE_BY_SIDE whose needs have ended: the long trainings first,
 each sampling section as soon as its model exists (it is on the longest chain), then the short
 ones. On a GPU, with one core, under `accelerate launch` or at smoke everything runs in order.
 """
@@ -20,10 +20,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-# the order in which free workers take sections whose needs have ended (see the docstring)
-ORDER = ("b2.5", "b2.2", "b2.6", "b2.3", "b1.2.3", "b1.2.1", "b1.2.2", "a0", "a1.1", "a1.2", "a1.3", "a1.4",
-         "a1.5", "a1.6", "a1.7", "a1.7.1", "a1.7.2", "a1.7.3", "a1.8", "a1.9", "b1.2")
-
+from generator.sections import SIDE_BY_SIDE
 
 SLOWER = 1.16  # one thread against two: D = 32 ran 3.9 against 4.6 steps/s (D = 16 the same speed)
 # Each worker says every HEARTBEAT_S what it is doing (section, epoch and step, time left of the
@@ -36,7 +33,7 @@ HEARTBEAT_S = 30.0
 def plan(todo: list, device_type: str, preset: str) -> tuple[list, int, int]:
     """(the sections to run side by side, workers, torch threads each); none when not worth it:
     smoke's nets train in seconds, less than a worker takes to start."""
-    side = [s for sid in ORDER for s in todo if s.id == sid]
+    side = [s for sid in SIDE_BY_SIDE for s in todo if s.id == sid]
     cores = os.cpu_count() or 1
     workers = min(cores, len(side))
     if device_type != "cpu" or workers < 2 or preset == "smoke" or "RANK" in os.environ:
@@ -45,7 +42,7 @@ def plan(todo: list, device_type: str, preset: str) -> tuple[list, int, int]:
 
 
 def makespan(jobs: list[tuple[str, float, tuple]], workers: int) -> float:
-    """Wall time of jobs (id, seconds, needs), in ORDER, as run_side_by_side runs them: the first
+    """Wall time of jobs (id, seconds, needs), in SIDE_BY_SIDE's order, as run_side_by_side runs them: the first
     free worker takes the first job whose needs have ended, each job SLOWER on its one thread."""
     ids = {j[0] for j in jobs}
     free, end, pending = [0.0] * workers, {}, list(jobs)
@@ -130,7 +127,7 @@ def _run(job, cfg, section, retrain_since: float | None, heartbeat_s: float) -> 
 
 def run_side_by_side(job, cfg, sections: list, workers: int, threads: int, retrain_since: float | None, done,
                      heartbeat_s: float = HEARTBEAT_S) -> None:
-    """Run `sections` (in ORDER) in `workers` processes, each once the sections it needs among them
+    """Run `sections` (in SIDE_BY_SIDE's order) in `workers` processes, each once the sections it needs among them
     have ended: job(cfg, section, options) runs one in a worker (pipeline.run_section, handed in so
     that this module needs nothing above it); done(section id) as each one ends; each worker prints
     a heartbeat every heartbeat_s."""

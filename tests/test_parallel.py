@@ -7,7 +7,7 @@ import torch
 
 from generator import manifest, parallel, pipeline, staleness
 from generator.config import load_config
-from generator.sections import SECTIONS
+from generator.sections import SECTIONS, SIDE_BY_SIDE
 
 
 def _cfg(root, tiny_mnist_dir):
@@ -60,7 +60,7 @@ def test_the_plan_runs_every_section_side_by_side_only_where_it_pays():
     # a section waits for the one it needs: b2.3 after b2.2, while the other worker goes on
     jobs = [("b2.2", 300, ()), ("x", 100, ()), ("b2.3", 50, ("b2.2",)), ("y", 100, ())]
     assert parallel.makespan(jobs, 2) == pytest.approx(350 * parallel.SLOWER)
-    assert {s.id for s in SECTIONS.values()} == set(parallel.ORDER)    # every section has its turn
+    assert {s.id for s in SECTIONS.values()} == set(SIDE_BY_SIDE)    # every section has its turn
 
 
 def test_a_run_trains_side_by_side_first_then_the_rest_in_order(tmp_path, tiny_mnist_dir, monkeypatch):

@@ -52,10 +52,10 @@ def synthetic(root: Path, seed: int = 0) -> Path:
         folder.mkdir(parents=True)
         figs = [{"id": "grid", "file": _png(folder / "grid.png", rng, 7 * 84, 5 * 84, 3), "kind": "image",
                  "caption": f"{s.title}, seed = {cfg.seed}", "alt": s.title, "params": {"seed": cfg.seed}}]
-        if s.id in ("b1.2.1", "b1.2.3", "b2.2", "b2.5"):
+        if s.trains:
             figs.append({"id": "loss", "file": _png(folder / "loss.png", rng, 768, 432, 1), "kind": "plot",
                          "caption": "loss per step", "alt": "loss curve", "params": {}})
-        if s.id in ("a1.5", "a1.6", "a1.8", "b2.3", "b2.6"):
+        if s.animates:
             figs.append({"id": "anim", "file": _gif(folder / "anim.gif", rng, 10 * 84, 4 * 84, 34),
                          "kind": "animation", "caption": "sampling, steps = 34", "alt": "sampling", "params": {}})
         m = {"schema": manifest.SCHEMA, "section": s.id, "title": s.title, "part": s.part, "params": {},

@@ -12,7 +12,7 @@ from typing import Callable
 from generator import manifest, staleness, vocabulary
 from generator.config import WriteupConfig
 from generator.sections import PARTS, SECTIONS, Section
-from generator.site import differs, own, prose, sandbox, words
+from generator.site import differs, own, prose, sandbox
 
 # The three pages of the site, in reading order: file name -> (title, prose file, part or None).
 PAGES = {
@@ -21,7 +21,6 @@ PAGES = {
     "part-b.html": (PARTS["b"], "part-b.md", "b"),
 }
 NAV = {"index.html": "Overview", "part-a.html": "Part A", "part-b.html": "Part B"}  # short labels for the menu
-DEMO_MODELS = {"b2.6": "flow", "a0": "local"}  # sections whose runner exports a demo model -> its name
 # the demo page (render.render_demo) in the menu of every page; the PDF leaves it out (data-print="no")
 DEMO_NAV = {"file": "demo.html", "label": "Try it", "title": "Try it: the models in your browser", "print": False}
 
@@ -227,16 +226,12 @@ def _own_section(cfg: WriteupConfig, o: own.OwnSection, runs: dict, warnings: li
     return view
 
 
-# A part's picture on the landing page: its showpiece (the anagrams' summary; the last samples of
-# the class-conditioned UNet, scheduled run) where it was run, else the last image of the part.
-THUMBNAILS = {"a": ("a1.8", "anagrams"), "b": ("b2.6", "samples-epoch")}
-
-
-def _thumbnail(views: list[SectionView], part: str) -> Figure | None:
-    images = [(v.section.id, f) for v in views for f in v.figures
+def _thumbnail(views: list[SectionView]) -> Figure | None:
+    """A part's picture on the landing page: its showpiece (Section.thumbnail) where it was run, else
+    the part's last image."""
+    images = [(v.section.thumbnail, f) for v in views for f in v.figures
               if f.kind == "image" and f.src.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")]
-    sid, prefix = THUMBNAILS.get(part, ("", ""))
-    best = [f for s, f in images if s == sid and f.id.startswith(prefix)]
+    best = [f for prefix, f in images if prefix and f.id.startswith(prefix)]
     return (best or [f for _, f in images] or [None])[-1]
 
 
@@ -244,7 +239,7 @@ def _nav(own_pages: list[own.OwnPage], runs: dict[str, dict | None]) -> list[dic
     nav = [{"file": file, "label": NAV[file], "title": title, "print": True} for file, (title, _, _) in PAGES.items()]
     nav += [{"file": f"{p.slug}.html", "label": p.nav, "title": p.title, "print": True} for p in own_pages]
     # the demo is built whenever a run exported a model (render.render_demo; a damaged one fails the build)
-    demo = any((runs.get(sid) or {}).get("data", {}).get("demo") is not None for sid in DEMO_MODELS)
+    demo = any((runs.get(s.id) or {}).get("data", {}).get("demo") is not None for s in SECTIONS.values() if s.demo)
     return nav + [dict(DEMO_NAV)] if demo else nav
 
 
@@ -285,7 +280,7 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
                         template="part.html" if part else "index.html", smoke=smoke(part), preset=ctx["preset"])
         if part is None:
             for key, ptitle in PARTS.items():
-                thumb = _thumbnail([v for v in views.values() if v.section.part == key], key)
+                thumb = _thumbnail([v for v in views.values() if v.section.part == key])
                 page.cards.append({"file": f"part-{key}.html", "title": ptitle, "thumb": thumb,
                                    "sections": [views[sid] for sid in order if views[sid].section.part == key]})
                 page.inputs += [thumb.src, *thumb.extra.values()] if thumb else []

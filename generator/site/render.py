@@ -13,7 +13,7 @@ from generator.errors import UserError
 from generator.sections import PARTS
 from generator.site import assets, differs, words
 from generator.site.words import show_value  # noqa: F401  (the templates' `value` filter; tests use it from here)
-from generator.site.collect import DEMO_MODELS, DEMO_NAV, PAGES, Figure, PageView, SectionView
+from generator.site.collect import DEMO_NAV, PAGES, Figure, PageView, SectionView
 
 STATIC = ("style.css", "site.js")  # templates/ files copied to site/static/
 DEMO_KEYS = {"flow": ("steps", "gamma"), "local": ("timesteps", "i_starts")}  # what demo.html reads of its JSON
@@ -123,7 +123,7 @@ def _demo_files(sv: SectionView) -> dict | None:
     """The section's exported demo model ({"onnx": path, "meta": path}), or None where its manifest
     names none. The demo is built whole or not at all: a named file that is missing, outside the
     section's folder, not an ONNX model or not a JSON object fails the build, naming it."""
-    d = (sv.manifest or {}).get("data", {}).get("demo") if sv.section.id in DEMO_MODELS else None
+    d = (sv.manifest or {}).get("data", {}).get("demo") if sv.section.demo else None
     if d is None:
         return None
     again = f"`writeup run {sv.section.id}` exports it again"
@@ -131,7 +131,7 @@ def _demo_files(sv: SectionView) -> dict | None:
         raise UserError(f"{sv.folder / 'manifest.json'}: data.demo must name its onnx and meta files; {again}")
     files = {k: sv.folder / d[k] for k in ("onnx", "meta")}
     for kind, f in files.items():
-        problem = _demo_problem(kind, f, sv.folder, DEMO_KEYS[DEMO_MODELS[sv.section.id]])
+        problem = _demo_problem(kind, f, sv.folder, DEMO_KEYS[sv.section.demo])
         if problem:
             raise UserError(f"{f}: the demo's {'model' if kind == 'onnx' else 'settings'} file {problem}; {again}")
     return files
@@ -177,7 +177,7 @@ def render_demo(env: jinja2.Environment, cfg: WriteupConfig, pages: list[PageVie
         found = _demo_files(sv)
         if found is None or sv.status == "missing":
             continue
-        name = DEMO_MODELS[sv.section.id]
+        name = sv.section.demo
         files[f"demo/{name}.onnx"], files[f"demo/{name}.json"] = found["onnx"], found["meta"]
         demo[name] = _json(found["meta"])
         demo[f"{name}_page"] = page_sampling(sv.figures)  # how the section's figures were sampled
@@ -190,7 +190,7 @@ def render_demo(env: jinja2.Environment, cfg: WriteupConfig, pages: list[PageVie
     demo["load_mb"] = f"{(runtime + largest) / 1e6:.0f}"
     nav = pages[0].nav if pages else []  # the same menu as every page, the author's own pages included
     smoke = any(sv.manifest["preset"] == vocabulary.SMOKE for p in pages for sv in p.sections
-                if sv.section.id in DEMO_MODELS and sv.manifest is not None)
+                if sv.section.demo and sv.manifest is not None)
     page = {"file": DEMO_NAV["file"], "title": DEMO_NAV["title"], "smoke": smoke, "preset": ""}
     return env.get_template("demo.html").render(cfg=cfg, page=page, nav=nav, version=__version__, demo=demo), files
 
