@@ -108,15 +108,11 @@ def status(cfg: WriteupConfig, section: Section, _code: str | None = None, folde
     folder = folder or cfg.artifacts / section.id
     if not (folder / "manifest.json").exists():
         return "missing"
-    try:
-        m = manifest.read(folder)
-    except manifest.ManifestError:
-        return "stale"
-    return freshness(cfg, section, m, folder, _code or code_hash())
+    return "stale" if why(cfg, section, _code, folder) else "fresh"
 
 
 def why(cfg: WriteupConfig, section: Section, _code: str | None = None, folder: Path | None = None) -> str:
-    """Why a section is not fresh, in a few words ("" when it is fresh)."""
+    """Why a section is not fresh, in a few words ("" when it is fresh): what `status` decides by."""
     folder = folder or cfg.artifacts / section.id
     if not (folder / "manifest.json").exists():
         return "never run"
@@ -124,9 +120,10 @@ def why(cfg: WriteupConfig, section: Section, _code: str | None = None, folder: 
         m = manifest.read(folder)
     except manifest.ManifestError as e:
         return f"its manifest is broken ({e})"
-    code = made_with(folder, _code or code_hash())
-    if m["input_hash"] == input_hash(cfg, section, code):
+    code = _code or code_hash()
+    if freshness(cfg, section, m, folder, code) == "fresh":
         return ""
+    code = made_with(folder, code)  # the code its inputs.json is compared with
     if m["preset"] != cfg.preset:
         return f"made with {m['preset']}; {cfg.config_name} says {cfg.preset}"
     try:
