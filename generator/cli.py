@@ -11,7 +11,7 @@ from pathlib import Path
 from generator.config import DEVICES, PRESETS, load_config
 from generator.errors import Interrupted, UserError
 from generator.sections import SECTIONS, select
-from generator.vocabulary import ANAGRAM_VIEWS
+from generator.vocabulary import ANAGRAM_VIEWS, FLIP, ROT90CW, ROT180, SKEW
 
 
 def _cfg(args):
@@ -200,7 +200,7 @@ def parser() -> argparse.ArgumentParser:
 
     il = sub.add_parser("illusions", **fmt, help="rank digit pairs for anagrams or hybrids on the local model")
     il.add_argument("kind", choices=["anagram", "hybrid"])
-    il.add_argument("--views", nargs="+", default=["rot180", "flip", "rot90cw", "skew"], metavar="VIEW",
+    il.add_argument("--views", nargs="+", default=[ROT180, FLIP, ROT90CW, SKEW], metavar="VIEW",
                     help=f"anagram views, any of: {', '.join(ANAGRAM_VIEWS)}")
     il.add_argument("--sigmas", nargs="+", default=["1.5", "2"], help="hybrid blurs: Gaussian sigma in pixels, in (0, 8]")
     il.add_argument("--seeds", type=int, default=4, help="seeds per pair")

@@ -48,11 +48,13 @@ SAMPLERS = {"euler": "Euler", "heun": "Heun"}
 
 # Each anagram view (diffusion.views.VIEWS implements them) as a caption says what it does to the
 # image: "“a handwritten 4” turned a quarter turn clockwise"
-UPRIGHT = "identity"  # an anagram's first prompt is seen as it is; the second through one of the others
-VIEWS = {UPRIGHT: "as it is", "flip": "flipped upside down", "rot180": "turned half a turn",
-         "rot90cw": "turned a quarter turn clockwise", "rot90ccw": "turned a quarter turn anticlockwise",
-         "mirror": "mirrored left to right", "negate": "with black and white swapped",
-         "skew": "sheared (columns slid up or down)", "jigsaw": "with its 4 × 4 patches rearranged"}
+# (an anagram's first prompt is seen UPRIGHT, as it is; the second through one of the others)
+UPRIGHT, FLIP, ROT180, ROT90CW, ROT90CCW, MIRROR, NEGATE, SKEW, JIGSAW = (
+    "identity", "flip", "rot180", "rot90cw", "rot90ccw", "mirror", "negate", "skew", "jigsaw")
+VIEWS = {UPRIGHT: "as it is", FLIP: "flipped upside down", ROT180: "turned half a turn",
+         ROT90CW: "turned a quarter turn clockwise", ROT90CCW: "turned a quarter turn anticlockwise",
+         MIRROR: "mirrored left to right", NEGATE: "with black and white swapped",
+         SKEW: "sheared (columns slid up or down)", JIGSAW: "with its 4 × 4 patches rearranged"}
 ANAGRAM_VIEWS = tuple(v for v in VIEWS if v != UPRIGHT)
 
 # Where MNIST came from (data.mnist's Mnist.source, also part of a trained model's cache key, so

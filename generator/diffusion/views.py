@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from generator.vocabulary import UPRIGHT
+from generator.vocabulary import FLIP, JIGSAW, MIRROR, NEGATE, ROT90CCW, ROT90CW, ROT180, SKEW, UPRIGHT
 
 Map = Callable[[Tensor], Tensor]
 
@@ -65,14 +65,14 @@ def jigsaw(n: int = 4) -> View:
 # keyed as vocabulary.VIEWS, which holds what each one is called in captions and on the pages
 VIEWS: dict[str, View] = {
     UPRIGHT: View(lambda x: x, lambda x: x),
-    "flip": View(lambda x: x.flip(-2), lambda x: x.flip(-2)),                    # upside down
-    "rot180": View(lambda x: x.rot90(2, (-2, -1)), lambda x: x.rot90(-2, (-2, -1))),
-    "rot90cw": View(lambda x: x.rot90(-1, (-2, -1)), lambda x: x.rot90(1, (-2, -1))),
-    "rot90ccw": View(lambda x: x.rot90(1, (-2, -1)), lambda x: x.rot90(-1, (-2, -1))),
-    "mirror": View(lambda x: x.flip(-1), lambda x: x.flip(-1)),                  # left-right
-    "negate": View(lambda x: -x, lambda x: -x, inverse_var=lambda v: v),          # colour inversion in [-1, 1]
-    "skew": View(lambda x: _skew(x, 1), lambda x: _skew(x, -1)),
-    "jigsaw": jigsaw(4),
+    FLIP: View(lambda x: x.flip(-2), lambda x: x.flip(-2)),                    # upside down
+    ROT180: View(lambda x: x.rot90(2, (-2, -1)), lambda x: x.rot90(-2, (-2, -1))),
+    ROT90CW: View(lambda x: x.rot90(-1, (-2, -1)), lambda x: x.rot90(1, (-2, -1))),
+    ROT90CCW: View(lambda x: x.rot90(1, (-2, -1)), lambda x: x.rot90(-1, (-2, -1))),
+    MIRROR: View(lambda x: x.flip(-1), lambda x: x.flip(-1)),                  # left-right
+    NEGATE: View(lambda x: -x, lambda x: -x, inverse_var=lambda v: v),          # colour inversion in [-1, 1]
+    SKEW: View(lambda x: _skew(x, 1), lambda x: _skew(x, -1)),
+    JIGSAW: jigsaw(4),
 }
 
 
