@@ -189,3 +189,30 @@ def test_prose_about_a_section_not_run_yet_builds_with_a_placeholder_and_a_warni
     (pages / "results.md").write_text('---\ntitle: Results\n---\n{{ runs["b9.9"].seed }}\n')
     with pytest.raises(UserError, match="results.md:4: .*b9.9"):  # a section that does not exist is a typo
         build(cfg, log=lambda *_: None)
+
+
+def test_notes_read_by_eye_show_only_beside_the_bytes_they_were_read_from(tmp_path):
+    """`looked: FIGURE SHA256` binds an author's reading by eye to one figure's bytes: a redrawn figure
+    leaves the notes out with a warning naming it, until the author looks again."""
+    import hashlib
+    _, cfg = _site(tmp_path)
+    fig = manifest.read(cfg.artifacts / "a1.1")["figures"][0]
+    png = cfg.artifacts / "a1.1" / fig["file"]
+    digest = hashlib.sha256(png.read_bytes()).hexdigest()[:16]
+    notes = cfg.root / "content" / "a1.1.notes.md"
+    notes.write_text(f"---\nlooked: {fig['id']} {digest}\n---\nBy eye, the third column is still a digit.\n")
+    lines = []
+    build(cfg, log=lines.append)
+    assert "By eye, the third column is still a digit." in (cfg.site / "part-a.html").read_text()
+    assert not any("left out" in line for line in lines)
+
+    png.write_bytes(png.read_bytes() + b"\0")  # a new run redrew it
+    lines.clear()
+    build(cfg, log=lines.append)
+    assert "the third column" not in (cfg.site / "part-a.html").read_text()
+    assert any("a1.1.notes.md: left out" in line and repr(fig["id"]) in line for line in lines), lines
+
+    notes.write_text("---\nlooked: nosuchfigure 0123456789ab\n---\nx\n")
+    with pytest.raises(UserError, match=r"a1.1.notes.md: looked must be a figure of a1.1 \(") as e:
+        build(cfg, log=lambda *_: None)
+    assert "\n" not in str(e.value)

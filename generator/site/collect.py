@@ -5,6 +5,7 @@ Torch-free. Produces plain dataclasses that the render phase turns into HTML.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -192,13 +193,36 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
     view.differs = ctx["differs"]
     view.differs_items = differs.items(m)
     if notes is not None:
-        view.notes_html = "".join(bound(notes, ctx, warnings))
+        view.notes_html = _notes(notes, ctx, m, folder, warnings)
     view.figures = _figures(s, m, folder, status == "stale", cfg.artifacts)
     stale = [repr(f.id) for f in view.figures if f.stale]
     if stale:  # one line per section, saying why
         view.why = staleness.why(cfg, s, code)
         warnings.append(f"{s.id}: stale, {view.why}: figure {', '.join(stale)} (run `writeup run {s.id}`)")
     return view
+
+
+def _notes(path: Path, ctx: dict, m: dict, folder: Path, warnings: list[str]) -> str:
+    """The author's content/<id>.notes.md, shown under the figures. Front matter `looked: FIGURE
+    SHA256` (the first 12 or more hex digits) binds notes read by eye from that figure to its bytes: a
+    reading by eye (a sample the judge passes and a person does not) is no metric a run records, so a
+    new run leaves the notes out, saying so here, until the author has looked again."""
+    text, first = _prose(path), 1
+    if text.startswith("---\n"):
+        fields, text, first = prose.front_matter(text, str(path), {"looked": False})
+        fig_id, _, digest = fields.get("looked", "").partition(" ")
+        if fields:
+            files = {f["id"]: folder / f["file"] for f in m["figures"]}
+            if fig_id not in files or not re.fullmatch(r"[0-9a-f]{12,64}", digest.strip()):
+                raise prose.ProseError(f"{path}: looked must be a figure of {m['section']} ({', '.join(files)}) "
+                                       f"and the first 12 or more hex digits of its sha256, e.g. "
+                                       f"'looked: {next(iter(files), 'grid')} 3209b7223faa'")
+            if not hashlib.sha256(files[fig_id].read_bytes()).hexdigest().startswith(digest.strip()):
+                warnings.append(f"{path}: left out: written after looking at figure {fig_id!r} (sha256 "
+                                f"{digest.strip()}...), which this run has redrawn; look at it again and update "
+                                f"the digest (`sha256sum {files[fig_id]}`)")
+                return ""
+    return "".join(bound(path, ctx, warnings, text, first))
 
 
 def _digest(page: PageView, template_digest: str, file_digest: Callable[[Path], str]) -> str:
