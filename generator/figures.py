@@ -248,16 +248,15 @@ PLOT_LABEL_PT = 12      # the smallest text of a plot (ticks, legend), in points
 
 
 def smoothed(ys: Sequence[float], span: int) -> np.ndarray:
-    """Exponential moving average of `span` steps (weight 2/(span+1) on the newest), bias-corrected
-    (divided by the weight the steps so far carry): it starts on the first step with the data, where
-    a trailing mean of `span` steps started `span` steps in and above it, and has no kink where a
-    window fills."""
-    a = 2.0 / (span + 1)
-    out, s, w = np.empty(len(ys)), 0.0, 0.0
-    for i, y in enumerate(np.asarray(ys, dtype=np.float64)):
-        s, w = (1 - a) * s + a * y, (1 - a) * w + a
-        out[i] = s / w
-    return out
+    """Centred mean of the log of `span` steps (a geometric mean, as the log axis shows the curve),
+    the window shrinking evenly at both ends. Centred, it neither lags nor leads: a trailing mean,
+    or an exponential one, sits above a falling loss (b1.2.1's fell 40% below it within 10 steps)."""
+    v = np.log(np.maximum(np.asarray(ys, dtype=np.float64), 1e-12))  # a loss of 0 would be -inf
+    n, half = len(v), span // 2
+    i = np.arange(n)
+    h = np.minimum(half, np.minimum(i, n - 1 - i))                 # the widest window that fits, centred
+    c = np.concatenate([[0.0], np.cumsum(v)])
+    return np.exp((c[i + h + 1] - c[i - h]) / (2 * h + 1))
 
 
 # Tick values for a log axis, from sparse to dense: the densest whose labels keep apart is used,
@@ -289,8 +288,8 @@ def log_ticks(lo: float, hi: float, height_pt: float, label_pt: float = PLOT_LAB
 
 def plot_losses(path: Path, curves: dict[str, Sequence[float]], title: str, xlabel: str = "training step",
                 ylabel: str = "loss", log: bool = True, smooth: int = 0) -> Path:
-    """Loss per step for each named run, log-scale y; `smooth` adds a moving average of about that
-    many steps on top (from the first step)."""
+    """Loss per step for each named run, log-scale y; `smooth` adds a centred mean of about that many
+    steps on top (from the first step to the last)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -312,7 +311,7 @@ def plot_losses(path: Path, curves: dict[str, Sequence[float]], title: str, xlab
         ax.set_title(textwrap.fill(title, 44))  # a long title wraps rather than run off a narrow figure
         if ax.get_legend_handles_labels()[0]:  # a curve shorter than `smooth` has no labelled line
             # the smoothing is said once, as the legend's title, so long run names still fit inside the axes
-            ax.legend(frameon=False, title=f"moving average, {smooth} steps" if smooth else None)
+            ax.legend(frameon=False, title=f"centred mean of {smooth | 1} steps" if smooth else None)
         fig.tight_layout()
         if log:  # ticks for the axis as laid out (its height), then the layout again for their labels
             lo, hi = ax.get_ylim()

@@ -82,7 +82,7 @@ def snapshot(run, make_model, folder: Path, epoch: int) -> torch.nn.Module:
 
 def save_loss_curve(run, fig_id: str, curves: dict, title: str, caption: str, params: dict) -> None:
     """Loss of every step on a log scale, registered as a plot."""
-    # a moving average needs enough steps, and one as long as a short run's fall drags behind it
+    # a mean over steps needs enough of them, and one as long as a short run's fall blurs its bend
     # (b1.2.1's 160 steps fall within 20): 25 steps at most, a sixteenth of the run
     n = min(len(c) for c in curves.values())
     smooth = min(25, n // 16) if n > 100 else 0
