@@ -193,6 +193,19 @@ def grid(rows: Sequence[Sequence], scale: int = 1, row_labels: Sequence[str] | N
     return canvas
 
 
+def labelled(image: Image.Image, label: str) -> Image.Image:
+    """An animation frame: `image` under a band with `label` (the frame's t), of a height that does
+    not depend on the text, so every frame of a GIF has the same size. Sized for the page, which shows
+    an animation whole, never as a swipe strip (label_px)."""
+    size = max(14, label_px(image.width, swipe=False))
+    band = size + 8
+    canvas = Image.new("RGB", (image.width, image.height + band), BG)
+    canvas.paste(image, (0, band))
+    ImageDraw.Draw(canvas).text((6, 4), label, fill=INK, font=_font(size))
+    canvas.info[LABEL_KEY] = size
+    return canvas
+
+
 def save_png(path: Path, image: Image.Image) -> Path:
     """PNG with its label size (info[LABEL_KEY], where it has labels) as a text chunk: tests read it."""
     meta = None

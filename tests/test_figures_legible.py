@@ -135,6 +135,28 @@ def test_animation_frames_label_at_12_css_px_where_the_page_fits_them_to_a_phone
     assert _label_px(gif) == px
 
 
+def test_part_b_animation_frames_show_their_t(tmp_path):
+    """Part B's sampling GIFs carry each frame's t, as Part A's do (a frame alone says where it is)."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from generator.experiments.part_b_common import save_animation
+    run = SimpleNamespace(out=tmp_path, figure=lambda *a, **k: None)
+    x = torch.rand(20, 1, 28, 28)
+    save_animation(run, "anim", [x * 0, x], "caption", "alt", {"frame_t": [0.5, 1.0]}, still="grid")
+    gif = tmp_path / "anim.gif"
+    assert _label_px(gif) is not None and _label_px(gif) * 348 / Image.open(gif).width >= 12
+    top = []
+    for k in (0, 1):  # the same digits under other labels would differ only in the band above them
+        im = Image.open(gif)
+        im.seek(k)
+        top.append(np.asarray(im.convert("L"))[:10])
+    assert not np.array_equal(top[0], top[1])
+    with pytest.raises(ValueError):  # a frame without its t
+        save_animation(run, "anim2", [x, x], "caption", "alt", {"frame_t": [1.0]}, still="grid")
+
+
 # ---- in a browser: every labelled figure of built pages, measured ----------------------------
 
 

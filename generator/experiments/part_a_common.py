@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 from torch import Tensor
 
 from generator import figures
@@ -93,17 +93,9 @@ def save(run, ctx: Ctx, name: str, rows, caption: str, alt: str, params: dict | 
 
 
 def frame(images: Sequence[Tensor], scale: int, label: str) -> Image.Image:
-    """One GIF frame: a row of [-1, 1] images under a label band of fixed height (frames stay equal
-    size). The label is sized for the page, which shows an animation whole, never as a swipe strip:
-    a row of five digits (584 px) fits a phone at 0.6 of its size, so its label is 21 px."""
-    row = figures.grid([[show(x) for x in images]], scale=scale)
-    size = max(14, figures.label_px(row.width, swipe=False))
-    band = size + 8
-    canvas = Image.new("RGB", (row.width, row.height + band), figures.BG)
-    canvas.paste(row, (0, band))
-    ImageDraw.Draw(canvas).text((6, 4), label, fill=figures.INK, font=figures._font(size))
-    canvas.info[figures.LABEL_KEY] = size
-    return canvas
+    """One GIF frame: a row of [-1, 1] images under its label (a row of five digits, 584 px, fits a
+    phone at 0.6 of its size, so its label is 21 px)."""
+    return figures.labelled(figures.grid([[show(x) for x in images]], scale=scale), label)
 
 
 def save_steps_gif(run, ctx: Ctx, name: str, x_T: Tensor, steps, caption: str, alt: str,

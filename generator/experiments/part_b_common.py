@@ -126,12 +126,13 @@ def save_samples(run, fig_id: str, images: torch.Tensor, caption: str, alt: str,
 
 def save_animation(run, fig_id: str, frames: list[torch.Tensor], caption: str, alt: str, params: dict,
                    still: str, ncol: int = 10) -> None:
-    """Sampling GIF (forward, then rewound as the course's videos) with its last frame as poster;
-    `still` is the image figure that shows that frame."""
+    """Sampling GIF (forward, then rewound as the course's videos) with its last frame as poster, each
+    frame labelled with its t (params["frame_t"]); `still` is the image figure that shows that frame."""
     images = []
-    for x in frames:
+    for x, t in zip(frames, params["frame_t"], strict=True):
         x = x.detach().float().cpu().clamp(0, 1)
-        images.append(figures.grid([list(x[i:i + ncol]) for i in range(0, len(x), ncol)], scale=2))
+        images.append(figures.labelled(figures.grid([list(x[i:i + ncol]) for i in range(0, len(x), ncol)], scale=2),
+                                       f"t = {t:g}"))
     figures.save_gif(run.out / f"{fig_id}.gif", images, ms=80, hold_ms=1200, boomerang=True)
     figures.save_png(run.out / f"{fig_id}-poster.png", images[-1])
     run.figure(fig_id, f"{fig_id}.gif", caption, alt, kind="animation", params=params,
