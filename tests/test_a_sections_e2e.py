@@ -140,9 +140,9 @@ def test_translation_targets_share_their_noise(local_run, tmp_path, monkeypatch,
     (rows,) = grids
     assert len(rows) == 6 and manifest.read(cfg.artifacts / "a1.7.3")["params"]["targets"] == targets.split(" | ")
     for j in (0, 2, 4):   # each input: its row toward target 1, then toward target 2
-        edits1, edits2 = rows[j][:-1], rows[j + 1][:-1]
+        edits1, edits2 = rows[j][1:], rows[j + 1][1:]
         assert all(a.equal(b) for a, b in zip(edits1, edits2)) == same, j
-        assert rows[j][-1].equal(rows[j + 1][-1])   # the same input on the right
+        assert rows[j][0].equal(rows[j + 1][0])   # the same input on the left
 
 
 def test_i_start_out_of_range_keeps_earlier_artifacts(local_run, monkeypatch):

@@ -84,22 +84,23 @@ def _schedule(ts: list[int], i_starts: list[int]) -> str:
 
 
 def edit_grid(run, ctx, images: list[InputImage], role: str, name: str, what: str) -> None:
-    """SDEdit every image from each i_start (CFG) and save rows of [edits..., original]."""
+    """SDEdit every image from each i_start (CFG) and save rows of [input, edits...]: the input first,
+    so a phone, which shows a wide grid's first columns, shows what each row starts from."""
     s, ts = ctx.s, ctx.ts
     i_starts = [check_i_start(i, ts) for i in s.i_starts]
     prompts, cols = _edits(run, ctx, images, i_starts, prompt(run.cfg, role))
-    rows = [[c[j] for c in cols] + [im.image] for j, im in enumerate(images)]
+    rows = [[im.image] + [c[j] for c in cols] for j, im in enumerate(images)]
     _judge_edits(run, images, i_starts, [cols], [None])
     params = {"i_start": i_starts, "t": [ts[i] for i in i_starts], "prompts": prompts, "gamma": s.gamma,
               "seed": run.seed}
     run.params.update(params)
     run.data.update({im.name: im.source for im in images})
     save(run, ctx, name, rows,
-         f"{what}: {_schedule(ts, i_starts)}, {said(prompts, s.gamma)}; rightmost "
+         f"{what}: {_schedule(ts, i_starts)}, {said(prompts, s.gamma)}; leftmost "
          f"column: the input; seed {run.seed}.",
          f"{what}: each row goes from a loose re-imagining (small i_start) to a faithful copy (large i_start).",
          params, row_labels=[im.title for im in images],
-         col_labels=[f"i_start = {i}" for i in i_starts] + ["original"])
+         col_labels=["input"] + [f"i_start = {i}" for i in i_starts])
 
 
 def run_a1_7(run) -> None:
@@ -127,7 +128,7 @@ def run_a1_7_3(run) -> None:
     rows, labels, prompts = [], [], []
     for j, im in enumerate(images):                                         # an input's rows together
         for t, cols in zip(targets, edits):
-            rows.append([c[j] for c in cols] + [im.image])
+            rows.append([im.image] + [c[j] for c in cols])
             labels.append(f"{im.title},\ntoward {_short(run, t)}" if len(targets) > 1 else im.title)
             prompts.append(t)
     params = {"i_start": i_starts, "t": [ts[i] for i in i_starts], "targets": targets, "prompts": prompts,
@@ -139,10 +140,10 @@ def run_a1_7_3(run) -> None:
             if len(targets) > 1 else "")
     save(run, ctx, "translate", rows,
          f"Text-conditional translation: {_schedule(ts, i_starts)}, CFG γ = {s.gamma}, toward {toward}{same}; "
-         f"rightmost column: the input; seed {run.seed}.",
+         f"leftmost column: the input; seed {run.seed}.",
          "Text-conditional translation: each row takes one input toward one target prompt, from a loose "
          "re-imagining (small i_start) to a faithful copy (large i_start).",
-         params, row_labels=labels, col_labels=[f"i_start = {i}" for i in i_starts] + ["original"])
+         params, row_labels=labels, col_labels=["input"] + [f"i_start = {i}" for i in i_starts])
 
 
 def _short(run, target: str) -> str:
