@@ -78,7 +78,8 @@ def _pretraining(run, record: dict) -> None:
                         + "||ε − ε_θ(x_t, t, c)||²", smooth=25)
     run.figure("training-loss", "training-loss.png",
                f"Loss of every training step of the MNIST model, trained once beforehand ({record['epochs']} epochs, "
-               f"{record['steps']:,} steps, batch {r['batch_size']}, lr {r['lr']}, D = {r['D']}).",
+               f"{record['steps']:,} steps, batch {r['batch_size']}, lr {r['lr']}, D = {r['D']}; {record['seconds'] / 60:.0f} min "
+               f"of training).",
                "A training loss curve falling quickly, then slowly.", "plot",
                {"epochs": record["epochs"], "steps": record["steps"]})
     run.params["loss_min_snr"] = r.get("min_snr", 0.0)  # 0: the unweighted loss
