@@ -61,6 +61,13 @@ def bf16_supported(device) -> bool:
     return False  # MPS: fp32 (its bf16/fp16 autocast does not cover every op this UNet uses)
 
 
+def record(device, bf16: bool) -> dict:
+    """The manifest's device record (generator/manifest.py DEVICE); runners fill in what they add."""
+    import torch
+    return {"type": device.type, "name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            "precision": "bf16" if bf16 else "fp32", "sampling": None, "channels_last": False}
+
+
 def describe(device, bf16: bool) -> str:
     """For the manifest: e.g. 'cpu (fp32)', 'cuda NVIDIA H100 (bf16 autocast)'."""
     import torch

@@ -4,6 +4,11 @@ Torch-free. A manifest is `artifacts/<section>/manifest.json`: what ran (paramet
 backend, model, code version, input hash, device, timings) and what it made (figures with
 file, caption and alt text, tables, metrics). Files it names are relative to its folder and
 may not leave it.
+
+It records facts, not phrases: the device and the model are small records (DEVICE, MODEL), and
+metrics nest by what they measure, then by run or part, then by epoch or step
+(`metrics["kid"]["scheduled"]["10"]`), so the builder words them without parsing any string and
+the prose reads a path. A manifest of an older schema is refused: the answer is to re-run it.
 """
 from __future__ import annotations
 
@@ -12,18 +17,32 @@ import math
 import re
 from pathlib import Path, PurePosixPath
 
+from generator import vocabulary
 from generator.fsutil import write_atomic  # noqa: F401  (re-exported: the builder writes with it)
 
-SCHEMA = 1
+SCHEMA = 2
 FIGURE_KINDS = ("image", "plot", "animation")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 REQUIRED = {  # key -> type(s); a manifest with anything else at the top level is invalid
     "schema": int, "section": str, "title": str, "part": str, "params": dict, "seed": int,
-    "preset": str, "backend": (str, type(None)), "model": (str, type(None)), "code_version": str,
-    "input_hash": str, "created": str, "duration_s": (int, float), "device": str,
+    "preset": str, "backend": (str, type(None)), "model": (dict, type(None)), "code_version": str,
+    "input_hash": str, "created": str, "duration_s": (int, float), "device": dict,
     "data": dict, "figures": list, "tables": list, "metrics": dict,
 }
+# Where a run computed: devices.record() writes it, words.device_words says it.
+DEVICE = {"type": str,                        # torch's device type: "cpu", "cuda", "mps"
+          "name": (str, type(None)),          # the GPU's name ("NVIDIA H100"), None for the CPU
+          "precision": str,                   # training's arithmetic: "fp32" or "bf16" (autocast)
+          "sampling": (str, type(None)),      # "fp32" where sampling ran in fp32 whatever training did
+          "channels_last": bool}              # the memory layout (only speed: the page leaves it out)
+DEVICE_TYPES, PRECISIONS = tuple(vocabulary.DEVICE_TYPES), tuple(vocabulary.PRECISIONS)
+# What made the pictures: a kind of vocabulary.MODEL_KINDS, and what is known of it
+MODEL = {"kind": str,                         # vocabulary.MODEL_KINDS' key
+         "name": (str, type(None)),           # a pretrained model's own name ("DeepFloyd/IF-I-M-v1.0")
+         "width": (int, type(None)),          # the UNet's D
+         "trained_steps": (int, type(None)),  # optimizer steps of a model trained beforehand
+         "checkpoint": (str, type(None))}     # the id of its cached checkpoint, where the run names it
 FIGURE_REQUIRED = {"id": str, "file": str, "kind": str, "caption": str, "alt": str, "params": dict}
 FIGURE_OPTIONAL = {"video": str, "poster": str, "data": str}  # extra files: mp4, still frame, raw .npz
 # An animation's "still": the id of the section's image figure that shows its last frame (print
@@ -61,10 +80,49 @@ def _check_json_value(v, where: str) -> None:
         raise ManifestError(f"{where}: {type(v).__name__} is not JSON")
 
 
+def _check_record(r, spec: dict, where: str) -> None:
+    """One of DEVICE/MODEL: exactly its keys, each of its type (a bool is not an int)."""
+    if set(r) != set(spec):
+        raise ManifestError(f"{where}: needs exactly the keys {sorted(spec)}")
+    for key, typ in spec.items():
+        if not isinstance(r[key], typ) or (isinstance(r[key], bool) and typ is not bool):
+            raise ManifestError(f"{where}.{key}: has the wrong type ({type(r[key]).__name__})")
+
+
+def _check_metrics(d: dict, where: str) -> None:
+    """Metrics nest in objects with non-empty keys down to leaves that are numbers or short strings."""
+    for k, v in d.items():
+        if not k:
+            raise ManifestError(f"{where}: an empty key")
+        if isinstance(v, dict):
+            _check_metrics(v, f"{where}.{k}")
+        elif isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise ManifestError(f"{where}.{k}: a metric must be a number or a string")
+
+
+def metric_paths(metrics: dict, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
+    """Every leaf of nested metrics as (path, value): {"kid": {"scheduled": {"10": 0.1}}} ->
+    [(("kid", "scheduled", "10"), 0.1)]."""
+    out = []
+    for k, v in metrics.items():
+        out += metric_paths(v, (*prefix, k)) if isinstance(v, dict) else [((*prefix, k), v)]
+    return out
+
+
+def put(metrics: dict, path, value) -> None:
+    """Set the metric at `path` (segments made strings: JSON keys are), making the objects on the way."""
+    *head, last = [s if isinstance(s, str) else f"{s:g}" if isinstance(s, float) else str(s) for s in path]
+    for seg in head:
+        metrics = metrics.setdefault(seg, {})
+    metrics[last] = value
+
+
 def validate(m: dict, where: str = "manifest", folder: Path | None = None) -> dict:
     """Check `m` against the schema (and, given its folder, that every file it names exists)."""
     if not isinstance(m, dict):
         raise ManifestError(f"{where}: not a JSON object")
+    if m.get("schema") != SCHEMA:  # before the fields: an older manifest differs in many of them
+        raise ManifestError(f"{where}: schema {m.get('schema')} is not {SCHEMA}; re-run the section")
     for key, typ in REQUIRED.items():
         if key not in m:
             raise ManifestError(f"{where}: missing {key!r}")
@@ -73,11 +131,17 @@ def validate(m: dict, where: str = "manifest", folder: Path | None = None) -> di
     extra = set(m) - set(REQUIRED)
     if extra:
         raise ManifestError(f"{where}: unknown keys {sorted(extra)}")
-    if m["schema"] != SCHEMA:
-        raise ManifestError(f"{where}: schema {m['schema']} is not {SCHEMA}; re-run the section")
     if m["part"] not in ("a", "b"):
         raise ManifestError(f"{where}: part must be 'a' or 'b'")
     _check_json_value(m, where)
+    _check_record(m["device"], DEVICE, f"{where}: device")
+    if m["device"]["type"] not in DEVICE_TYPES or m["device"]["precision"] not in PRECISIONS:
+        raise ManifestError(f"{where}: device: type must be one of {DEVICE_TYPES}, precision one of {PRECISIONS}")
+    if m["model"] is not None:
+        _check_record(m["model"], MODEL, f"{where}: model")
+        if m["model"]["kind"] not in vocabulary.MODEL_KINDS:
+            raise ManifestError(f"{where}: model: kind {m['model']['kind']!r} is not one of {sorted(vocabulary.MODEL_KINDS)}")
+    _check_metrics(m["metrics"], f"{where}: metrics")
     seen = set()
     for i, fig in enumerate(m["figures"]):
         fw = f"{where}: figures[{i}]"

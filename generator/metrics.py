@@ -161,12 +161,13 @@ def quality_row(name: str, epoch: int, q: dict) -> list:
             round(q["fd_cov_term"], 1), round(q["kid"], 4), round(q["diversity"], 2)]
 
 
-def quality_metrics(q: dict, name: str, epoch: int) -> dict:
-    """Manifest metrics of one run at one epoch, plus the real-vs-real floor (the same for every row)."""
-    out = {f"{name}_{k}_epoch{epoch}": round(q[k], r) for k, r in
-           (("accuracy", 4), ("fd", 2), ("fd_mean_term", 2), ("fd_cov_term", 2), ("kid", 4), ("diversity", 3))}
-    return out | {"fd_real_vs_real": round(q["fd_real"], 2), "fd_real_vs_real_sd": round(q["fd_real_sd"], 2),
-                  "kid_real_vs_real": round(q["kid_real"], 4), "kid_real_vs_real_sd": round(q["kid_real_sd"], 4)}
+def quality_metrics(q: dict, name: str, epoch: int) -> list[tuple[tuple, float]]:
+    """Manifest metrics of one run at one epoch as (path, value), measure then run then epoch, plus
+    the real-vs-real floor (the same for every row) under the measure beside the runs."""
+    out = [((k, name, epoch), round(q[k], r)) for k, r in
+           (("accuracy", 4), ("fd", 2), ("fd_mean_term", 2), ("fd_cov_term", 2), ("kid", 4), ("diversity", 3))]
+    return out + [(("fd", "real_vs_real"), round(q["fd_real"], 2)), (("fd", "real_vs_real_sd"), round(q["fd_real_sd"], 2)),
+                  (("kid", "real_vs_real"), round(q["kid_real"], 4)), (("kid", "real_vs_real_sd"), round(q["kid_real_sd"], 4))]
 
 
 def quality_caption(q: dict) -> str:

@@ -33,11 +33,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def device_words(setting: str) -> str:
-    """The device a setting picks (generator/devices.py), in words."""
+def device_record(setting: str) -> dict:
+    """The device a setting picks (generator/devices.py), as the manifest records it."""
     from generator import devices
     d = devices.pick(setting)
-    return devices.describe(d, devices.bf16_supported(d))
+    return devices.record(d, devices.bf16_supported(d))
 
 
 class SectionRun:
@@ -51,10 +51,10 @@ class SectionRun:
         self.seed = cfg.seed
         self.params: dict = {}              # resolved parameters, shown with every figure
         self.data: dict = {}                # where data came from, e.g. {"source": ..., "train_images": N}
-        self.metrics: dict = {}             # name -> number or short string
+        self.metrics: dict = {}             # nested: measure -> run/part -> epoch/step -> number or short string
         self.backend: str | None = cfg.backend if section.part == "a" else None
-        self.model: str | None = None       # model id, e.g. "DeepFloyd/IF-I-L-v1.0" or a checkpoint name
-        self.device: str = device_words(self.options.device)  # runners add detail, e.g. "cpu (bf16 autocast)"
+        self.model: dict | None = None      # manifest.MODEL record, e.g. {"kind": "time-fm", "width": 16, ...}
+        self.device: dict = device_record(self.options.device)  # runners add detail (fp32 sampling, the training's layout)
         self._figures: list[dict] = []
         self._tables: list[dict] = []
 
@@ -63,6 +63,10 @@ class SectionRun:
         """Register a file already written under `out` (extra: video=, poster=, data=)."""
         self._figures.append({"id": id, "file": file, "kind": kind, "caption": caption, "alt": alt,
                               "params": params or {}, **extra})
+
+    def metric(self, *path, value) -> None:
+        """Record one metric at its path: run.metric("kid", "scheduled", 10, value=0.012)."""
+        manifest.put(self.metrics, path, value)
 
     def table(self, id: str, caption: str, columns: list[str], rows: list[list]) -> None:
         self._tables.append({"id": id, "caption": caption, "columns": columns, "rows": rows})

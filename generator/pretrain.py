@@ -118,7 +118,7 @@ def _ddpm(cfg) -> None:
            "trained_on": record["device"], "data": record["data"],
            "final_loss": round(sum(losses[-100:]) / len(losses[-100:]), 4),
            "losses": [round(v, 4) for v in losses], "cache_key": key,
-           "quality": ddpm_quality(local.LocalDenoiser(model.eval(), "", {}), load_classifier(cfg),
+           "quality": ddpm_quality(local.LocalDenoiser(model.eval(), {}), load_classifier(cfg),
                                    train.images, test.images)}
     pretrained.save(DDPM, model, rec | _stamp(cfg.cache / "pretrain" / f"mnist-ddpm-{key}"))
 

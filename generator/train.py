@@ -37,7 +37,7 @@ LAST = "last.pt"
 class TrainResult:
     losses: list[float] = field(default_factory=list)  # loss of every optimizer step, in order
     seconds: float = 0.0                               # wall time of the epochs run (summed over resumes)
-    device: str = "cpu"                                 # e.g. "cpu (bf16 autocast, channels_last)"
+    device: dict = field(default_factory=dict)         # the manifest's device record (devices.record)
     epochs: int = 0                                    # epochs finished
     resumed_from: int = 0                              # epoch the last call started after (0 = fresh)
     steps_per_epoch: int = 0                           # optimizer steps in one epoch
@@ -48,8 +48,9 @@ class TrainResult:
 CHANNELS_LAST = {False: True, True: True}
 
 
-def describe(device: torch.device, bf16: bool) -> str:
-    return devices.describe(device, bf16)[:-1] + (", channels_last)" if CHANNELS_LAST[bf16] else ")")
+def describe(device: torch.device, bf16: bool) -> dict:
+    """The device record of a training run: the device, its precision and the memory format fit uses."""
+    return {**devices.record(device, bf16), "channels_last": CHANNELS_LAST[bf16]}
 
 
 def snapshot_path(ckpt_dir: Path, epoch: int) -> Path:
@@ -187,7 +188,9 @@ def fit(model: nn.Module, loss_fn: Callable, images: torch.Tensor, labels: torch
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         result.losses, result.seconds = list(state["losses"]), float(state["seconds"])
         start = result.resumed_from = int(state["epoch"])
-        if start >= epochs and state.get("device"):  # a finished model: where it was trained, not where it is read
+        # a finished model: where it was trained, not where it is read (a checkpoint from before the
+        # device was a record says it in words the manifest no longer takes: then where it is read)
+        if start >= epochs and isinstance(state.get("device"), dict):
             result.device = state["device"]
         if start >= epochs and not quiet:  # nothing left to train: say so, not "Training ..."
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime((ckpt_dir / LAST).stat().st_mtime))

@@ -43,6 +43,19 @@ SCHEDULED, CONSTANT_LR = "scheduled", "constant-lr"
 RUNS = {SCHEDULED: Run("scheduled run", "samples-", "Class-conditioned UNet"),
         CONSTANT_LR: Run("constant-rate run", "nosched-", "Class-conditioned UNet without LR scheduler")}
 
+# A manifest's model.kind -> the reader's words for it. The course's UNets of Part B are named
+# by what they were trained for (the runners' training names: "time-fm" is b2.2's); Part A's are
+# the project's own MNIST UNet or a pretrained model known by its name.
+LOCAL, DEEPFLOYD = "local", "deepfloyd"
+COURSE_KINDS = {"denoiser": "single-step denoiser", "pure-noise": "trained on pure noise",
+                "time-fm": "time-conditioned, flow matching", "class-fm": "class-conditioned, flow matching",
+                "time-ddpm": "time-conditioned, DDPM", "class-ddpm": "class-conditioned, DDPM"}
+MODEL_KINDS = {**COURSE_KINDS, LOCAL: "a class-conditioned MNIST UNet", DEEPFLOYD: "DeepFloyd IF"}
+
+# A manifest's device: its type and its arithmetic as a reader says them
+DEVICE_TYPES = {"cpu": "the CPU", "cuda": "a GPU", "mps": "an Apple GPU"}
+PRECISIONS = {"fp32": "32-bit floats", "bf16": "bfloat16 mixed precision"}
+
 # Part B's flow-matching samplers (GenSettings.sampler) by their authors' names
 SAMPLERS = {"euler": "Euler", "heun": "Heun"}
 

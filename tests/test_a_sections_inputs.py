@@ -30,7 +30,7 @@ def test_unknown_prompt_lists_what_the_model_knows(prompt):
 
 
 def test_encode_is_one_hot_and_zero_for_unconditional():
-    den = LocalDenoiser(torch.nn.Identity(), "test", {})
+    den = LocalDenoiser(torch.nn.Identity(), {})
     c = den.encode(["a handwritten 3", "", "seven", digit_prompt(0)])
     assert c.shape == (4, 10)
     assert c[0].argmax() == 3 and c[2].argmax() == 7 and c[3].argmax() == 0

@@ -29,12 +29,12 @@ def setup(run) -> Ctx:
     den = load_denoiser(run.cfg)
     s = PRESETS[run.cfg.preset]
     ts = strided_timesteps(s.start, s.stride)
-    run.model = den.name
+    run.model = den.model_record
     info = getattr(den, "info", None)
     if info:  # the local model: say what it was trained on
         run.data.update({"train_source": info["data"]["source"], "train_images": info["data"]["train_images"]})
     if run.cfg.backend == "local":
-        run.device = f"{run.device} (fp32 sampling)"
+        run.device = {**run.device, "sampling": "fp32"}
     threshold = IF_THRESHOLD if run.cfg.part_a.threshold else None
     run.params.update({"T": len(den.alphas_cumprod), "image_size": f"{den.shape[1]}x{den.shape[2]}",
                        "x0_threshold": threshold_label(threshold)})

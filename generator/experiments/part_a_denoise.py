@@ -68,7 +68,7 @@ def run_a1_1(run) -> None:
          "The test image followed by ever noisier copies of it.",
          {"t": list(ts), "seed": run.seed}, col_labels=["original", *(f"t = {t}" for t in ts)])
     for t, x in zip(ts, noisy):
-        run.metrics[f"psnr_noisy_t{t}_db"] = round(psnr(x, im.image), 2)
+        run.metric("psnr_db", "noisy", t, value=round(psnr(x, im.image), 2))
     if im.original is not None and ctx.den.shape[0] == 1:
         input_figure(run, im)
 
@@ -82,7 +82,7 @@ def run_a1_2(run) -> None:
         blurred, sigma, db = best_blur(x, im.image, ctx.s.blur_sigmas)
         rows.append([x, blurred])
         table.append([t, sigma, kernel_for(sigma), round(psnr(x, im.image), 2), round(db, 2)])
-        run.metrics[f"blur_psnr_t{t}_db"] = round(db, 2)
+        run.metric("psnr_db", "blur", t, value=round(db, 2))
     run.params.update({"t": list(ctx.s.noise_ts), "sigmas_tried": list(ctx.s.blur_sigmas)})
     labels = [f"t = {r[0]}\nσ = {r[1]}" for r in table]
     save(run, ctx, "blur", rows,
@@ -108,7 +108,7 @@ def run_a1_3(run) -> None:
         x0_hat = estimate_x0(x[None], eps, t, den.alphas_cumprod)       # (1,C,H,W)
         x0_hat = (ctx.threshold(x0_hat) if ctx.threshold else x0_hat)[0]  # the loop's choice, here too
         rows.append([im.image, x, x0_hat.clamp(-1, 1)])
-        run.metrics[f"one_step_psnr_t{t}_db"] = round(psnr(x0_hat, im.image), 2)
+        run.metric("psnr_db", "one_step", t, value=round(psnr(x0_hat, im.image), 2))
     run.params.update({"t": list(ctx.s.noise_ts), "prompt": p})
     save(run, ctx, "one-step", rows,
          f"One-step denoising: original, x_t and the estimate x̂₀ = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t for "
@@ -152,4 +152,4 @@ def run_a1_4(run) -> None:
          {"i_start": i0, "t": ts[i0], "sigma": sigma, "prompt": p, "seed": run.seed},
          col_labels=["original", "iterative", "one-step", "blur"])
     for name, y in (("iterative", iterative), ("one_step", one_step), ("blur", blurred)):
-        run.metrics[f"psnr_{name}_db"] = round(psnr(y, im.image), 2)
+        run.metric("psnr_db", name, value=round(psnr(y, im.image), 2))

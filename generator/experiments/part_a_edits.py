@@ -71,10 +71,10 @@ def _judge_edits(run, images: list[InputImage], i_starts: list[int], edits: list
         read = [probs(cols[n]).argmax(1) for cols in edits]                # per prompt set: (N,) digits read
         if known:
             kept = torch.cat([r[known] == want for r in read])
-            run.metrics[f"reads_as_input_i{i}"] = round(float(kept.float().mean()), 3)
+            run.metric("reads_as", "input", i, value=round(float(kept.float().mean()), 3))
         for k, (r, digit) in enumerate(zip(read, targets), 1):
             if digit is not None:
-                run.metrics[f"reads_as_target{k}_i{i}"] = round(float((r == digit).float().mean()), 3)
+                run.metric("reads_as", f"target{k}", i, value=round(float((r == digit).float().mean()), 3))
 
 
 def _schedule(ts: list[int], i_starts: list[int]) -> str:
@@ -190,7 +190,7 @@ def run_a1_7_2(run) -> None:
               "test_mask": first_mask, "mask_pixels": [int(m.sum()) for m in masks]}
     run.params.update(params)
     for im, c in zip(images, change):
-        run.metrics[f"{im.name}_hole_change"] = c
+        run.metric("hole_change", im.name, value=c)
     run.data.update({im.name: im.source for im in images})
     save(run, ctx, "inpaint", rows,
          f"Inpainting (A.5) from pure noise over the full strided schedule (stride {s.stride}), "

@@ -114,14 +114,17 @@ class Judged:
         return path.name
 
 
+ALL = "all"  # metrics[kind]["all"]: every illusion of a kind together, beside "1", "2", ... for each
+
+
 def _rate(run, kind: str, readings: list[Reading]) -> None:
     """metrics: the share of all judged samples that read as intended both ways, and the mean margin
     of the illusions over what real digits do (each illusion's rate less its higher real baseline)."""
     judged = [r for r in readings if r.judged]
     if judged:
-        run.metrics[f"{kind}_success_rate"] = round(sum(r.ok for r in judged) / sum(r.n for r in judged), 3)
-        margins = [v for k, v in run.metrics.items() if k.startswith(kind) and k.endswith("_margin") and "_scaled" not in k]
-        run.metrics[f"{kind}_margin"] = round(sum(margins) / len(margins), 3)
+        margins = [v["margin"] for v in run.metrics[kind].values() if "margin" in v]
+        run.metrics[kind][ALL] = {"success_rate": round(sum(r.ok for r in judged) / sum(r.n for r in judged), 3),
+                                  "margin": round(sum(margins) / len(margins), 3)}
 
 
 def run_a1_8(run) -> None:
@@ -147,11 +150,10 @@ def run_a1_8(run) -> None:
             judged.add(seen, p2, k + 1)
         base = []
         if r.judged:
-            run.metrics[f"{role}_success"] = f"{r.ok}/{n}"
             base = real_baseline(probs, real, _digit(p1), _digit(p2), lambda t: t, v.view, v.inverse)
-            run.metrics[f"{role}_success_rate"] = round(r.ok / n, 3)
-            run.metrics.update({f"{role}_real_baseline_p1": base[0], f"{role}_real_baseline_p2": base[1],
-                                f"{role}_margin": round(r.ok / n - max(base), 3)})
+            run.metric("anagram", k + 1, value={"success": f"{r.ok}/{n}", "success_rate": round(r.ok / n, 3),
+                                                "real_baseline": {"p1": base[0], "p2": base[1]},
+                                                "margin": round(r.ok / n - max(base), 3)})
         table.append([f"{p1} ↔ {p2}", vocabulary.VIEWS[view], *r.counts(), *base])
         best.append([x[r.best], seen[r.best]])
         read_note = (f" Labels: the judge's reading upright/transformed, ✓ = both as intended ({r.ok} of {n}), ? = not a digit."
@@ -190,7 +192,7 @@ def _far_reader_accuracy(run, probs, k_size: int, sigma: float) -> float:
     return round(float((probs(low_pass(x, k_size, sigma)).argmax(1) == y).float().mean()), 3)
 
 
-def _hybrids(run, ctx, specs, probs, tag: str, gamma: float) -> tuple[list, list]:
+def _hybrids(run, ctx, specs, probs, measure: str, gamma: float) -> tuple[list, list]:
     """Sample every hybrid (far, near, kernel, sigma): [(x, f_low(x), Reading)] and table rows."""
     den, s = ctx.den, ctx.s
     uncond, out, rows = den.encode([""]), [], []
@@ -202,13 +204,11 @@ def _hybrids(run, ctx, specs, probs, tag: str, gamma: float) -> tuple[list, list
         r = Reading(probs, far, x, far_p, near_p)
         base = []
         if r.judged:
-            run.metrics[f"hybrid{k + 1}{tag}_success"] = f"{r.ok}/{r.n}"
-            run.metrics[f"hybrid{k + 1}{tag}_success_rate"] = round(r.ok / r.n, 3)
             base = real_baseline(probs, real, _digit(far_p), _digit(near_p),
                                  lambda t, k_size=k_size, sigma=sigma: low_pass(t, k_size, sigma), lambda t: t)
-            run.metrics.update({f"hybrid{k + 1}{tag}_real_baseline_far": base[0],
-                                f"hybrid{k + 1}{tag}_real_baseline_near": base[1],
-                                f"hybrid{k + 1}{tag}_margin": round(r.ok / r.n - max(base), 3)})
+            run.metric(measure, k + 1, value={"success": f"{r.ok}/{r.n}", "success_rate": round(r.ok / r.n, 3),
+                                              "real_baseline": {"far": base[0], "near": base[1]},
+                                              "margin": round(r.ok / r.n - max(base), 3)})
         out.append((x, far, r))
         rows.append([f"far {far_p} · near {near_p}", f"kernel {k_size}, σ = {sigma:g}", *r.counts(), *base])
     return out, rows
@@ -235,7 +235,7 @@ def run_a1_9(run) -> None:
     probs, n = judge(run), s.illusion_seeds
     params = {"hybrids": [list(h) for h in specs], "gamma": gamma, "seeds": n, "seed": run.seed}
     run.params.update(params)
-    results, table = _hybrids(run, ctx, specs, probs, "", gamma)
+    results, table = _hybrids(run, ctx, specs, probs, "hybrid", gamma)
     for k, ((far_p, near_p, k_size, sigma), (x, far, r)) in enumerate(zip(specs, results)):
         read_note = (f" Labels: the judge's reading far/near, ✓ = both as intended ({r.ok} of {r.n}), ? = not a digit."
                      if probs else "")
@@ -257,7 +257,7 @@ def run_a1_9(run) -> None:
          row_labels=[hybrid_label(a, b, sg) for a, b, _, sg in specs], col_labels=HYBRID_COLUMNS,
          whole=True)  # whole on a phone: the near band is the point
     if any((k_size, sigma) != scaled for *_, k_size, sigma in specs):   # show what the course's blur does here
-        res_scaled, rows = _hybrids(run, ctx, [(a, b, *scaled) for a, b, _, _ in specs], probs, "_scaled", gamma)
+        res_scaled, rows = _hybrids(run, ctx, [(a, b, *scaled) for a, b, _, _ in specs], probs, "hybrid_scaled", gamma)
         table += rows
         save(run, ctx, "hybrids-scaled", [row for x, far, _ in res_scaled for row in (list(x), list(far))],
              f"The same hybrids with the course's blur (kernel 33, σ = 2 at 64 px) scaled to {den.shape[1]} px: "
@@ -270,7 +270,8 @@ def run_a1_9(run) -> None:
     caption = "How often each hybrid reads as intended"
     if probs:
         accs = {sg: _far_reader_accuracy(run, probs, k_size, sg) for *_, k_size, sg in specs}
-        run.metrics.update({f"far_reader_accuracy_sigma{sg:g}": a for sg, a in accs.items()})
+        for sg, a in accs.items():
+            run.metric("far_reader_accuracy", sg, value=a)
         caption += (": far ok = the judge reads f_low(x) as the far prompt, near ok = it reads x as the near "
                     "one. The far reader is only as good as its accuracy on real test digits blurred the same way: "
                     + ", ".join(f"{a:.0%} at σ = {sg:g}" for sg, a in accs.items()) + ". Real far pass / real "

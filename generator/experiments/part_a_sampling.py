@@ -54,7 +54,7 @@ def run_a0(run) -> None:
         where = "the MNIST model with the strided loop (A.3) from t near 990 (no stage II: that is IF's upsampler)"
         probs = judge(run)
         for k, n in enumerate(s.a0_steps):  # which columns the classifier reads as asked (the prose says)
-            _score(run, probs, torch.stack([r[k] for r in rows]), prompts, suffix=f"_{n}_steps")
+            _score(run, probs, torch.stack([r[k] for r in rows]), prompts, steps=n)
     save(run, ctx, "samples", rows,
          f"Samples from {where}, CFG γ = {s.gamma}, with {captions.counts(s.a0_steps)} "
          f"denoising steps; prompts {captions.listing(prompts)}, seed {run.seed}.",
@@ -95,8 +95,8 @@ def _judge_record(run) -> None:
     q = pretrained.load(pretrained.JUDGE)[1]["quality"]
     passed = q["rejects_passed_as_legible"]
     worst = max(passed, key=passed.get)
-    run.metrics.update({"judge_real_correct": q["real_correct"], "judge_real_legible": q["real_legible"],
-                        "judge_noise_legible": passed["uniform noise"], "judge_worst_reject_legible": passed[worst]})
+    run.metrics["judge"] = {"real_correct": q["real_correct"], "real_legible": q["real_legible"],
+                            "noise_legible": passed["uniform noise"], "worst_reject_legible": passed[worst]}
     run.data["judge_worst_reject"] = worst
 
 
@@ -129,7 +129,7 @@ def _memorisation(run, ctx) -> None:
     if train is None:
         return
     m = memorisation(x, train, test)
-    run.metrics.update({f"nearest_{k}": v for k, v in m.items()})
+    run.metrics["nearest"] = dict(m)
     first = x[:10]                                                     # one of each digit
     dist, idx = torch.cdist(first.flatten(1).double(), train.flatten(1).double()).min(1)   # (10,) each
     near = train[idx]
@@ -166,7 +166,7 @@ def _samples(run, guided: bool) -> None:
     _score(run, judge(run), x0, prompts)
 
 
-def _score(run, probs, x0: torch.Tensor, prompts: list[str], suffix: str = "") -> None:
+def _score(run, probs, x0: torch.Tensor, prompts: list[str], steps: int | None = None) -> None:
     """With judge(run)'s classifier (local backend only): how many samples it reads as their prompt's digit."""
     from generator.models.classifier import REJECT
     from generator.models.local import digit_of
@@ -175,9 +175,10 @@ def _score(run, probs, x0: torch.Tensor, prompts: list[str], suffix: str = "") -
     pred = probs(x0).argmax(1)
     want = [digit_of(p) for p in prompts]
     ok = [int(p) == w for p, w in zip(pred.tolist(), want) if w is not None]
+    at = () if steps is None else (steps,)  # a0 scores one set per number of sampling steps
     if ok:
-        run.metrics["classifier_agrees" + suffix] = f"{sum(ok)}/{len(ok)}"
-    run.metrics["classifier_reads" + suffix] = " ".join("?" if p == REJECT else str(p) for p in pred.tolist())
+        run.metric("classifier_agrees", *at, value=f"{sum(ok)}/{len(ok)}")
+    run.metric("classifier_reads", *at, value=" ".join("?" if p == REJECT else str(p) for p in pred.tolist()))
 
 
 def run_a1_5(run) -> None:

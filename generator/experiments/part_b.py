@@ -70,7 +70,9 @@ def run_b1_2_1(run) -> None:
     train, test = train_data(run, s.train_images), test_data(run)
     make = lambda: UNet(1, s.D)  # noqa: E731
     model, result, folder = train_model(run, "denoiser", make, denoise_loss(s.sigma), s, train)
+    # b1.2.2 loads the weights from params.checkpoint; the model record names the checkpoint to a reader
     run.params = {"sigma": s.sigma, **_trained(s, run.data), "checkpoint": folder.relative_to(run.cfg.cache).as_posix()}
+    run.model["checkpoint"] = folder.name.removeprefix("denoiser-")
     save_diagram(run, make, "The UNet this section trains")
     save_loss_curve(run, "loss", {"σ = 0.5 denoiser": result.losses}, f"Single-step denoiser, σ = {s.sigma}",
                     f"Training loss of every step over {s.epochs} epochs (σ = {s.sigma}, batch {s.batch_size}, "
@@ -80,7 +82,7 @@ def run_b1_2_1(run) -> None:
     x = _test_digits(test, s.shown)
     for epoch in sorted({1, s.epochs}):
         mse = _denoise_figure(run, snapshot(run, make, folder, epoch), x, s.sigma, epoch)
-        run.metrics[f"test_mse_epoch{epoch}"] = round(mse, 5)
+        run.metric("test_mse", epoch, value=round(mse, 5))
     run.metrics["train_seconds"] = round(result.seconds, 1)
 
 
@@ -104,7 +106,6 @@ def run_b1_2_2(run) -> None:
     figures.save_grid(run.out / "ood.png", [list(z.clamp(0, 1)), list(out.clamp(0, 1))], scale=3,
                       col_labels=[f"σ = {v}" for v in s.sigmas], row_labels=["noisy", "denoised"])
     run.params = {"sigmas": list(s.sigmas), "trained_sigma": d.sigma, "epoch": d.epochs, "test_index": OOD_INDEX}
-    run.data["checkpoint"] = up["params"]["checkpoint"]
     run.model, run.device = up["model"], up["device"]
     run.figure("ood", "ood.png", f"One test digit noised at σ = {', '.join(str(v) for v in s.sigmas)} (top) and "
                f"denoised by the UNet trained only at σ = {d.sigma} for {d.epochs} epochs (bottom); seed {run.seed}.",
@@ -140,5 +141,5 @@ def run_b1_2_3(run) -> None:
                    f"column is the mean of the {train.count} training digits; seed {run.seed}.",
                    f"Blurry digit-like blobs after epoch {epoch}, next to the average training digit.",
                    params={"epoch": epoch, "samples": s.samples}, data=f"{fid}.npz")
-        run.metrics[f"mse_to_mean_epoch{epoch}"] = round(float(F.mse_loss(out, mean.expand_as(out))), 5)
+        run.metric("mse_to_mean", epoch, value=round(float(F.mse_loss(out, mean.expand_as(out))), 5))
     run.metrics["train_seconds"] = round(result.seconds, 1)

@@ -144,10 +144,10 @@ def run_b2_3(run) -> None:
     classifier = load_classifier(run.cfg)
     real = test_data(run).images
     real_legible = legibility(classifier, real)
-    run.metrics["legible_real"] = round(real_legible, 4)
+    run.metric("legible", "real", value=round(real_legible, 4))
     # what the test passes by chance: the classifier is also confident on some images of pure noise
     noise = torch.rand(len(real), 1, 28, 28, generator=torch.Generator().manual_seed(run.seed))
-    run.metrics["legible_noise"] = round(legibility(classifier, noise), 4)
+    run.metric("legible", "noise", value=round(legibility(classifier, noise), 4))
     rows, mixes = [], {}
 
     def quality(epoch, x, guided=False):
@@ -155,9 +155,9 @@ def run_b2_3(run) -> None:
         if epoch == g.sample_epochs[-1]:
             mixes["guided" if guided else "plain"] = digit_mix(classifier, x)
         how = f"guided by epoch {g.guide_epoch}, w = {g.guide_w:g}" if guided else "plain"
-        key = f"epoch{epoch}" + ("_guided" if guided else "")
-        run.metrics[f"legible_{key}"] = round(frac, 4)
-        run.metrics[f"most_read_share_{key}"] = round(share, 4)
+        sampling = "guided" if guided else "plain"
+        run.metric("legible", sampling, epoch, value=round(frac, 4))
+        run.metric("most_read_share", sampling, epoch, value=round(share, 4))
         rows.append([epoch, how, len(x), round(frac, 3), round(real_legible, 3), len(real),
                      round(frac / real_legible, 2) if real_legible else None, f"{digit} ({share:.0%})"])
 
@@ -166,7 +166,7 @@ def run_b2_3(run) -> None:
         _guided(run, g, make, folder, quality)
     run.table("legibility", "Time-only samples the project's MNIST classifier reads with confidence ≥ 0.9 "
               "(softmax of its top digit), beside the same fraction for real test digits. For scale: "
-              f"{run.metrics['legible_noise']:.0%} of {len(real)} images of uniform noise pass the same test. "
+              f"{run.metrics['legible']['noise']:.0%} of {len(real)} images of uniform noise pass the same test. "
               "“Most read as”: the digit it takes the most samples for, and their share (about 10% when the "
               "samples spread over all ten digits as MNIST's do)",
               ["epoch", "sampling", "samples", "legible", "legible real", "real digits", "ratio", "most read as"], rows)
@@ -181,10 +181,9 @@ def _digit_mix(run, g, plain, guided) -> None:
     tv, noise = mix_distance(plain, guided, run.seed)
     p, q = plain.double() / plain.sum(), guided.double() / guided.sum()     # (11,) shares
     rise, fall = int((q - p)[:10].argmax()), int((q - p)[:10].argmin())
-    run.metrics.update({"mix_tv": round(tv, 3), "mix_tv_noise95": round(noise, 3),
-                        "mix_rise_digit": rise, "mix_rise_plain": round(float(p[rise]), 3),
-                        "mix_rise_guided": round(float(q[rise]), 3), "mix_fall_digit": fall,
-                        "mix_fall_plain": round(float(p[fall]), 3), "mix_fall_guided": round(float(q[fall]), 3)})
+    run.metrics["mix"] = {"tv": round(tv, 3), "tv_noise95": round(noise, 3),
+                          "rise": {"digit": rise, "plain": round(float(p[rise]), 3), "guided": round(float(q[rise]), 3)},
+                          "fall": {"digit": fall, "plain": round(float(p[fall]), 3), "guided": round(float(q[fall]), 3)}}
     last = g.sample_epochs[-1]
     run.table("digit-mix", f"What the judge reads the {int(plain.sum())} samples after epoch {last} as, plain and "
               f"guided (the same starting noise): the share of each digit, then of “not a digit”. The two rows "
@@ -203,8 +202,8 @@ def run_b2_5(run) -> None:
         _, result, _ = train_model(run, f"class-{run.cfg.part_b}", make, loss, g, train, lr_decay=g.lr_decay,
                                    T=settings(run.cfg).ddpm_T)
         curves[f"{_shown(name)} (lr {g.lr})"] = result.losses
-        run.metrics[f"{name}_train_seconds"] = round(result.seconds, 1)
-        run.metrics[f"{name}_final_loss"] = round(sum(result.losses[-50:]) / len(result.losses[-50:]), 5)
+        run.metric("train_seconds", name, value=round(result.seconds, 1))
+        run.metric("final_loss", name, value=round(sum(result.losses[-50:]) / len(result.losses[-50:]), 5))
         run.params[name] = _train_params(run, g, c) | {"p_uncond": g.p_uncond}
         if name == SCHEDULED:
             save_diagram(run, make, "The class-conditioned UNet")
@@ -233,7 +232,8 @@ def run_b2_6(run) -> None:
 
         def quality(epoch, x, name=name):
             q = sample_quality(classifier, x, labels, test.images, test.labels, run.seed)
-            run.metrics.update(quality_metrics(q, name, epoch))
+            for path, value in quality_metrics(q, name, epoch):
+                run.metric(*path, value=value)
             rows.append(quality_row(_shown(name), epoch, q))
             last.append(q)
             per_class.append([_shown(name), epoch] + [(round(q["per_class"][d], 2) if d in q["per_class"] else None)

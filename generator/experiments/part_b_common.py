@@ -54,7 +54,7 @@ def train_model(run, name: str, make_model, loss_fn, s, train: Mnist, lr_decay: 
                  lr=s.lr, lr_decay=lr_decay, ckpt_dir=folder, seed=run.seed, desc=f"{run.section.id} {name}",
                  epoch_images=s.epoch_images, ema=getattr(s, "ema", 0.0), options=run.options)
     run.device = result.device
-    run.model = f"course UNet D={s.D} ({name})"
+    run.model = {"kind": name, "name": None, "width": s.D, "trained_steps": None, "checkpoint": None}
     run.data.update(budget(s, train.count), processes=result.processes)
     torch.manual_seed(run.seed)  # figures must not depend on whether training ran here or was cached
     return model, result, folder

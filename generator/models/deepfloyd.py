@@ -12,6 +12,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from generator import vocabulary
 from generator.config import WriteupConfig
 from generator.errors import UserError
 from generator.diffusion.sampling import Threshold
@@ -34,6 +35,8 @@ class IFDenoiser:
         self.alphas_cumprod = stage1.scheduler.alphas_cumprod.detach().float().cpu().clone()  # (1000,)
         self.shape = (unet.in_channels, unet.sample_size, unet.sample_size)  # (3, 64, 64) for IF-I
         self.name = cfg.deepfloyd.stage1
+        self.model_record = {"kind": vocabulary.DEEPFLOYD, "name": self.name, "width": None,
+                             "trained_steps": None, "checkpoint": None}
 
     def encode(self, prompts: Sequence[str]) -> Tensor:
         """T5 embeddings (N, 77, D) on the GPU in the model's dtype; unknown prompt -> UserError."""

@@ -21,6 +21,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from generator import vocabulary
 from generator.diffusion.objectives import eps_loss
 from generator.diffusion.schedules import cosine_alphas_cumprod
 from generator.errors import UserError
@@ -93,9 +94,11 @@ class LocalDenoiser:
 
     shape = (1, 28, 28)
 
-    def __init__(self, model: nn.Module, name: str, info: dict):
+    def __init__(self, model: nn.Module, info: dict):
         self.model = model.eval()
-        self.name = name
+        # the manifest's model record (generator/manifest.py MODEL): the reader's words come from it
+        self.model_record = {"kind": vocabulary.LOCAL, "name": None, "width": RECIPE.D,
+                             "trained_steps": info.get("steps"), "checkpoint": None}
         self.info = info                       # training record: losses, seconds, data, device
         self.alphas_cumprod = cosine_alphas_cumprod(T)
 
@@ -168,8 +171,7 @@ def load(cfg) -> LocalDenoiser:
     if not _LOADED:
         state, record = pretrained.load(pretrained.DDPM)
         model = pretrained.load_into(pretrained.DDPM, UNet(1, RECIPE.D, time="add", num_classes=10), state)
-        _LOADED.append(LocalDenoiser(model, f"a class-conditioned MNIST UNet, D = {RECIPE.D}, "
-                                            f"trained {record['steps']:,} steps beforehand", record))
+        _LOADED.append(LocalDenoiser(model, record))
     return _LOADED[0]
 
 

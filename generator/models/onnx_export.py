@@ -105,7 +105,7 @@ def export_local_demo(run, den, timesteps: list[int], gamma: float, i_starts: li
     i.e. sampling from pure noise with every draw of the edit loop."""
     meta = {"kind": "ddpm", "T": len(den.alphas_cumprod), "timesteps": timesteps, "gamma": gamma,
             "alphas_cumprod": [float(den.alphas_cumprod[t]) for t in timesteps], "i_starts": i_starts,
-            "model": den.name}
+            "model": den.model_record}
     blank, full = -torch.ones(1, 1, 28, 28), torch.ones(1, 1, 28, 28)
     export_demo(run, den.model, meta, lambda digits, seed: ddpm_edit(den, blank, full, digits, 0, seed, timesteps,
                                                                       gamma) / 2 + 0.5)
