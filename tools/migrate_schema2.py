@@ -74,6 +74,8 @@ def migrate(m: dict) -> dict:
     assert m["schema"] == 1
     m = dict(m, schema=2, device=device(m["device"]), model=model(m["model"], m), metrics=metrics(m["metrics"]))
     m["data"] = {k: v for k, v in m["data"].items() if k != "checkpoint"}  # b1.2.2: now the model's
+    if "image_size" in m["params"]:  # Part A: "28x28" -> [28, 28]
+        m["params"] = dict(m["params"], image_size=[int(n) for n in m["params"]["image_size"].split("x")])
     return m
 
 

@@ -36,7 +36,7 @@ def setup(run) -> Ctx:
     if run.cfg.backend == "local":
         run.device = {**run.device, "sampling": "fp32"}
     threshold = IF_THRESHOLD if run.cfg.part_a.threshold else None
-    run.params.update({"T": len(den.alphas_cumprod), "image_size": f"{den.shape[1]}x{den.shape[2]}",
+    run.params.update({"T": len(den.alphas_cumprod), "image_size": [den.shape[1], den.shape[2]],
                        "x0_threshold": threshold_label(threshold)})
     return Ctx(den, s, ts, max(1, 128 // den.shape[1]), threshold)
 

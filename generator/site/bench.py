@@ -60,8 +60,9 @@ def synthetic(root: Path, seed: int = 0) -> Path:
                          "kind": "animation", "caption": "sampling, steps = 34", "alt": "sampling", "params": {}})
         m = {"schema": manifest.SCHEMA, "section": s.id, "title": s.title, "part": s.part, "params": {},
              "seed": cfg.seed, "preset": cfg.preset, "backend": "local" if s.part == "a" else None,
-             "model": "synthetic", "code_version": "bench", "input_hash": staleness.input_hash(cfg, s, code),
-             "created": "2026-01-01T00:00:00+00:00", "duration_s": 1.0, "device": "cpu", "data": {},
+             "model": None, "code_version": "bench", "input_hash": staleness.input_hash(cfg, s, code),
+             "created": "2026-01-01T00:00:00+00:00", "duration_s": 1.0, "data": {},
+             "device": {"type": "cpu", "name": None, "precision": "fp32", "sampling": None, "channels_last": False},
              "figures": figs, "tables": [], "metrics": {"x": 1.0}}
         manifest.write(folder, m)
     return toml

@@ -7,10 +7,10 @@ line compares two records of one manifest.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from generator import vocabulary
+from generator.site import words
 
 _NAMES = {"D": "width D", "epochs": "epochs", "batch_size": "batch", "optimizer_steps": "optimizer steps",
           "lr": "learning rate", "t_sampling": "t drawn", "sampler": "sampler", "steps": "sampler steps"}
@@ -31,9 +31,7 @@ def _params(m: dict) -> dict:
 
 def variant(m: dict) -> str | None:
     """The Part B variant a run used (its params' "variant"), or None where it does not say."""
-    p = _params(m)
-    # manifests written before "variant" was recorded name only the objective
-    return p.get("variant") or {label: name for name, label in vocabulary.VARIANTS.items()}.get(p.get("objective"))
+    return _params(m).get("variant")
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,7 @@ def items(m: dict | None) -> list[Item]:
                         ("guide_epoch", "guide_w") if top else ()))
     if m.get("part") == "a" and m.get("backend") == "local" and m.get("model"):
         # the checkpoint's id names a file of the run's cache: the run details keep it, the box does not
-        model = re.sub(r"\s*\(checkpoint [0-9a-f]+\)", "", str(m["model"]))
+        model = words.model_words({**m["model"], "checkpoint": None})
         out.append(Item("model", f"the project's own model ({model}) instead of DeepFloyd IF"))
     return out
 

@@ -48,7 +48,7 @@ def _jinja() -> sandbox.ProseSandbox:
     # the sandbox: prose reads copies of the manifests and settings, changes nothing, touches no file
     env = sandbox.ProseSandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
     env.add_filters(num=_num, duration=words.duration, percent=_percent, source=vocabulary.source_words,
-                    device=words.device_words, view=lambda v: vocabulary.VIEWS.get(v, v))
+                    device=words.device_words, model=words.model_words, view=lambda v: vocabulary.VIEWS.get(v, v))
     return env
 
 

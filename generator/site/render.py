@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import jinja2
 
-from generator import __version__, vocabulary
+from generator import __version__, manifest, vocabulary
 from generator.config import WriteupConfig
 from generator.errors import UserError
 from generator.sections import PARTS
@@ -50,9 +49,18 @@ def environment(templates: Path, cache: Path | None = None) -> jinja2.Environmen
 
 
 def metric_rows(metrics: dict) -> list[tuple[str, object]]:
-    """A metrics dict as table rows: names in words, numbers in them in numeric order (i3 before i10)."""
-    key = lambda k: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", k)]  # noqa: E731
-    return [(words.metric_name(k), metrics[k]) for k in sorted(metrics, key=key)]
+    """Nested metrics as table rows: each path named in words, in path order with number segments in
+    numeric order (epoch 5 before epoch 10)."""
+    key = lambda row: [(0, float(s), "") if _number(s) else (1, 0.0, s) for s in row[0]]  # noqa: E731
+    return [(words.metric_name(path), v) for path, v in sorted(manifest.metric_paths(metrics), key=key)]
+
+
+def _number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
 
 
 def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Path], digest) -> dict:

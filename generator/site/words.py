@@ -3,7 +3,6 @@ show what a manifest records, and a reader cannot use the code's names for it (s
 t_sampling, 'cpu (bf16 autocast)'). Torch-free; used by the templates and the prose."""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 from generator import vocabulary
@@ -75,9 +74,10 @@ LABELS = {
     "judge_worst_reject": "rejects the judge passes most",
     "p_uncond": "prompt left out in training (share)", **_RUNS,
 }
-# the demo's files (the page links the demo), data-loader processes, and the course's values of
-# what the run records (the page's "Not the course's settings" note states how they differ)
-HIDDEN = {"demo", "processes", "course"}
+# the demo's files (the page links the demo), data-loader processes, the course's values of what
+# the run records (the page's "Not the course's settings" note states how they differ), and where
+# in the cache a later section finds the weights
+HIDDEN = {"demo", "processes", "course", "checkpoint"}  # checkpoint: the cache path b1.2.2 loads (the model names its id)
 # Recorded names of things as the write-up says them: an anagram's view as its captions do, a
 # sampler by its author's name (the manifest keeps the code's name: content and the demo read it).
 VALUES = {"variant": vocabulary.VARIANTS, "view": vocabulary.VIEWS, "sampler": vocabulary.SAMPLERS}
@@ -88,33 +88,28 @@ def setting_name(key: str) -> str:
 
 
 def _reader_text(key: str, v: str) -> str:
-    """A recorded string in a reader's words: the data named as the prose names it, no source file
-    of the tool, a checkpoint by its kind and id rather than its cache folder."""
+    """A recorded string in a reader's words: a name the write-up says otherwise (VALUES), the data
+    named as the prose names it."""
     v = VALUES.get(key, {}).get(v, v)
-    v = re.sub(r"\s*\([\w./-]+\.py\)", "", v)  # "(generator/models/classifier.py)"
-    v = v.replace(vocabulary.FALLBACK, vocabulary.source_words(vocabulary.FALLBACK))  # "MNIST test #350 (…)"
-    v = re.sub(r"ExponentialLR\((.*)\)", r"exponential decay, \1", v)  # PyTorch's class name for it
-    if key == "checkpoint" and (m := re.fullmatch(r"(?:.*/)?([\w-]+?)-([0-9a-f]{8,})", v)):
-        v = f"the course's UNet ({MODEL_KINDS.get(m[1], m[1])}), checkpoint {m[2]}"  # "partb/denoiser-21ab14f671a6"
-    elif key == "checkpoint":
-        v = v.rsplit("/", 1)[-1]
-    if key == "image_size" and (m := re.fullmatch(r"(\d+)x(\d+)", v)):
-        v = f"{m[1]} × {m[2]} pixels"
-    return v
+    return v.replace(vocabulary.FALLBACK, vocabulary.source_words(vocabulary.FALLBACK))  # "MNIST test #350 (…)"
 
 
-# Part B's runners name a model by the tool's name for its kind: "course UNet D=16 (time-fm)"
-MODEL_KINDS = {"denoiser": "single-step denoiser", "pure-noise": "trained on pure noise",
-               "time-fm": "time-conditioned, flow matching", "class-fm": "class-conditioned, flow matching",
-               "time-ddpm": "time-conditioned, DDPM", "class-ddpm": "class-conditioned, DDPM"}
-
-
-def model_words(model: str) -> str:
-    """'course UNet D=16 (time-fm)' -> "the course's UNet, width D = 16 (time-conditioned, flow matching)"."""
-    m = re.fullmatch(r"course UNet D=(\d+) \(([\w-]+)\)", str(model))
-    if not m:
-        return str(model)
-    return f"the course's UNet, width D = {m[1]} ({MODEL_KINDS.get(m[2], m[2])})"
+def model_words(model: dict | None) -> str:
+    """A manifest's model record as a reader says it: "the course's UNet, width D = 16 (time-conditioned,
+    flow matching)", "a class-conditioned MNIST UNet, D = 32, trained 6,106 steps beforehand", or a
+    pretrained model by its own name; the checkpoint's id where the run names one."""
+    if not model:
+        return ""
+    kind = vocabulary.MODEL_KINDS[model["kind"]]
+    if model["kind"] in vocabulary.COURSE_KINDS:
+        text = f"the course's UNet, width D = {model['width']} ({kind})"
+    elif model["name"]:
+        text = model["name"]
+    else:
+        text = kind + (f", D = {model['width']}" if model["width"] is not None else "")
+        if model["trained_steps"] is not None:
+            text += f", trained {model['trained_steps']:,} steps beforehand"
+    return text + (f", checkpoint {model['checkpoint']}" if model["checkpoint"] else "")
 
 
 def setting_value(key: str, v) -> str:
@@ -122,6 +117,8 @@ def setting_value(key: str, v) -> str:
         v = [[a, b, vocabulary.VIEWS.get(view, view)] for a, b, view in v]  # an anagram's view as its caption says it
     if isinstance(v, dict):  # one run's settings of several (b2.5's vocabulary.RUNS)
         return "; ".join(f"{name} {value}" for name, value in settings(v))
+    if key == "image_size" and isinstance(v, list) and len(v) == 2:
+        return f"{v[0]} × {v[1]} pixels"
     if isinstance(v, int) and not isinstance(v, bool):
         return f"{v:,}"
     if isinstance(v, str) and v:
@@ -142,18 +139,14 @@ def settings(d: dict | None, skip: dict | None = None) -> list[tuple[str, str]]:
     return sorted(rows, key=lambda r: r[0].lower())
 
 
-def device_words(device: str) -> str:
-    """The manifest's device as a reader says it: 'cpu (bf16 autocast) (fp32 sampling)' -> 'the CPU,
-    bfloat16 mixed precision, sampling in 32-bit floats'. channels_last (a memory layout that only
-    changes speed) is left out; a form not known here is shown as it is."""
-    m = re.fullmatch(r"(cpu|cuda|mps)\s*([^()]*?)\s*((?:\([^()]*\)\s*)*)", device or "")
-    if not m:
-        return str(device)
-    where = {"cpu": "the CPU", "mps": "an Apple GPU", "cuda": f"a GPU ({m[2]})" if m[2] else "a GPU"}[m[1]]
-    notes = {"bf16 autocast": "bfloat16 mixed precision", "fp32": "32-bit floats",
-             "fp32 sampling": "sampling in 32-bit floats", "channels_last": None}
-    parts = [p.strip() for group in re.findall(r"\(([^()]*)\)", m[3]) for p in group.split(",")]
-    return ", ".join([where] + [notes.get(p, p) for p in parts if notes.get(p, p)])
+def device_words(device: dict) -> str:
+    """The manifest's device record as a reader says it: "the CPU, bfloat16 mixed precision, sampling
+    in 32-bit floats". channels_last (a memory layout that only changes speed) is left out."""
+    where = vocabulary.DEVICE_TYPES[device["type"]] + (f" ({device['name']})" if device["name"] else "")
+    parts = [where, vocabulary.PRECISIONS[device["precision"]]]
+    if device["sampling"]:
+        parts.append(f"sampling in {vocabulary.PRECISIONS[device['sampling']]}")
+    return ", ".join(parts)
 
 
 def date_words(created: str) -> str:
@@ -166,69 +159,91 @@ def date_words(created: str) -> str:
     return f"{d.day} {d:%B %Y, %H:%M}{zone}"
 
 
-# The runners' metric keys ("anagram1_real_baseline_p1") as the write-up names them; each pattern's
-# groups fill its phrase. A key not matched reads as its words. Units ride in the phrase.
-_MEASURES = {"accuracy": "read as the requested digit", "fd": "Fréchet distance", "fd_mean_term": "FD mean term",
-             "fd_cov_term": "FD covariance term", "kid": "kernel distance", "diversity": "diversity"}
+# A metric's path (manifest.metric_paths: what it measures, then run or part, then epoch or step)
+# as the write-up names it: the first segment picks the phrase, the others fill it. A measure not
+# listed reads as its words. Units ride in the phrase.
 _METHODS = {"blur": "Gaussian blur", "iterative": "iterative denoising", "one_step": "one-step estimate"}
-_RUN = "|".join(map(re.escape, _RUNS))
-METRICS = [
-    (r"psnr_noisy_t(\d+)_db", lambda m: f"PSNR of x_t at t = {m[1]} (dB)"),
-    (r"blur_psnr_t(\d+)_db", lambda m: f"PSNR after Gaussian blur, t = {m[1]} (dB)"),
-    (r"one_step_psnr_t(\d+)_db", lambda m: f"PSNR of the one-step estimate, t = {m[1]} (dB)"),
-    (r"psnr_(blur|iterative|one_step)_db", lambda m: f"PSNR, {_METHODS[m[1]]} (dB)"),
-    (r"classifier_agrees(?:_(\d+)_steps)?", lambda m: "read as the prompt's digit" + (f", {m[1]} steps" if m[1] else "")),
-    (r"classifier_reads(?:_(\d+)_steps)?", lambda m: "digits read" + (f", {m[1]} steps" if m[1] else "")),
-    (r"reads_as_input_i(\d+)", lambda m: f"read as the input's digit, i_start = {m[1]}"),
-    (r"reads_as_target([12])_i(\d+)",
-     lambda m: f"read as the {('first', 'second')[int(m[1]) - 1]} target's digit, i_start = {m[2]}"),
-    (r"(\w+?)_hole_change", lambda m: f"change inside the hole, {LABELS.get(m[1], m[1])}"),
-    (r"(anagram|hybrid)(\d)(_scaled)?_success", lambda m: f"{m[1]} {m[2]}{' (course blur)' if m[3] else ''}: read as intended"),
-    (r"(anagram|hybrid)(\d)(_scaled)?_success_rate",
-     lambda m: f"{m[1]} {m[2]}{' (course blur)' if m[3] else ''}: share read as intended"),
-    (r"(anagram|hybrid)_success_rate", lambda m: f"all {m[1]}s: share read as intended"),
-    (r"(anagram|hybrid)(\d)(_scaled)?_margin",
-     lambda m: f"{m[1]} {m[2]}{' (course blur)' if m[3] else ''}: margin over real digits"),
-    (r"(anagram|hybrid)_margin", lambda m: f"all {m[1]}s: mean margin over real digits"),
-    (r"anagram(\d)_real_baseline_p(\d)", lambda m: f"anagram {m[1]}: real digits of prompt {m[2]} passing the same test"),
-    (r"hybrid(\d)(_scaled)?_real_baseline_(far|near)",
-     lambda m: f"hybrid {m[1]}{' (course blur)' if m[2] else ''}: real {m[3]} digits passing the same test"),
-    (r"far_reader_accuracy_sigma([\d.]+)", lambda m: f"real digits blurred at σ = {m[1]}, read correctly"),
-    (r"test_mse_epoch(\d+)", lambda m: f"test MSE after epoch {m[1]}"),
-    (r"mse_to_mean_epoch(\d+)", lambda m: f"MSE to the mean digit after epoch {m[1]}"),
-    (r"legible_epoch(\d+)(_guided)?", lambda m: f"legible after epoch {m[1]}" + (", guided" if m[2] else "")),
-    (r"most_read_share_epoch(\d+)(_guided)?",
-     lambda m: f"share of the most read digit after epoch {m[1]}" + (", guided" if m[2] else "")),
-    (r"legible_(real|noise)", lambda m: {"real": "legible, real test digits", "noise": "legible, uniform noise"}[m[1]]),
-    (rf"(?:({_RUN})_)?train_seconds", lambda m: (f"{_RUNS[m[1]]}: " if m[1] else "") + "training time (s)"),
-    (rf"(?:({_RUN})_)?final_loss(?:_mean(\d+))?",
-     lambda m: (f"{_RUNS[m[1]]}: " if m[1] else "") + f"final loss (mean of the last {m[2] or 50} steps)"),
-    (r"train_steps", lambda m: "training steps"),
-    (r"judge_(\w+)", lambda m: {
-        "real_correct": "judge: real test digits read correctly", "real_legible": "judge: real test digits legible",
-        "noise_legible": "judge: uniform noise passed as a digit",
-        "worst_reject_legible": "judge: the rejects it passes most, passed as a digit"}.get(m[1], m[1])),
-    (r"nearest_(\w+)", lambda m: {
-        "sample_median": "samples: median distance to the nearest training digit",
-        "test_median": "real test digits: median distance to the nearest training digit",
-        "test_p05": "real test digits: 5th percentile of that distance",
-        "copies": "samples nearer a training digit than 95% of test digits",
-        "samples": "samples checked for copies", "test_digits": "test digits compared",
-        "train_digits": "training digits searched"}.get(m[1], m[1].replace("_", " "))),
-    (rf"({_RUN})_(accuracy|fd|fd_mean_term|fd_cov_term|kid|diversity)_epoch(\d+)",
-     lambda m: f"{_RUNS[m[1]]}: {_MEASURES[m[2]]} after epoch {m[3]}"),
-    (r"fd_real_vs_real(_sd)?", lambda m: "Fréchet distance, real against real" + (" (spread)" if m[1] else "")),
-    (r"kid_real_vs_real(_sd)?", lambda m: "kernel distance, real against real" + (" (spread)" if m[1] else "")),
-    (r"mix_tv(_noise95)?", lambda m: "digit mix, plain against guided: total variation"
-     + (" between two draws of one mix (95th percentile)" if m[1] else "")),
-    (r"mix_(rise|fall)_(digit|plain|guided)", lambda m: f"digit whose share guidance {'raises' if m[1] == 'rise' else 'lowers'} most"
-     + {"digit": "", "plain": ": share plain", "guided": ": share guided"}[m[2]]),
-]
+_PSNR_AT_T = {"noisy": "PSNR of x_t at t = {}", "blur": "PSNR after Gaussian blur, t = {}",
+              "one_step": "PSNR of the one-step estimate, t = {}"}
+_READS_AS = {"input": "the input's digit", "target1": "the first target's digit", "target2": "the second target's digit"}
+_QUALITY = {"accuracy": "read as the requested digit", "fd": "Fréchet distance", "fd_mean_term": "FD mean term",
+            "fd_cov_term": "FD covariance term", "kid": "kernel distance", "diversity": "diversity"}
+_ILLUSION = {"success": "read as intended", "success_rate": "share read as intended", "margin": "margin over real digits"}
+_ALL = {"success_rate": "share read as intended", "margin": "mean margin over real digits"}
+_JUDGE = {"real_correct": "judge: real test digits read correctly", "real_legible": "judge: real test digits legible",
+          "noise_legible": "judge: uniform noise passed as a digit",
+          "worst_reject_legible": "judge: the rejects it passes most, passed as a digit"}
+_NEAREST = {"sample_median": "samples: median distance to the nearest training digit",
+            "test_median": "real test digits: median distance to the nearest training digit",
+            "test_p05": "real test digits: 5th percentile of that distance",
+            "copies": "samples nearer a training digit than 95% of test digits",
+            "samples": "samples checked for copies", "test_digits": "test digits compared",
+            "train_digits": "training digits searched"}
+_MIX_SIDE = {"digit": "", "plain": ": share plain", "guided": ": share guided"}
 
 
-def metric_name(key: str) -> str:
-    """'anagram1_real_baseline_p1' -> 'anagram 1: real digits of prompt 1 passing the same test'."""
-    for pattern, phrase in METRICS:
-        if m := re.fullmatch(pattern, key):
-            return phrase(m)
-    return key.replace("_", " ")
+def _steps(phrase: str):
+    return lambda steps=None: phrase + (f", {steps} steps" if steps else "")
+
+
+def _illusion(kind: str, tag: str = ""):
+    """anagram/hybrid metrics: per illusion ("1", ...) or over all of them ("all")."""
+    def name(k, what, side=None):
+        if k == "all":
+            return f"all {kind}s: {_ALL[what]}"
+        head = f"{kind} {k}{tag}"
+        if what != "real_baseline":
+            return f"{head}: {_ILLUSION[what]}"
+        if side in ("p1", "p2"):
+            return f"{head}: real digits of prompt {side[1]} passing the same test"
+        return f"{head}: real {side} digits passing the same test"
+    return name
+
+
+def _quality(measure: str):
+    def name(run, epoch=None):
+        if run.startswith("real_vs_real"):
+            return f"{_QUALITY[measure]}, real against real" + (" (spread)" if run.endswith("_sd") else "")
+        return f"{_RUNS[run]}: {_QUALITY[measure]} after epoch {epoch}"
+    return name
+
+
+def _per_run(phrase: str):
+    return lambda run=None: (f"{_RUNS[run]}: " if run else "") + phrase
+
+
+METRICS = {
+    "psnr_db": lambda what, t=None: f"{_PSNR_AT_T[what].format(t)} (dB)" if t else f"PSNR, {_METHODS[what]} (dB)",
+    "classifier_agrees": _steps("read as the prompt's digit"),
+    "classifier_reads": _steps("digits read"),
+    "reads_as": lambda what, i: f"read as {_READS_AS[what]}, i_start = {i}",
+    "hole_change": lambda image: f"change inside the hole, {LABELS.get(image, image)}",
+    "anagram": _illusion("anagram"), "hybrid": _illusion("hybrid"), "hybrid_scaled": _illusion("hybrid", " (course blur)"),
+    "far_reader_accuracy": lambda sigma: f"real digits blurred at σ = {sigma}, read correctly",
+    "test_mse": lambda epoch: f"test MSE after epoch {epoch}",
+    "mse_to_mean": lambda epoch: f"MSE to the mean digit after epoch {epoch}",
+    "legible": lambda what, epoch=None: {"real": "legible, real test digits", "noise": "legible, uniform noise"}.get(
+        what, f"legible after epoch {epoch}" + (", guided" if what == "guided" else "")),
+    "most_read_share": lambda what, epoch: f"share of the most read digit after epoch {epoch}"
+                                           + (", guided" if what == "guided" else ""),
+    "train_seconds": _per_run("training time (s)"),
+    "final_loss": _per_run("final loss (mean of the last 50 steps)"),
+    "final_loss_mean100": lambda: "final loss (mean of the last 100 steps)",
+    "train_steps": lambda: "training steps",
+    "judge": lambda what: _JUDGE[what],
+    "nearest": lambda what: _NEAREST.get(what, what.replace("_", " ")),
+    **{measure: _quality(measure) for measure in _QUALITY},
+    "mix": lambda what, side=None: {"tv": "digit mix, plain against guided: total variation",
+                                    "tv_noise95": "digit mix, plain against guided: total variation between two "
+                                                  "draws of one mix (95th percentile)"}.get(
+        what, f"digit whose share guidance {'raises' if what == 'rise' else 'lowers'} most{_MIX_SIDE.get(side, '')}"),
+}
+
+
+def metric_name(path: tuple[str, ...]) -> str:
+    """("anagram", "1", "real_baseline", "p1") -> "anagram 1: real digits of prompt 1 passing the same test";
+    a path its measure's phrase does not take reads as its words."""
+    try:
+        return METRICS[path[0]](*path[1:])
+    except (KeyError, TypeError):
+        return " ".join(p.replace("_", " ") for p in path)

@@ -69,8 +69,10 @@ def _manifest(cfg, sid: str, figures: list[dict], **extra) -> dict:
                     # Part B: with the course's values its runner records beside its own (b1.2.1: 5 epochs, b2.2: 10)
                     if s.part == "a" else {"epochs": 1, "sigma": 0.5, "course": {"epochs": 10 if sid >= "b2" else 5}}),
          "seed": cfg.seed, "preset": cfg.preset, "backend": "local" if s.part == "a" else None,
-         "model": "fixture-unet", "code_version": "0.1.0+fixture", "input_hash": staleness.input_hash(cfg, s),
-         "created": CREATED, "duration_s": 1.5, "device": "cpu (bf16 autocast)",
+         "model": {"kind": "local" if s.part == "a" else "time-fm", "name": None, "width": 8, "trained_steps": None,
+                   "checkpoint": None},
+         "code_version": "0.1.0+fixture", "input_hash": staleness.input_hash(cfg, s), "created": CREATED, "duration_s": 1.5,
+         "device": {"type": "cpu", "name": None, "precision": "bf16", "sampling": None, "channels_last": False},
          "data": {"source": "fixture"}, "figures": figures, "tables": [], "metrics": {}}
     m.update(extra)
     return m
