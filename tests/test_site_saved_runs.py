@@ -55,7 +55,7 @@ def test_saved_quick_runs_state_their_own_numbers():
     assert f"$\\gamma = {a18['params']['gamma']}$" in text
     text = _render(cfg, runs, "a0")
     assert f"once, for {words.duration(a0['metrics']['train_seconds'])} on a" in text   # trained beforehand
-    assert f"median distance from a sample to its nearest training digit is {a0['metrics']['nearest_sample_median']}" in text
+    assert f"median distance from a sample to its nearest training digit is {a0['metrics']['nearest']['sample_median']}" in text
     text = _render(cfg, runs, "b2.2")
     assert f"which took {words.duration(b22['metrics']['train_seconds'])} on {words.device_words(b22['device'])}" in text
     assert f"{b22['params']['epoch_images']:,} digits drawn afresh from {b22['data']['train_images']:,}" in text
@@ -63,15 +63,15 @@ def test_saved_quick_runs_state_their_own_numbers():
     text = _render(cfg, runs, "a1.9")
     assert f"grid shows {runs['a1.9']['params']['seeds']} samples" in text
     for k in (1, 2):  # a hybrid that mostly fails on this run's model is said to
-        ok, n = runs["a1.9"]["metrics"][f"hybrid{k}_success"].split("/")
+        ok, n = runs["a1.9"]["metrics"]["hybrid"][str(k)]["success"].split("/")
         said = f"Here hybrid {k} reads as intended in only {ok} of {n} samples" in text
         assert said == (int(ok) / int(n) < 0.5), k
     b23 = runs["b2.3"]
     text = _render(cfg, runs, "b2.3")
     m = b23["metrics"]
     assert f"scores {b23['params']['scored']} samples of each snapshot (the grids show the first {b23['params']['samples']})" in text
-    assert f"after epoch 10 it reads {round(100 * m['legible_epoch10'])}% of them" in text
-    assert f"passes {round(100 * m['legible_noise'])}% of images of pure noise" in text
+    assert f"after epoch 10 it reads {round(100 * m['legible']['plain']['10'])}% of them" in text
+    assert f"passes {round(100 * m['legible']['noise'])}% of images of pure noise" in text
 
 
 def test_a_prose_speaks_of_its_run_even_after_the_setting_changed():

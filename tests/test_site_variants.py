@@ -45,7 +45,7 @@ def test_part_b_prose_matches_its_variant_and_numbers(tmp_path, tiny_mnist_dir, 
     assert ("demo" in b26.get("data", {})) == (variant == "fm")  # the in-page demo samples flow matching
     assert f"took {_duration(b22['metrics']['train_seconds'])} on" in page  # the time the manifest holds
     last = list(b26["params"].values())[0]["sample_epochs"][-1]
-    acc = _percent(b26["metrics"][f"scheduled_accuracy_epoch{last}"])
+    acc = _percent(b26["metrics"]["accuracy"]["scheduled"][str(last)])
     assert f"After epoch {last} the classifier reads {acc} of the samples" in page
     assert f"from the snapshots saved after epochs {', '.join(map(str, manifest.read(cfg.artifacts / 'b2.3')['params']['sample_epochs']))}" in page
     assert "Not the course's settings" in page and "Smoke build" in page

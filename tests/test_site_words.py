@@ -258,4 +258,4 @@ def test_one_settings_box_per_page_and_each_differing_section_points_to_it(site,
         details = re.search(r'id="s-b1-2-1".*?<details class="prov run">(.*?)</details>', html, re.S)[1]
         assert "<dt>epochs</dt>" not in details and "<dt>σ</dt><dd>0.5</dd>" in details
     else:
-        assert "the project&#39;s own model (fixture-unet) instead of DeepFloyd IF" in box
+        assert "the project&#39;s own model (a class-conditioned MNIST UNet, D = 8) instead of DeepFloyd IF" in box
