@@ -68,7 +68,7 @@ def test_fit_trains_on_the_cpu_when_set(tmp_path, gpus):
     result = fit(UNet(1, 4, time="mul"), fm_time_loss, images, torch.zeros(8, dtype=torch.long), epochs=1,
                  batch_size=4, lr=1e-3, lr_decay=False, ckpt_dir=tmp_path, seed=0, desc="t", bf16=False, quiet=True,
                  options=RunOptions(device="cpu"))
-    assert result.device.startswith("cpu (fp32") and len(result.losses) == 2
+    assert result.device["type"] == "cpu" and result.device["precision"] == "fp32" and len(result.losses) == 2
 
 
 def test_device_setting_in_toml_and_cli(tmp_path, capsys):

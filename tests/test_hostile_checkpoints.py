@@ -57,7 +57,8 @@ def test_the_saved_training_state_loads_as_weights_only(tmp_path):
     sched.step()
     state = {"epoch": 1, "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
              "rng_cpu": torch.get_rng_state(), "rng_cuda": None, "ema": None, "ema_n": 0, "losses": [0.5, 0.25],
-             "seconds": 1.5, "device": "cpu (fp32)", "settings": {"D": 4, "steps": [1, 2]}}
+             "device": {"type": "cpu", "name": None, "precision": "fp32", "sampling": None, "channels_last": True},
+             "seconds": 1.5, "settings": {"D": 4, "steps": [1, 2]}}
     torch.save(state, tmp_path / "last.pt")
     back = train.load_checkpoint(tmp_path / "last.pt")
     assert back is not None and back["losses"] == [0.5, 0.25] and back["optimizer"]["state"]
