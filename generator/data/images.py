@@ -19,6 +19,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from torch import Tensor
 
+from generator import vocabulary
 from generator.errors import UserError
 
 SUPERSAMPLE = 8   # drawings and type are rendered this many times larger, then box-filtered down
@@ -155,7 +156,7 @@ def _mnist_digit(cfg, shape, label: int, fallback: int, name: str, what: str) ->
     x = x.clamp(0, 1).expand(C, H, W) * 2 - 1                # grey -> C channels, [0,1] -> [-1,1]
     lab = int(test.labels[i])
     return InputImage(name, f"{what}: MNIST test digit #{i} (a {lab})", x.contiguous(), lab,
-                      f"MNIST test #{i} ({test.source})")
+                      f"MNIST test #{i} ({vocabulary.source_words(vocabulary.source_record(test.source))})")
 
 
 def _render(shape, draw_fn) -> Tensor:

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from generator import figures
+from generator import figures, vocabulary
 from generator.diffusion import IF_THRESHOLD, Denoiser, Threshold, strided_timesteps
 from generator.errors import UserError
 from generator.experiments.part_a_settings import PRESETS, PartASettings
@@ -32,7 +32,8 @@ def setup(run) -> Ctx:
     run.model = den.model_record
     info = getattr(den, "info", None)
     if info:  # the local model: say what it was trained on
-        run.data.update({"train_source": info["data"]["source"], "train_images": info["data"]["train_images"]})
+        run.data.update({"train_source": vocabulary.source_record(info["data"]["source"]),
+                         "train_images": info["data"]["train_images"]})
     if run.cfg.backend == "local":
         run.device = {**run.device, "sampling": "fp32"}
     threshold = IF_THRESHOLD if run.cfg.part_a.threshold else None

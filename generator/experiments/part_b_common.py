@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from generator import figures
+from generator import figures, vocabulary
 from generator.data.mnist import Mnist, load_mnist
 from generator.train import TrainResult, fit, load_snapshot
 from generator.vocabulary import MNIST_TRAIN_IMAGES
@@ -20,13 +20,13 @@ def train_data(run, limit: int = 0) -> Mnist:
     if limit and limit < train.count:  # a fixed random subset: some sources are sorted by digit
         keep = torch.randperm(train.count, generator=torch.Generator().manual_seed(0))[:limit]
         train = Mnist(train.images[keep], train.labels[keep], train.source)
-    run.data.update({"source": train.source, "train_images": train.count})
+    run.data.update({"source": vocabulary.source_record(train.source), "train_images": train.count})
     return train
 
 
 def test_data(run) -> Mnist:
     test = load_mnist(run.cfg, "test")
-    run.data.update({"source": test.source, "test_images": test.count})
+    run.data.update({"source": vocabulary.source_record(test.source), "test_images": test.count})
     return test
 
 

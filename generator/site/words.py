@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from generator import vocabulary
+from generator import manifest, vocabulary
 
 
 def duration(seconds) -> str:
@@ -88,10 +88,8 @@ def setting_name(key: str) -> str:
 
 
 def _reader_text(key: str, v: str) -> str:
-    """A recorded string in a reader's words: a name the write-up says otherwise (VALUES), the data
-    named as the prose names it."""
-    v = VALUES.get(key, {}).get(v, v)
-    return v.replace(vocabulary.FALLBACK, vocabulary.source_words(vocabulary.FALLBACK))  # "MNIST test #350 (…)"
+    """A recorded string in a reader's words: a name the write-up says otherwise (VALUES)."""
+    return VALUES.get(key, {}).get(v, v)
 
 
 def model_words(model: dict | None) -> str:
@@ -115,6 +113,8 @@ def model_words(model: dict | None) -> str:
 def setting_value(key: str, v) -> str:
     if key == "pairs" and isinstance(v, list) and all(isinstance(p, list) and len(p) == 3 for p in v):
         v = [[a, b, vocabulary.VIEWS.get(view, view)] for a, b, view in v]  # an anagram's view as its caption says it
+    if key in manifest.SOURCE_KEYS and isinstance(v, dict):
+        return vocabulary.source_words(v)
     if isinstance(v, dict):  # one run's settings of several (b2.5's vocabulary.RUNS)
         return "; ".join(f"{name} {value}" for name, value in settings(v))
     if key == "image_size" and isinstance(v, list) and len(v) == 2:

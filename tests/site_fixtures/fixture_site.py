@@ -62,6 +62,9 @@ def _npz(path: Path) -> str:
     return path.name
 
 
+SOURCE = {"kind": "folder", "path": "fixture"}  # the manifest's record of a folder of MNIST files
+
+
 def _manifest(cfg, sid: str, figures: list[dict], **extra) -> dict:
     s = SECTIONS[sid]
     m = {"schema": manifest.SCHEMA, "section": sid, "title": s.title, "part": s.part,
@@ -73,7 +76,7 @@ def _manifest(cfg, sid: str, figures: list[dict], **extra) -> dict:
                    "checkpoint": None},
          "code_version": "0.1.0+fixture", "input_hash": staleness.input_hash(cfg, s), "created": CREATED, "duration_s": 1.5,
          "device": {"type": "cpu", "name": None, "precision": "bf16", "sampling": None, "channels_last": False},
-         "data": {"source": "fixture"}, "figures": figures, "tables": [], "metrics": {}}
+         "data": {"source": dict(SOURCE)}, "figures": figures, "tables": [], "metrics": {}}
     m.update(extra)
     return m
 
