@@ -141,12 +141,15 @@ def validate(m: dict, where: str = "manifest", folder: Path | None = None) -> di
         raise ManifestError(f"{where}: part must be 'a' or 'b'")
     _check_json_value(m, where)
     _check_record(m["device"], DEVICE, f"{where}: device")
-    if m["device"]["type"] not in DEVICE_TYPES or m["device"]["precision"] not in PRECISIONS:
-        raise ManifestError(f"{where}: device: type must be one of {DEVICE_TYPES}, precision one of {PRECISIONS}")
+    if m["device"]["type"] not in DEVICE_TYPES or m["device"]["precision"] not in PRECISIONS \
+            or m["device"]["sampling"] not in (None, *PRECISIONS):
+        raise ManifestError(f"{where}: device: type must be one of {DEVICE_TYPES}, precision and sampling "
+                            f"one of {PRECISIONS}")
     if m["model"] is not None:
         _check_record(m["model"], MODEL, f"{where}: model")
         if m["model"]["kind"] not in vocabulary.MODEL_KINDS:
-            raise ManifestError(f"{where}: model: kind {m['model']['kind']!r} is not one of {sorted(vocabulary.MODEL_KINDS)}")
+            raise ManifestError(f"{where}: model: kind {m['model']['kind']!r} is not one of "
+                                f"{sorted(vocabulary.MODEL_KINDS)}")
     for key in SOURCE_KEYS:
         if key in m["data"]:
             _check_record(m["data"][key], SOURCE, f"{where}: data.{key}")

@@ -166,8 +166,9 @@ def quality_metrics(q: dict, name: str, epoch: int) -> list[tuple[tuple, float]]
     the real-vs-real floor (the same for every row) under the measure beside the runs."""
     out = [((k, name, epoch), round(q[k], r)) for k, r in
            (("accuracy", 4), ("fd", 2), ("fd_mean_term", 2), ("fd_cov_term", 2), ("kid", 4), ("diversity", 3))]
-    return out + [(("fd", "real_vs_real"), round(q["fd_real"], 2)), (("fd", "real_vs_real_sd"), round(q["fd_real_sd"], 2)),
-                  (("kid", "real_vs_real"), round(q["kid_real"], 4)), (("kid", "real_vs_real_sd"), round(q["kid_real_sd"], 4))]
+    floor = [(("fd", "real_vs_real"), round(q["fd_real"], 2)), (("fd", "real_vs_real_sd"), round(q["fd_real_sd"], 2)),
+             (("kid", "real_vs_real"), round(q["kid_real"], 4)), (("kid", "real_vs_real_sd"), round(q["kid_real_sd"], 4))]
+    return out + floor
 
 
 def quality_caption(q: dict) -> str:

@@ -54,7 +54,7 @@ class SectionRun:
         self.metrics: dict = {}             # nested: measure -> run/part -> epoch/step -> number or short string
         self.backend: str | None = cfg.backend if section.part == "a" else None
         self.model: dict | None = None      # manifest.MODEL record, e.g. {"kind": "time-fm", "width": 16, ...}
-        self.device: dict = device_record(self.options.device)  # runners add detail (fp32 sampling, the training's layout)
+        self.device: dict = device_record(self.options.device)  # runners add detail: fp32 sampling, fit's layout
         self._figures: list[dict] = []
         self._tables: list[dict] = []
 

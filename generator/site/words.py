@@ -76,8 +76,8 @@ LABELS = {
 }
 # the demo's files (the page links the demo), data-loader processes, the course's values of what
 # the run records (the page's "Not the course's settings" note states how they differ), and where
-# in the cache a later section finds the weights
-HIDDEN = {"demo", "processes", "course", "checkpoint"}  # checkpoint: the cache path b1.2.2 loads (the model names its id)
+# in the cache a later section finds the weights (b1.2.1's "checkpoint": the model record names its id)
+HIDDEN = {"demo", "processes", "course", "checkpoint"}
 # Recorded names of things as the write-up says them: an anagram's view as its captions do, a
 # sampler by its author's name (the manifest keeps the code's name: content and the demo read it).
 VALUES = {"variant": vocabulary.VARIANTS, "view": vocabulary.VIEWS, "sampler": vocabulary.SAMPLERS}
