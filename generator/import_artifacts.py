@@ -36,6 +36,7 @@ from generator.config import WriteupConfig
 from generator.errors import UserError
 from generator.fsutil import swap_dir, write_atomic
 from generator.sections import SECTIONS
+from generator.site import words
 
 # what runners write: records, images, drawings (.svg: publish refuses one that would run a script),
 # animations, raw sample pixels (.npz, never loaded with pickle), ONNX models
@@ -226,7 +227,7 @@ def import_artifacts(cfg: WriteupConfig, path: Path, force: bool = False, log=pr
                     left_out.setdefault(str(e), []).append(sid)
                     continue
                 done.append(sid)
-                log(f"  {sid:8} {state:6} made {m['created'][:10]} on {m['device']} with preset {m['preset']}"
+                log(f"  {sid:8} {state:6} made {m['created'][:10]} on {words.device_words(m['device'])} with preset {m['preset']}"
                     + (f" ({reason})" if reason else ""))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
