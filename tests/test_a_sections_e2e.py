@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from generator import manifest, pipeline
 from generator.config import WriteupConfig
@@ -184,10 +185,24 @@ def test_illusion_search_ranks_every_digit_pair(local_run, tmp_path, capsys):
     assert (tmp_path / "hybrid-2.png").stat().st_size > 0
 
 
+def test_illusion_search_takes_the_guidance_scale_and_kernel(local_run, capsys):
+    """--gamma and --kernel reach the sampler: the same seeds give other images, and the header says so."""
+    from generator.experiments import illusion_search
+    _, x_default = illusion_search.search_hybrid(local_run, 2.0, seeds=1)
+    _, x_weak = illusion_search.search_hybrid(local_run, 2.0, seeds=1, gamma=1.0)
+    _, x_narrow = illusion_search.search_hybrid(local_run, 2.0, seeds=1, kernel_size=5)
+    assert not torch.equal(x_default, x_weak) and not torch.equal(x_default, x_narrow)
+    illusion_search.main(local_run, "hybrid", ["2"], seeds=1, top=1, out=None, gamma=3.0, kernel=9)
+    assert "sigma 2, kernel 9: far (low band) / near; CFG scale 3" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argv, message", [
     (["illusions", "anagram", "--views", "spin"], "unknown view 'spin'"),
     (["illusions", "hybrid", "--sigmas", "wide"], "--sigmas: blur sigma 'wide' must be a number of pixels in (0, 8]"),
     (["illusions", "hybrid", "--seeds", "0"], "--seeds and --top must be at least 1"),
+    (["illusions", "hybrid", "--gamma", "0"], "--gamma must be a guidance scale in (0, 100], got 0"),
+    (["illusions", "hybrid", "--gamma", "nan"], "--gamma must be a guidance scale in (0, 100], got nan"),
+    (["illusions", "hybrid", "--kernel", "8"], "--kernel must be an odd number of pixels from 3 to 57, got 8"),
 ])
 def test_illusion_search_bad_input_is_one_line(tmp_path, capsys, argv, message):
     from generator.cli import main
