@@ -180,7 +180,7 @@ def test_illusion_search_ranks_every_digit_pair(local_run, tmp_path, capsys):
     assert all(0 <= both <= 2 for _, both, _ in rows) and x.shape == (90, 2, 1, 28, 28)
     illusion_search.main(local_run, "hybrid", ["2"], seeds=1, top=3, out=str(tmp_path))
     printed = capsys.readouterr().out
-    assert "sigma 2: far (low band) / near" in printed and "real a / real b" in printed
+    assert "sigma 2, kernel 15: far (low band) / near; CFG scale 7" in printed and "real a / real b" in printed
     assert len(printed.strip().splitlines()) == 2 + 3
     assert (tmp_path / "hybrid-2.png").stat().st_size > 0
 
