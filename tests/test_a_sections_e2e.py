@@ -93,10 +93,10 @@ def test_local_part_a_end_to_end(local_run):
         assert set(z["labels"].tolist()) <= set(range(10))
     hyb = ms["a1.9"]
     assert hyb["params"]["hybrids"] == [["a handwritten 7", "a handwritten 9", 15, 1.5],
-                                        ["a handwritten 8", "a handwritten 3", 15, 2.0]]
+                                        ["a handwritten 5", "a handwritten 3", 15, 1.75]]
     assert {f["id"] for f in hyb["figures"]} == {"hybrid-1", "hybrid-2", "hybrids", "hybrids-scaled"}
     (table,) = hyb["tables"]   # both hybrids at their own blur, then at the course's scaled one
-    assert [r[1] for r in table["rows"]] == ["kernel 15, σ = 1.5", "kernel 15, σ = 2", *["kernel 15, σ = 0.875"] * 2]
+    assert [r[1] for r in table["rows"]] == ["kernel 15, σ = 1.5", "kernel 15, σ = 1.75", *["kernel 15, σ = 0.875"] * 2]
     assert all(r[5] <= min(r[3], r[4]) for r in table["rows"])   # both ok implies each ok
     assert table["columns"][-2:] == ["real far pass", "real near pass"]
     assert all(0 <= v <= 1 for r in table["rows"] for v in r[-2:])
