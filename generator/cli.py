@@ -107,7 +107,7 @@ def cmd_pdf(args) -> None:
 def cmd_illusions(args) -> None:
     from generator.experiments import illusion_search
     names = args.views if args.kind == "anagram" else args.sigmas
-    illusion_search.main(_cfg(args), args.kind, names, args.seeds, args.top, args.out)
+    illusion_search.main(_cfg(args), args.kind, names, args.seeds, args.top, args.out, args.gamma, args.kernel)
 
 
 def cmd_pretrain(args) -> None:
@@ -204,6 +204,8 @@ def parser() -> argparse.ArgumentParser:
                     help=f"anagram views, any of: {', '.join(ANAGRAM_VIEWS)}")
     il.add_argument("--sigmas", nargs="+", default=["1.5", "2"], help="hybrid blurs: Gaussian sigma in pixels, in (0, 8]")
     il.add_argument("--seeds", type=int, default=4, help="seeds per pair")
+    il.add_argument("--gamma", type=float, help="CFG scale (default: the preset's, the course's 7; a1.9 samples hybrids at 12)")
+    il.add_argument("--kernel", type=int, help="hybrid blurs: the Gaussian's kernel size in pixels, odd (default: a1.9's, 15)")
     il.add_argument("--top", type=int, default=10, help="pairs to print (and save) per view or blur")
     il.add_argument("--out", help="folder for contact sheets of the top pairs, to check them by eye (default: none)")
     il.add_argument("--preset", choices=PRESETS, help="override writeup.toml's preset (default: writeup.toml's)")

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from generator import manifest, pipeline
 from generator.config import WriteupConfig
@@ -94,10 +95,10 @@ def test_local_part_a_end_to_end(local_run):
         assert set(z["labels"].tolist()) <= set(range(10))
     hyb = ms["a1.9"]
     assert hyb["params"]["hybrids"] == [["a handwritten 7", "a handwritten 9", 15, 1.5],
-                                        ["a handwritten 8", "a handwritten 3", 15, 2.0]]
+                                        ["a handwritten 5", "a handwritten 3", 15, 1.75]]
     assert {f["id"] for f in hyb["figures"]} == {"hybrid-1", "hybrid-2", "hybrids", "hybrids-scaled"}
     (table,) = hyb["tables"]   # both hybrids at their own blur, then at the course's scaled one
-    assert [r[1] for r in table["rows"]] == ["kernel 15, σ = 1.5", "kernel 15, σ = 2", *["kernel 15, σ = 0.875"] * 2]
+    assert [r[1] for r in table["rows"]] == ["kernel 15, σ = 1.5", "kernel 15, σ = 1.75", *["kernel 15, σ = 0.875"] * 2]
     assert all(r[5] <= min(r[3], r[4]) for r in table["rows"])   # both ok implies each ok
     assert table["columns"][-2:] == ["real far pass", "real near pass"]
     assert all(0 <= v <= 1 for r in table["rows"] for v in r[-2:])
@@ -181,15 +182,29 @@ def test_illusion_search_ranks_every_digit_pair(local_run, tmp_path, capsys):
     assert all(0 <= both <= 2 for _, both, _ in rows) and x.shape == (90, 2, 1, 28, 28)
     illusion_search.main(local_run, "hybrid", ["2"], seeds=1, top=3, out=str(tmp_path))
     printed = capsys.readouterr().out
-    assert "sigma 2: far (low band) / near" in printed and "real a / real b" in printed
+    assert "sigma 2, kernel 15: far (low band) / near; CFG scale 7" in printed and "real a / real b" in printed
     assert len(printed.strip().splitlines()) == 2 + 3
     assert (tmp_path / "hybrid-2.png").stat().st_size > 0
+
+
+def test_illusion_search_takes_the_guidance_scale_and_kernel(local_run, capsys):
+    """--gamma and --kernel reach the sampler: the same seeds give other images, and the header says so."""
+    from generator.experiments import illusion_search
+    _, x_default = illusion_search.search_hybrid(local_run, 2.0, seeds=1)
+    _, x_weak = illusion_search.search_hybrid(local_run, 2.0, seeds=1, gamma=1.0)
+    _, x_narrow = illusion_search.search_hybrid(local_run, 2.0, seeds=1, kernel_size=5)
+    assert not torch.equal(x_default, x_weak) and not torch.equal(x_default, x_narrow)
+    illusion_search.main(local_run, "hybrid", ["2"], seeds=1, top=1, out=None, gamma=3.0, kernel=9)
+    assert "sigma 2, kernel 9: far (low band) / near; CFG scale 3" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, message", [
     (["illusions", "anagram", "--views", "spin"], "unknown view 'spin'"),
     (["illusions", "hybrid", "--sigmas", "wide"], "--sigmas: blur sigma 'wide' must be a number of pixels in (0, 8]"),
     (["illusions", "hybrid", "--seeds", "0"], "--seeds and --top must be at least 1"),
+    (["illusions", "hybrid", "--gamma", "0"], "--gamma must be a guidance scale in (0, 100], got 0"),
+    (["illusions", "hybrid", "--gamma", "nan"], "--gamma must be a guidance scale in (0, 100], got nan"),
+    (["illusions", "hybrid", "--kernel", "8"], "--kernel must be an odd number of pixels from 3 to 57, got 8"),
 ])
 def test_illusion_search_bad_input_is_one_line(tmp_path, capsys, argv, message):
     from generator.cli import main

@@ -92,7 +92,7 @@ def test_provenance_on_every_figure(cfg):
     assert b.count('<details class="prov">') == b.count('<figure id="fig-') == 4
     assert "code version" not in b and "0.1.0" not in b and "diffusion-writeup" not in b  # the tool is no reader's business
     for text in ("<dt>seed</dt><dd>7</dd>", "<dt>run</dt><dd>a tiny check run, not meant to be read</dd>",
-                 "<dt>run on</dt><dd>the CPU, bfloat16 mixed precision</dd>", "<dt>run time</dt><dd>1.5 s</dd>",
+                 "<dt>run on</dt><dd>the CPU, bfloat16 mixed precision</dd>", "<dt>section's run time</dt><dd>1.5 s</dd>",
                  '<time datetime="2026-01-02T03:04:05+00:00">2 January 2026, 03:04 UTC</time>',
                  "<dt>model</dt><dd>the course&#39;s UNet, width D = 8 (time-conditioned, flow matching)</dd>"):
         assert text in b
@@ -235,8 +235,12 @@ def test_every_prose_file_of_the_write_up_renders():
     files = sorted(content.glob("*.md"))
     assert {"index.md", "part-a.md", "part-b.md"} <= {f.name for f in files}
     for f in files:
-        assert f.stem in SECTIONS or f.stem in ("index", "part-a", "part-b"), f"{f.name}: no such section"
-        before, after = prose.split_figures(f.read_text(encoding="utf-8"))
+        sid = f.name.removesuffix(".notes.md").removesuffix(".md")   # a section's prose, or notes under it
+        assert sid in SECTIONS or sid in ("index", "part-a", "part-b"), f"{f.name}: no such section"
+        text = f.read_text(encoding="utf-8")
+        if f.name.endswith(".notes.md") and text.startswith("---\n"):
+            text = prose.front_matter(text, str(f), {"looked": False})[1]
+        before, after = prose.split_figures(text)
         assert "<p>" in prose.render(before, str(f)) + prose.render(after, str(f)), f"{f.name}: no prose"
 
 

@@ -215,6 +215,6 @@ def test_notes_read_by_eye_show_only_beside_the_bytes_they_were_read_from(tmp_pa
     assert any("a1.1.notes.md: left out" in line and repr(fig["id"]) in line for line in lines), lines
 
     notes.write_text("---\nlooked: nosuchfigure 0123456789ab\n---\nx\n")
-    with pytest.raises(UserError, match=r"a1.1.notes.md: looked must be a figure of a1.1 \(") as e:
+    with pytest.raises(UserError, match=r"a1.1.notes.md: looked must name figures of a1.1 \(") as e:
         build(cfg, log=lambda *_: None)
     assert "\n" not in str(e.value)

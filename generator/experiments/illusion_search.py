@@ -35,12 +35,14 @@ def _models(cfg):
 
 
 @torch.no_grad()
-def _search(cfg, make_eps, render_a, render_b, seeds: int) -> tuple[list[tuple], torch.Tensor]:
+def _search(cfg, make_eps, render_a, render_b, seeds: int, gamma: float | None = None
+            ) -> tuple[list[tuple], torch.Tensor]:
     """Rank PAIRS (a, b) for one illusion: make_eps(den, c_a, c_b, uncond, gamma) -> EpsFn over B-row
-    conditionings; render_a(x) should read as a, render_b(x) as b. Returns rows (pair, both ok,
-    median confidence) best first, and the images (90, seeds, C, H, W)."""
+    conditionings; render_a(x) should read as a, render_b(x) as b; gamma None = the preset's CFG scale.
+    Returns rows (pair, both ok, median confidence) best first, and the images (90, seeds, C, H, W)."""
     den, clf = _models(cfg)
     s = PRESETS[cfg.preset]
+    gamma = s.gamma if gamma is None else gamma
     ts, g = strided_timesteps(s.start, s.stride), torch.Generator().manual_seed(cfg.seed)
     uncond, xs = den.encode([""]), []
     for i in range(0, len(PAIRS), CHUNK):
@@ -48,7 +50,7 @@ def _search(cfg, make_eps, render_a, render_b, seeds: int) -> tuple[list[tuple],
         c1 = den.encode([f"a handwritten {a}" for a, _ in chunk])                  # (B,10)
         c2 = den.encode([f"a handwritten {b}" for _, b in chunk])
         x_T = torch.randn((len(chunk), *den.shape), generator=g)                    # (B,C,H,W)
-        eps_fn = make_eps(den, c1, c2, uncond, s.gamma)
+        eps_fn = make_eps(den, c1, c2, uncond, gamma)
         xs.append(last(iterative_denoise(eps_fn, x_T, ts, den.alphas_cumprod, generator=g)).x.clamp(-1, 1))
     x = torch.cat(xs)                                                              # (90*seeds,C,H,W)
     p1, p2 = clf(show(render_a(x))).softmax(-1), clf(show(render_b(x))).softmax(-1)  # (90*seeds,10)
@@ -62,17 +64,17 @@ def _search(cfg, make_eps, render_a, render_b, seeds: int) -> tuple[list[tuple],
     return [rows[k] for k in order], x.view(len(PAIRS), seeds, *x.shape[1:])
 
 
-def search_anagram(cfg, view: str, seeds: int):
+def search_anagram(cfg, view: str, seeds: int, gamma: float | None = None):
     """Pairs (p1 upright, p2 through `view`)."""
     v = get_view(view)
-    return _search(cfg, lambda den, c1, c2, u, gamma: anagram(den, [c1, c2], [VIEWS[vocabulary.UPRIGHT], v], u, gamma),
-                   lambda x: x, v.view, seeds)
+    return _search(cfg, lambda den, c1, c2, u, g: anagram(den, [c1, c2], [VIEWS[vocabulary.UPRIGHT], v], u, g),
+                   lambda x: x, v.view, seeds, gamma)
 
 
-def search_hybrid(cfg, sigma: float, seeds: int, kernel_size: int = KERNEL):
+def search_hybrid(cfg, sigma: float, seeds: int, kernel_size: int = KERNEL, gamma: float | None = None):
     """Pairs (far digit in the low band, near digit up close) with a Gaussian of this sigma."""
-    return _search(cfg, lambda den, c1, c2, u, gamma: hybrid(den, c1, c2, kernel_size, sigma, u, gamma),
-                   lambda x: low_pass(x, kernel_size, sigma), lambda x: x, seeds)
+    return _search(cfg, lambda den, c1, c2, u, g: hybrid(den, c1, c2, kernel_size, sigma, u, g),
+                   lambda x: low_pass(x, kernel_size, sigma), lambda x: x, seeds, gamma)
 
 
 def _save(path: Path, rows, images: torch.Tensor, second, top: int) -> None:
@@ -93,7 +95,8 @@ def _sigma(text: str) -> float:
 
 
 @torch.no_grad()
-def _baselines(cfg, kind: str, name: str, pairs: list[tuple[int, int]]) -> list[tuple[float, float]]:
+def _baselines(cfg, kind: str, name: str, pairs: list[tuple[int, int]], kernel: int = KERNEL
+               ) -> list[tuple[float, float]]:
     """The illusion's test on real test digits of each pair's two classes (part_a_illusions.real_baseline)."""
     from generator.experiments.part_a_illusions import real_baseline, real_digits
     _, clf = _models(cfg)
@@ -102,24 +105,34 @@ def _baselines(cfg, kind: str, name: str, pairs: list[tuple[int, int]]) -> list[
     if kind == "anagram":
         v = get_view(name)
         return [real_baseline(probs, real, a, b, lambda x: x, v.view, v.inverse) for a, b in pairs]
-    blur = lambda x: low_pass(x, KERNEL, float(name))                          # noqa: E731
+    blur = lambda x: low_pass(x, kernel, float(name))                          # noqa: E731
     return [real_baseline(probs, real, a, b, blur, lambda x: x) for a, b in pairs]
 
 
-def main(cfg, kind: str, names: list[str], seeds: int, top: int, out: str | None) -> None:
+def main(cfg, kind: str, names: list[str], seeds: int, top: int, out: str | None,
+         gamma: float | None = None, kernel: int | None = None) -> None:
+    """gamma: the CFG scale, kernel: the hybrids' Gaussian kernel size (None: the preset's, a1.9's)."""
+    kernel = KERNEL if kernel is None else kernel
     if seeds < 1 or top < 1:
         raise UserError(f"--seeds and --top must be at least 1, got {seeds} and {top}")
+    if gamma is not None and not 0 < gamma <= 100:   # NaN fails here too
+        raise UserError(f"--gamma must be a guidance scale in (0, 100], got {gamma:g}")
+    if kernel < 3 or kernel % 2 == 0 or kernel > 57:
+        raise UserError(f"--kernel must be an odd number of pixels from 3 to 57, got {kernel}")
     for name in names:  # every name checked before minutes of search
         get_view(name) if kind == "anagram" else _sigma(name)
     for name in names:
         if kind == "anagram":
-            rows, x = search_anagram(cfg, name, seeds)
+            rows, x = search_anagram(cfg, name, seeds, gamma)
             second, what = get_view(name).view, f"view {name}: p1 upright / p2 through the view"
         else:
             sigma = _sigma(name)
-            rows, x = search_hybrid(cfg, sigma, seeds)
-            second, what = (lambda t, s=sigma: low_pass(t, KERNEL, s)), f"sigma {sigma:g}: far (low band) / near"
-        base = _baselines(cfg, kind, name, [p for p, _, _ in rows[:top]])
+            rows, x = search_hybrid(cfg, sigma, seeds, kernel, gamma)
+            second = lambda t, s=sigma: low_pass(t, kernel, s)                  # noqa: E731
+            what = f"sigma {sigma:g}, kernel {kernel}: far (low band) / near"
+        base = _baselines(cfg, kind, name, [p for p, _, _ in rows[:top]], kernel)
+        g = PRESETS[cfg.preset].gamma if gamma is None else gamma
+        what += f"; CFG scale {g:g}"
         print(f"\n{what}; {seeds} seeds per pair, best first; real a / real b: the share of real test digits "
               f"of each class that pass the same test")
         print(f"{'pair':>6}  {'both ok':>7}  {'median confidence':>17}  {'real a / real b':>15}")

@@ -65,10 +65,11 @@ DEFAULT_PROMPTS = {
         "anagram3": "a handwritten 5 | a handwritten 4 | rot90cw",
         "anagram4": "a handwritten 2 | a handwritten 9 | rot90ccw",
         # a near digit drawn along the far one's outline, chosen on the shipped model over all 90
-        # pairs at four blurs: a 9's thin loop fades from a 7 (it needs the lighter blur), a 3's
-        # open side fills in to an 8 when blurred. Neither reads as intended in every sample.
+        # pairs at several blurs and guidance scales (BENCHMARKS.md): a 9's thin loop fades from a
+        # 7 (it needs the lighter blur; to the eye the loop often stays), and a flat-topped 3 whose
+        # faint, broad upper-left stroke turns it into a 5 once blurred (about 10 of 12 by eye too)
         "hybrid1": "a handwritten 7 | a handwritten 9 | 1.5",
-        "hybrid2": "a handwritten 8 | a handwritten 3",
+        "hybrid2": "a handwritten 5 | a handwritten 3 | 1.75",
     },
     "deepfloyd": {
         "a0": "an oil painting of a snowy mountain village | a man wearing a hat | a rocket ship",

@@ -204,18 +204,19 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
 
 def _notes(path: Path, ctx: dict, m: dict, folder: Path, warnings: list[str]) -> str:
     """The author's content/<id>.notes.md, shown under the figures. Front matter `looked: FIGURE
-    SHA256` (the first 12 or more hex digits) binds notes read by eye from that figure to its bytes: a
-    reading by eye (a sample the judge passes and a person does not) is no metric a run records, so a
-    new run leaves the notes out, saying so here, until the author has looked again."""
+    SHA256` (the first 12 or more hex digits; several pairs separated by commas) binds notes read by
+    eye from those figures to their bytes: a reading by eye (a sample the judge passes and a person
+    does not) is no metric a run records, so a new run leaves the notes out, saying so here, until the
+    author has looked again."""
     text, first = _prose(path), 1
     if text.startswith("---\n"):
         fields, text, first = prose.front_matter(text, str(path), {"looked": False})
-        fig_id, _, digest = fields.get("looked", "").partition(" ")
-        if fields:
-            files = {f["id"]: folder / f["file"] for f in m["figures"]}
+        files = {f["id"]: folder / f["file"] for f in m["figures"]}
+        for pair in fields.get("looked", "").split(",") if fields else []:
+            fig_id, _, digest = pair.strip().partition(" ")
             if fig_id not in files or not re.fullmatch(r"[0-9a-f]{12,64}", digest.strip()):
-                raise prose.ProseError(f"{path}: looked must be a figure of {m['section']} ({', '.join(files)}) "
-                                       f"and the first 12 or more hex digits of its sha256, e.g. "
+                raise prose.ProseError(f"{path}: looked must name figures of {m['section']} ({', '.join(files)}), "
+                                       f"each with the first 12 or more hex digits of its sha256, e.g. "
                                        f"'looked: {next(iter(files), 'grid')} 3209b7223faa'")
             if not hashlib.sha256(files[fig_id].read_bytes()).hexdigest().startswith(digest.strip()):
                 warnings.append(f"{path}: left out: written after looking at figure {fig_id!r} (sha256 "
