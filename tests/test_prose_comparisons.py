@@ -173,3 +173,20 @@ def test_one_changed_metric_moves_exactly_its_number_on_the_page(tmp_path, secti
                for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
                if op != "equal"]
     assert changed and all(old in a and new in b and a.replace(old, new) == b for a, b in changed), changed
+
+
+@pytest.mark.parametrize("mse_08, phrase", [
+    (0.03282, "From $\\sigma = 0.8$ it is out of its depth"),          # the saved run: 2.2 times σ = 0.5's
+    (0.016, "From $\\sigma = 1.0$ it is out of its depth"),            # 0.8 within half again: 1.0 first
+])
+def test_b122_out_of_its_depth_from_the_first_sigma_whose_error_grows(tmp_path, mse_08, phrase):
+    """b1.2.2 said "above σ= 0.5 it is out of its depth" while its own table had the same error at 0.6."""
+    m = json.loads((SAVED / "b1.2.2.json").read_text())
+    m["tables"][0]["rows"] = [[s, mse_08 if s == 0.8 else e] for s, e in m["tables"][0]["rows"]]
+    text = (REPO / "content" / "b1.2.2.md").read_text()
+    page = re.sub(r"\s+", " ", prose.bind(text, collect.context(WriteupConfig(root=tmp_path), {"b1.2.2": m}, m), "b1.2.2"))
+    assert phrase in page and "From $\\sigma = 0.6$" not in page
+    flat = copy.deepcopy(m)
+    flat["tables"][0]["rows"] = [[s, 0.015] for s, _ in m["tables"][0]["rows"]]
+    page = prose.bind(text, collect.context(WriteupConfig(root=tmp_path), {"b1.2.2": flat}, flat), "b1.2.2")
+    assert "out of its depth" not in page and "within half again" in page
