@@ -63,6 +63,19 @@ def test_b26_says_whether_the_scheduled_run_got_worse_late(tmp_path, last, phras
     assert f"Between epochs 5 and 10 the scheduled run's samples {phrase}" in page
 
 
+@pytest.mark.parametrize("fd_last, tail", [
+    (1600.0, "by KID (1 to 1.03), but moved further by FD"),    # a rise of 237 against a bound of 121
+    (1461.0, "by KID (1 to 1.03) and by FD"),                  # the saved run's 98: within 2.83 spreads of 42.7
+])
+def test_b26_late_change_is_judged_by_fd_as_well_as_kid(tmp_path, fd_last, tail):
+    """b2.6 judged the scheduled run's change from epoch 5 to 10 by KID alone and quoted FD beside it:
+    each distance now gives its own verdict against its own noise, stated with the bounds."""
+    page = _render(tmp_path, "b2.6", {**FLOOR, ("kid", "scheduled", 5): 1.0, ("kid", "scheduled", 10): 1.03,
+                                      ("fd", "real_vs_real_sd"): 42.7, ("fd", "scheduled", 5): 1363.0,
+                                      ("fd", "scheduled", 10): fd_last})
+    assert "samples stayed about as far from real digits " + tail in page
+
+
 def test_b26_kid_floor_is_explained_not_called_unbiased(tmp_path):
     page = _render(tmp_path, "b2.6", FLOOR)
     assert "unbiased at any" not in page and "below zero" in page and "-0.13 ± 0.03" in page.replace("−", "-")
