@@ -82,16 +82,18 @@ def test_b26_kid_floor_is_explained_not_called_unbiased(tmp_path):
 
 
 MIX = {("mix", "rise", "digit"): 0, ("mix", "rise", "plain"): 0.085, ("mix", "rise", "guided"): 0.165,
-       ("mix", "fall", "digit"): 8, ("mix", "fall", "plain"): 0.12, ("mix", "fall", "guided"): 0.04}
+       ("mix", "fall", "digit"): 8, ("mix", "fall", "plain"): 0.12, ("mix", "fall", "guided"): 0.04,
+       ("mix", "not_a_digit", "plain"): 0.15, ("mix", "not_a_digit", "guided"): 0.03}
 
 
 @pytest.mark.parametrize("tv, phrase", [
-    (0.30, "So guidance does change what the model draws: most of all more 0s"),
-    (0.10, "guidance does not change the mix of digits by more than chance"),
+    (0.30, "So guidance does change which digits the model draws: most of all more 0s (8% of the plain digits"),
+    (0.10, "does not change which digits the model draws by more than chance would; the largest moves are more 0s"),
 ])
 def test_b23_digit_mix_judged_against_its_noise(tmp_path, tv, phrase):
+    """The verdict among samples read as digits; the drop of "not a digit" (legibility) said apart."""
     page = _render(tmp_path, "b2.3", {**MIX, ("mix", "tv"): tv, ("mix", "tv_noise95"): 0.2})
-    assert phrase in page
+    assert phrase in page and '"not a digit" goes from 15% of the plain samples to 3%' in page
 
 
 @pytest.mark.parametrize("section", ["a1.7", "a1.7.1", "a1.7.3"])
