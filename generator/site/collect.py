@@ -214,13 +214,14 @@ def _notes(path: Path, ctx: dict, m: dict, folder: Path, warnings: list[str]) ->
         files = {f["id"]: folder / f["file"] for f in m["figures"]}
         for pair in fields.get("looked", "").split(",") if fields else []:
             fig_id, _, digest = pair.strip().partition(" ")
-            if fig_id not in files or not re.fullmatch(r"[0-9a-f]{12,64}", digest.strip()):
+            digest = digest.strip()
+            if fig_id not in files or not re.fullmatch(r"[0-9a-f]{12,64}", digest):
                 raise prose.ProseError(f"{path}: looked must name figures of {m['section']} ({', '.join(files)}), "
                                        f"each with the first 12 or more hex digits of its sha256, e.g. "
                                        f"'looked: {next(iter(files), 'grid')} 3209b7223faa'")
-            if not hashlib.sha256(files[fig_id].read_bytes()).hexdigest().startswith(digest.strip()):
+            if not hashlib.sha256(files[fig_id].read_bytes()).hexdigest().startswith(digest):
                 warnings.append(f"{path}: left out: written after looking at figure {fig_id!r} (sha256 "
-                                f"{digest.strip()}...), which this run has redrawn; look at it again and update "
+                                f"{digest}...), which this run has redrawn; look at it again and update "
                                 f"the digest (`sha256sum {files[fig_id]}`)")
                 return ""
     return "".join(bound(path, ctx, warnings, text, first))
