@@ -38,10 +38,12 @@ class Run:
 
 
 # The key each run's params and metrics are filed under -> the run. The first is the course's run
-# (the class-conditioned UNet with its learning-rate schedule); fa25 adds the same run without it.
-SCHEDULED, CONSTANT_LR = "scheduled", "constant-lr"
+# (the class-conditioned UNet with its learning-rate schedule), the only one of DDPM (fa24), so its
+# figures and captions are named as every other section's single run ("samples-", no qualifier);
+# fa25 adds the same run at a constant learning rate, named after that alone in every place.
+SCHEDULED, CONSTANT_RATE = "scheduled", "constant-rate"
 RUNS = {SCHEDULED: Run("scheduled run", "samples-", "Class-conditioned UNet"),
-        CONSTANT_LR: Run("constant-rate run", "nosched-", "Class-conditioned UNet without LR scheduler")}
+        CONSTANT_RATE: Run("constant-rate run", f"{CONSTANT_RATE}-", "Class-conditioned UNet at a constant learning rate")}
 
 # A manifest's model.kind -> the reader's words for it. The course's UNets of Part B are named
 # by what they were trained for (the runners' training names: "time-fm" is b2.2's); Part A's are

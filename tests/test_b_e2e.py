@@ -7,6 +7,7 @@ import pytest
 from generator import manifest
 from generator.cli import main
 from generator.sections import SECTIONS
+from generator.vocabulary import CONSTANT_RATE
 
 PART_B = [s for s in SECTIONS if SECTIONS[s].part == "b"]
 
@@ -46,10 +47,10 @@ def test_part_b_smoke_end_to_end(tmp_path, tiny_mnist_dir):
     assert per_class["columns"] == ["run", "epoch"] + [f"acc {d}" for d in range(10)]
     assert "two such real sets of 40 lie FD" in quality["caption"]
     b26 = ms["b2.6"]["metrics"]
-    assert "2" in b26["accuracy"]["scheduled"] and "2" in b26["fd"]["constant-lr"]
+    assert "2" in b26["accuracy"]["scheduled"] and "2" in b26["fd"][CONSTANT_RATE]
     assert b26["fd"]["scheduled"]["2"] == pytest.approx(b26["fd_mean_term"]["scheduled"]["2"]
                                                         + b26["fd_cov_term"]["scheduled"]["2"], abs=0.02)
-    assert b26["fd"]["real_vs_real"] > 0 and "real_vs_real" in b26["kid"] and "2" in b26["diversity"]["constant-lr"]
+    assert b26["fd"]["real_vs_real"] > 0 and "real_vs_real" in b26["kid"] and "2" in b26["diversity"][CONSTANT_RATE]
     assert (art / "b2.3" / "samples-epoch2-anim.gif").read_bytes()[:6] == b"GIF89a"
     # b2.3 shows 8 samples but scores 16, beside real digits and a pure-noise floor
     assert np.load(art / "b2.3" / "samples-epoch2.npz")["images"].shape[0] == 8
@@ -88,4 +89,4 @@ def test_part_b_ddpm_smoke_end_to_end(tmp_path, tiny_mnist_dir):
     assert main(["--config", _config(tmp_path, tiny_mnist_dir, "ddpm"), "run", "part-b"]) == 0
     ms = _check_manifests(tmp_path)
     assert ms["b2.2"]["params"]["objective"] == "DDPM" and ms["b2.2"]["params"]["T"] == 20
-    assert "constant-lr" not in json.dumps(ms["b2.6"]["metrics"])
+    assert CONSTANT_RATE not in json.dumps(ms["b2.6"]["metrics"])

@@ -12,6 +12,7 @@ import pytest
 from generator import manifest
 from generator.config import WriteupConfig
 from generator.site import collect, prose
+from generator.vocabulary import CONSTANT_RATE
 
 REPO = Path(__file__).resolve().parents[1]
 SAVED = REPO / "tests" / "site_fixtures" / "saved_manifests"
@@ -38,18 +39,18 @@ FLOOR = {("kid", "real_vs_real"): -0.13, ("kid", "real_vs_real_sd"): 0.03}
     (1.02, "the two runs are level within the noise"),
 ])
 def test_b26_early_comparison_follows_epoch_1(tmp_path, constant, phrase):
-    page = _render(tmp_path, "b2.6", {**FLOOR, ("kid", "scheduled", 1): 1.0, ("kid", "constant-lr", 1): constant})
+    page = _render(tmp_path, "b2.6", {**FLOOR, ("kid", "scheduled", 1): 1.0, ("kid", CONSTANT_RATE, 1): constant})
     assert phrase in page
     assert "fast enough early on" not in page   # the old sentence, true of no particular run
 
 
 @pytest.mark.parametrize("constant, phrase", [
-    (0.5, "run without the scheduler ends the closer of the two"),
+    (0.5, "constant-rate run ends the closer of the two"),
     (1.5, "scheduled run ends the closer of the two"),
     (0.95, "two runs end level"),
 ])
 def test_b26_final_comparison_follows_the_last_epoch(tmp_path, constant, phrase):
-    page = _render(tmp_path, "b2.6", {**FLOOR, ("kid", "scheduled", 10): 1.0, ("kid", "constant-lr", 10): constant})
+    page = _render(tmp_path, "b2.6", {**FLOOR, ("kid", "scheduled", 10): 1.0, ("kid", CONSTANT_RATE, 10): constant})
     assert phrase in page
 
 
@@ -176,7 +177,7 @@ def test_large_numbers_read_as_numbers_not_exponents(tmp_path):
 @pytest.mark.parametrize("section, path, value, old, new", [
     ("a0", ("nearest", "test_median"), 6.25, "5.08", "6.25"),
     ("a1.8", ("anagram", "2", "real_baseline", "p2"), 0.5, "14%", "50%"),
-    ("b2.6", ("accuracy", "scheduled", "10"), 0.61, "78%", "61%"),   # said twice: the run, then beside constant-lr
+    ("b2.6", ("accuracy", "scheduled", "10"), 0.61, "78%", "61%"),   # said twice: the run, then beside the constant-rate run
     ("b1.2.3", ("mse_to_mean", "5"), 0.00051, "0.00043", "0.00051"),
 ])
 def test_one_changed_metric_moves_exactly_its_number_on_the_page(tmp_path, section, path, value, old, new):

@@ -153,12 +153,13 @@ def test_landing_page_is_for_readers(tmp_path):
 
 
 def test_what_differs_reads_the_scheduled_run_not_the_first_key():
-    """b2.5/b2.6 keep one params dict per run; JSON keys are sorted, so "constant-lr" comes first."""
+    """b2.5/b2.6 keep one params dict per run; JSON keys are sorted, so the constant-rate run comes first."""
     from generator.site import differs
+    from generator.vocabulary import CONSTANT_RATE
     run = {"D": 32, "epochs": 10, "batch_size": 64, "variant": "fm"}
     course = {"D": 64, "epochs": 10, "batch_size": 64, "lr": 0.01}  # the course's scheduled run
     m = {"section": "b2.5", "part": "b", "preset": "quick", "data": {},
-         "params": {"constant-lr": run | {"lr": 0.001, "course": course},
+         "params": {CONSTANT_RATE: run | {"lr": 0.001, "course": course},
                     "scheduled": run | {"lr": 0.01, "course": course}}}
     text = differs.line(m)
     assert "width D 32 instead of 64" in text and "learning rate" not in text

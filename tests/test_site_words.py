@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from generator.site import words
+from generator.vocabulary import CONSTANT_RATE
 from site_fixtures import fixture_site
 
 SAVED = Path(__file__).resolve().parent / "site_fixtures" / "saved_manifests"
@@ -98,7 +99,7 @@ def test_every_recorded_metric_has_a_name_in_words():
     assert words.metric_name(("anagram", "3", "real_baseline", "p2")) == \
         "anagram 3: real digits of prompt 2 passing the same test"
     assert words.metric_name(("anagram", "all", "margin")) == "all anagrams: mean margin over real digits"
-    assert words.metric_name(("fd_cov_term", "constant-lr", "10")) == "constant-rate run: FD covariance term after epoch 10"
+    assert words.metric_name(("fd_cov_term", CONSTANT_RATE, "10")) == "constant-rate run: FD covariance term after epoch 10"
     assert words.metric_name(("kid", "real_vs_real_sd")) == "kernel distance, real against real (spread)"
     assert words.metric_name(("hybrid_scaled", "2", "success_rate")) == "hybrid 2 (course blur): share read as intended"
     assert words.metric_name(("final_loss_mean100",)) == "final loss (mean of the last 100 steps)"

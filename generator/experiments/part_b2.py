@@ -14,7 +14,7 @@ from generator.experiments.part_b_objectives import VARIANTS, sample
 from generator.experiments.part_b_settings import course, settings
 from generator.metrics import QUALITY_COLUMNS, quality_caption, quality_metrics, quality_row, sample_quality
 from generator.models.unet import UNet
-from generator.vocabulary import CONSTANT_LR, RUNS, SCHEDULED
+from generator.vocabulary import CONSTANT_RATE, RUNS, SCHEDULED
 
 BUDGET_KEYS = ("epoch_images", "steps_per_epoch", "optimizer_steps")  # from part_b_common.budget
 
@@ -24,7 +24,7 @@ def _runs(run) -> dict:
     s, c, v = settings(run.cfg), course(run.cfg), VARIANTS[run.cfg.part_b]
     runs = {SCHEDULED: (s.cls, c.cls)}
     if s.cls_const is not None:
-        runs[CONSTANT_LR] = (s.cls_const, c.cls_const)
+        runs[CONSTANT_RATE] = (s.cls_const, c.cls_const)
     return {name: (g, cg, (lambda g=g: UNet(1, g.D, time=v.time_injection, num_classes=10)), v.class_loss(s.ddpm_T, g))
             for name, (g, cg) in runs.items()}
 
@@ -200,7 +200,7 @@ def _digit_mix(run, g, plain, guided) -> None:
 
 
 def run_b2_5(run) -> None:
-    """Train the class-conditioned UNet (Algorithm B.3); fa25 also without the LR scheduler."""
+    """Train the class-conditioned UNet (Algorithm B.3); fa25 also at a constant learning rate."""
     train = train_data(run, settings(run.cfg).cls.train_images)
     curves = {}
     for name, (g, c, make, loss) in _runs(run).items():
