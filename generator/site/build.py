@@ -214,13 +214,11 @@ def build(cfg: WriteupConfig, strict: bool = False, force: bool = False, log=pri
     if state.get("maker") != maker:  # new templates, builder code or libraries: nothing old is reused
         state = {"files": state.get("files", {})}
     digest = _Digests(state.get("files", {}))
-    collect.PROSE_CACHE.clear()
-    collect.PROSE_CACHE.update(state.get("prose", {}))
-    collect.PROSE_USED.clear()
+    cache = prose.ProseCache(state.get("prose", {}))  # Markdown rendered by earlier builds
 
     # 1. read and validate everything; nothing is written before this succeeds
     try:
-        col = collect.collect(cfg, maker, digest)
+        col = collect.collect(cfg, maker, digest, cache)
     except (ManifestError, prose.ProseError) as e:
         raise UserError(str(e)) from None
     report.missing, report.warnings = col.missing, col.warnings
@@ -256,7 +254,7 @@ def build(cfg: WriteupConfig, strict: bool = False, force: bool = False, log=pri
     write_atomic(_state_path(cfg), dumps({
         "maker": maker, "pages": {f: v["digest"] for f, v in pages_state.items()},
         "page_files": {f: v["files"] for f, v in pages_state.items()}, "assets": files_state, "parsed": parsed,
-        "prose": {k: collect.PROSE_CACHE[k] for k in collect.PROSE_USED}, "files": digest.now}))
+        "prose": cache.to_save(), "files": digest.now}))
     report.seconds = time.perf_counter() - t0
     _log(report, cfg.site, log)
     return report

@@ -80,19 +80,6 @@ class Collected:
     missing: list[str]                 # sections never run: placeholders; --strict fails on them
 
 
-PROSE_CACHE: dict[str, str] = {}  # sha256 of Markdown -> HTML; the builder loads and saves it with its state
-PROSE_USED: set[str] = set()       # keys used by this build (only those are saved)
-
-
-def render_prose(text: str, where: str) -> str:
-    """prose.render(), remembered by the text's hash (LaTeX to MathML is the slow part)."""
-    key = hashlib.sha256(text.encode()).hexdigest()
-    PROSE_USED.add(key)
-    if key not in PROSE_CACHE:
-        PROSE_CACHE[key] = prose.render(text, where)
-    return PROSE_CACHE[key]
-
-
 def _prose(path: Path) -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
@@ -161,20 +148,23 @@ def context(cfg: WriteupConfig, runs: dict[str, dict | None], m: dict | None = N
     return ctx
 
 
-def bound(path: Path, ctx: dict, warnings: list[str], text: str | None = None, first_line: int = 1) -> tuple[str, str]:
-    """A prose file bound to its run and rendered: (HTML before the figures mark, HTML after it).
-    A section it speaks of that has not run yet is a placeholder in the text and a warning."""
+def bound(path: Path, ctx: dict, warnings: list[str], cache: prose.ProseCache, text: str | None = None,
+          first_line: int = 1) -> tuple[str, str]:
+    """A prose file bound to its run and rendered through the build's cache: (HTML before the figures
+    mark, HTML after it). A section it speaks of that has not run yet is a placeholder in the text and
+    a warning."""
     text = _prose(path) if text is None else text
     markdown = prose.bind(text, ctx, str(path), first_line)
     for sid in dict.fromkeys(sandbox.NOT_RUN.findall(markdown)):
         warnings.append(f"{path}: speaks of {sid}, which has not run yet: a placeholder stands in "
                         f"(`writeup run {sid}`)")
     before, after = prose.split_figures(markdown)
-    return render_prose(before, str(path)), render_prose(after, str(path))
+    return cache.render(before, str(path)), cache.render(after, str(path))
 
 
 def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str], missing: list[str],
-                 runs: dict[str, dict | None] | None = None, notes: Path | None = None) -> SectionView:
+                 cache: prose.ProseCache, runs: dict[str, dict | None] | None = None,
+                 notes: Path | None = None) -> SectionView:
     """One section: its manifest (validated, files checked), its freshness and its prose."""
     folder = cfg.artifacts / s.id
     # as staleness.status() decides it, reading the manifest once; a broken one fails the build here,
@@ -189,11 +179,11 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
         missing.append(s.id)
         return view
     ctx = context(cfg, runs if runs is not None else {s.id: m}, m)
-    view.intro_html, view.outro_html = bound(prose_file, ctx, warnings)
+    view.intro_html, view.outro_html = bound(prose_file, ctx, warnings, cache)
     view.differs = ctx["differs"]
     view.differs_items = differs.items(m)
     if notes is not None:
-        view.notes_html = _notes(notes, ctx, m, folder, warnings)
+        view.notes_html = _notes(notes, ctx, m, folder, warnings, cache)
     view.figures = _figures(s, m, folder, status == "stale", cfg.artifacts)
     stale = [repr(f.id) for f in view.figures if f.stale]
     if stale:  # one line per section, saying why
@@ -202,7 +192,7 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
     return view
 
 
-def _notes(path: Path, ctx: dict, m: dict, folder: Path, warnings: list[str]) -> str:
+def _notes(path: Path, ctx: dict, m: dict, folder: Path, warnings: list[str], cache: prose.ProseCache) -> str:
     """The author's content/<id>.notes.md, shown under the figures. Front matter `looked: FIGURE
     SHA256` (the first 12 or more hex digits; several pairs separated by commas) binds notes read by
     eye from those figures to their bytes: a reading by eye (a sample the judge passes and a person
@@ -224,7 +214,7 @@ def _notes(path: Path, ctx: dict, m: dict, folder: Path, warnings: list[str]) ->
                                 f"{digest}...), which this run has redrawn; look at it again and update "
                                 f"the digest (`sha256sum {files[fig_id]}`)")
                 return ""
-    return "".join(bound(path, ctx, warnings, text, first))
+    return "".join(bound(path, ctx, warnings, cache, text, first))
 
 
 def _digest(page: PageView, template_digest: str, file_digest: Callable[[Path], str]) -> str:
@@ -246,9 +236,10 @@ def _runs(cfg: WriteupConfig) -> dict[str, dict | None]:
     return out
 
 
-def _own_section(cfg: WriteupConfig, o: own.OwnSection, runs: dict, warnings: list[str]) -> SectionView:
+def _own_section(cfg: WriteupConfig, o: own.OwnSection, runs: dict, warnings: list[str],
+                 cache: prose.ProseCache) -> SectionView:
     view = SectionView(o.section, "fresh", None, cfg.root / "content" / "sections", "", "", o.path, own=True)
-    view.intro_html, view.outro_html = bound(o.path, context(cfg, runs), warnings, o.body, o.first_line)
+    view.intro_html, view.outro_html = bound(o.path, context(cfg, runs), warnings, cache, o.body, o.first_line)
     return view
 
 
@@ -269,8 +260,10 @@ def _nav(own_pages: list[own.OwnPage], runs: dict[str, dict | None]) -> list[dic
     return nav + [dict(DEMO_NAV)] if demo else nav
 
 
-def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Path], str]) -> Collected:
-    """Read and validate everything the site is made from; write nothing."""
+def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Path], str],
+            cache: prose.ProseCache) -> Collected:
+    """Read and validate everything the site is made from, rendering prose through the build's
+    cache; write nothing."""
     code = staleness.code_hash()
     content = cfg.root / "content"
     warnings: list[str] = []
@@ -279,8 +272,8 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
     runs = _runs(cfg)
     notes = own.notes_files(content)
     own_sections, own_pages, media = own.sections(content), own.pages(content), own.media(content, warnings)
-    views = {s.id: read_section(cfg, s, code, warnings, missing, runs, notes.get(s.id)) for s in SECTIONS.values()}
-    views |= {o.section.id: _own_section(cfg, o, runs, warnings) for o in own_sections}
+    views = {s.id: read_section(cfg, s, code, warnings, missing, cache, runs, notes.get(s.id)) for s in SECTIONS.values()}
+    views |= {o.section.id: _own_section(cfg, o, runs, warnings, cache) for o in own_sections}
     order = own.place(list(SECTIONS), own_sections)
     nav = _nav(own_pages, runs)
     settings = f"{cfg.title}\0{cfg.author}\0{cfg.subtitle}\0{cfg.seed}\0{cfg.preset}\0{cfg.backend}\0{cfg.part_b}"
@@ -301,7 +294,7 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
             inputs += [*([v.prose_file] if v.prose_file else []), *(f.src for f in v.figures),
                        *(p for f in v.figures for p in f.extra.values())]
         ctx = context(cfg, runs, part=part)
-        intro_html = "".join(bound(intro, ctx, warnings))
+        intro_html = "".join(bound(intro, ctx, warnings, cache))
         page = PageView(file, title, intro_html, chosen, inputs, nav=nav,
                         template="part.html" if part else "index.html", smoke=smoke(part), preset=ctx["preset"])
         if part is None:
@@ -313,7 +306,7 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
         pages.append(page)
     for p in own_pages:
         ctx = context(cfg, runs)
-        body = bound(p.path, ctx, warnings, p.body, p.first_line)
+        body = bound(p.path, ctx, warnings, cache, p.body, p.first_line)
         pages.append(PageView(f"{p.slug}.html", p.title, "".join(body), [], shared, nav=nav,
                               template="page.html", files=media, smoke=smoke(None), preset=ctx["preset"]))
     for page in pages:

@@ -7,6 +7,7 @@ unknown name fails the build naming the file and line.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import traceback
 
@@ -112,6 +113,25 @@ def render(text: str, where: str = "prose") -> str:
         token = _TOKEN.format(i)
         html = html.replace(f"<p>{token}</p>", f'<div class="math">{mathml}</div>').replace(token, mathml)
     return html
+
+
+class ProseCache:
+    """render(), remembered by the text's sha256 (LaTeX to MathML is the slow part). One build owns
+    one: it is loaded from the previous build's state and saves only what this build used, so a
+    text no page holds any more is forgotten."""
+
+    def __init__(self, saved: dict[str, str] | None = None):
+        self._saved = saved or {}           # sha256 -> HTML, from the previous build
+        self._used: dict[str, str] = {}     # the same, of this build's texts
+
+    def render(self, text: str, where: str) -> str:
+        key = hashlib.sha256(text.encode()).hexdigest()
+        if key not in self._used:
+            self._used[key] = self._saved[key] if key in self._saved else render(text, where)
+        return self._used[key]
+
+    def to_save(self) -> dict[str, str]:
+        return dict(self._used)
 
 
 def split_figures(text: str) -> tuple[str, str]:
