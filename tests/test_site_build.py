@@ -166,6 +166,34 @@ def test_prose_change_rerenders_its_page(cfg):
     assert "New words about" in (cfg.site / "part-b.html").read_text()
 
 
+def test_prose_rendered_once_is_read_from_the_build_state_next_time(cfg, monkeypatch):
+    """The prose cache is the build's: saved with its state and loaded by the next build, which then
+    renders no Markdown it has seen (prose.render failing proves it), and forgets a text no page holds."""
+    site_build.build(cfg, log=quiet)
+    saved = set(site_build._load_state(cfg)["prose"])
+
+    def refuse(text, where="prose"):
+        raise AssertionError(f"{where} rendered again")
+
+    monkeypatch.setattr(prose, "render", refuse)
+    site_build.build(cfg, log=quiet)
+    monkeypatch.undo()
+    (cfg.root / "content/b1.2.1.md").write_text("Other words.")
+    site_build.build(cfg, log=quiet)
+    now = set(site_build._load_state(cfg)["prose"])
+    assert saved and len(now - saved) == 1 and len(saved - now) >= 1
+
+
+def test_the_prose_cache_renders_each_text_once_and_saves_what_was_used(monkeypatch):
+    calls = []
+    monkeypatch.setattr(prose, "render", lambda text, where="prose": calls.append(text) or f"<p>{text}</p>")
+    cache = prose.ProseCache({"stale": "<p>gone</p>"})
+    assert cache.render("a", "x") == cache.render("a", "y") == "<p>a</p>" and calls == ["a"]
+    again = prose.ProseCache(cache.to_save())
+    assert again.render("a", "x") == "<p>a</p>" and calls == ["a"]
+    assert list(again.to_save().values()) == ["<p>a</p>"]  # "stale" was not used: not saved
+
+
 def test_build_is_deterministic(cfg, tmp_path):
     site_build.build(cfg, log=quiet)
     first = {p.relative_to(cfg.site): p.read_bytes() for p in cfg.site.rglob("*") if p.is_file()}
