@@ -146,11 +146,9 @@ def test_the_dry_run_says_the_total_and_warns_when_a_choice_multiplies_it(tmp_pa
 
     from generator import estimate
     from generator.cli import main
-    from generator.data import mnist
     monkeypatch.setattr(estimate, "probe", lambda device: (0.25, "cpu (fp32)"))
     path = tmp_path / "writeup.toml"
     path.write_text(settings + f'[data]\nmnist_dir = "{tiny_mnist_dir}"\ndownload = false\n', encoding="utf-8")
-    mnist._memo.clear()
     assert main(["--config", str(path), "run", "part-b", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^  total +\d", out, re.M)

@@ -13,7 +13,6 @@ import pytest
 
 from generator import cli, import_artifacts, manifest, pipeline, staleness
 from generator.config import load_config
-from generator.data import mnist
 from generator.errors import UserError
 from generator.sections import SECTIONS
 
@@ -243,7 +242,6 @@ def test_the_gpu_machine_journey_run_there_import_here_pull_build_publish(tmp_pa
     git("clone", "-q", str(bare), str(gpu), cwd=tmp_path)  # the GPU machine clones the same settings
 
     ran = ["a1.1", "b1.2", "b1.2.1", "b1.2.2"]
-    mnist._memo.clear()
     monkeypatch.chdir(gpu)
     for sid in ran:
         assert cli.main(["run", sid]) == 0
