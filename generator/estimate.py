@@ -15,6 +15,7 @@ threads): it costs seconds to a minute (torch's optimizer imports, the warm-up),
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import platform
@@ -51,50 +52,27 @@ def _sample(what: str, D: int, evaluations: int, n: int) -> Work:
     return Work(f"sample {what}: {n} x {evaluations} evaluations", evaluations * n * _width(D) * FWD_SHARE)
 
 
-def _part_b(cfg, sid: str) -> list[Work]:
-    from types import SimpleNamespace
-
+def _jobs(cfg, section) -> list[Work]:
+    """The models the section trains and the samples it draws, as its runner declares them."""
     from generator.data.mnist import load_mnist
-    from generator.experiments.part_b_common import ckpt_dir
-    from generator.experiments.part_b_objectives import VARIANTS
-    from generator.experiments.part_b_settings import settings
-    from generator.train import steps_per_epoch
-    s = settings(cfg)
-    train = load_mnist(cfg, "train")
-    shim = SimpleNamespace(cfg=cfg, seed=cfg.seed)
-
-    def train_work(what: str, name: str, g, **key) -> Work:
-        n = min(train.count, g.train_images) if g.train_images else train.count
-        data = SimpleNamespace(source=train.source, count=n)
-        cached = (ckpt_dir(shim, name, g, data, **key) / f"epoch_{g.epochs}.pt").exists()
-        return _train(what, g.D, steps_per_epoch(n, g.epoch_images, g.batch_size) * g.epochs, g.batch_size, cached)
-
-    def sample(g, n_samples: int, cfg_branches: int) -> Work:
-        evals = VARIANTS[cfg.part_b].steps(g, s)
-        return _sample(f"{len(g.sample_epochs)} snapshots", g.D, evals, n_samples * cfg_branches * len(g.sample_epochs))
-
-    def guided(g) -> list[Work]:  # the last snapshot again, each evaluation made by two snapshots
-        return [_sample("the guided snapshot", g.D, VARIANTS[cfg.part_b].steps(g, s), 2 * g.drawn)] if g.guide_epoch else []
-
-    d, t, v = s.denoise, s.time, cfg.part_b
-    gens = [s.cls] + ([s.cls_const] if s.cls_const else [])
-    return {
-        "b1.2.1": lambda: [train_work("denoiser", "denoiser", d)],
-        "b1.2.3": lambda: [train_work("pure-noise denoiser", "pure-noise", s.pure_noise)],
-        "b2.2": lambda: [train_work(f"time-{v}", f"time-{v}", t, T=s.ddpm_T)],
-        "b2.3": lambda: [sample(t, t.drawn, 1)] + guided(t),  # every scored sample is drawn
-        "b2.5": lambda: [train_work(f"class-{v}", f"class-{v}", g, T=s.ddpm_T) for g in gens],
-        "b2.6": lambda: [sample(g, 40, 2) for g in gens],
-    }.get(sid, lambda: [])()
+    from generator.experiments.part_b_common import TrainJob
+    module, func = section.jobs.split(":")
+    out = []
+    for j in getattr(importlib.import_module(module), func)(cfg):
+        if isinstance(j, TrainJob):
+            train = load_mnist(cfg, "train")  # read once, then remembered
+            g = j.settings
+            out.append(_train(j.words or j.name, g.D, j.steps(train.count), g.batch_size, j.trained(cfg, train)))
+        else:
+            out.append(_sample(j.what, j.D, j.evaluations, j.images))
+    return out
 
 
 def section_work(cfg, section) -> tuple[list[Work], float]:
     """(work items, reference-machine seconds of other work) for one section."""
-    if section.part == "b":
-        return _part_b(cfg, section.id), section.cost
-    if cfg.backend != "local":
+    if section.part == "a" and cfg.backend != "local":
         return [], 0.0  # DeepFloyd's times are not modelled here
-    return [], section.cost  # sampling the shipped model: nothing to train
+    return (_jobs(cfg, section) if section.jobs else []), section.cost
 
 
 def probe(device: str = "auto", steps: int = 4) -> tuple[float, str]:

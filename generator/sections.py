@@ -1,9 +1,11 @@
 """Every section of the write-up, in page order. Torch-free: the builder reads titles here.
 
 Ids follow the course numbering and never change: each is one runner, one manifest, one anchor.
-A runner is named as "module:function" and imported only when its section runs. Each section
-declares the settings it reads (`reads`, dotted writeup.toml keys; `part_a.prompts.ROLE` may end in
-`*`): only these, the code and its `needs` decide whether its artifacts are stale.
+A runner is named as "module:function" and imported only when its section runs; so is the list of
+the models a section trains and the samples it draws (`jobs`, taking the config), which the runner
+trains and the estimate counts. Each section declares the settings it reads (`reads`, dotted
+writeup.toml keys; `part_a.prompts.ROLE` may end in `*`): only these, the code and its `needs`
+decide whether its artifacts are stale.
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ class Section:
     runner: str                 # "module:function" taking a SectionRun
     needs: tuple[str, ...] = ()  # sections whose artifacts this one reads
     reads: tuple[str, ...] = ()  # settings it reads besides COMMON_READS and its part's PART_READS
-    cost: float = 0.0           # seconds of its work besides training, on the reference machine (estimate.py)
+    cost: float = 0.0           # seconds of its work besides its jobs, on the reference machine (estimate.py)
+    jobs: str = ""              # "module:function" taking the config: what it trains and samples (estimate.py)
     trains: bool = False        # trains a model (a loss figure)
     animates: bool = False      # has a sampling animation
     demo: str = ""              # the in-page demo's model its runner exports ("flow", "local")
@@ -45,6 +48,7 @@ _TEST, _OWN, _P = "part_a.test_image", "part_a.own_images", "part_a.prompts."
 
 _A = "generator.experiments.part_a"
 _B = "generator.experiments.part_b"
+_J = "generator.experiments.part_b_jobs"
 
 # cost: Part A's sampling and figures at quick (BENCHMARKS.md; a1.7.3 twice its recorded 2.0 since it
 # translates every input toward two targets), Part B's work besides training and sampling
@@ -70,17 +74,18 @@ SECTIONS = {s.id: s for s in [
             reads=(_P + "anagram*",), cost=4.8, animates=True, thumbnail="anagrams"),
     Section("a1.9", "Hybrid images", "a", f"{_A}:run_a1_9", reads=(_P + "hybrid*",), cost=4.9),
     Section("b1.2", "Noising MNIST digits", "b", f"{_B}:run_b1_2", cost=0.5),
-    Section("b1.2.1", "Training a single-step denoiser", "b", f"{_B}:run_b1_2_1", cost=0.5, trains=True),
+    Section("b1.2.1", "Training a single-step denoiser", "b", f"{_B}:run_b1_2_1", cost=0.5,
+            jobs=f"{_J}:b1_2_1", trains=True),
     Section("b1.2.2", "Out-of-distribution noise levels", "b", f"{_B}:run_b1_2_2", ("b1.2.1",), cost=0.5),
-    Section("b1.2.3", "Denoising pure noise", "b", f"{_B}:run_b1_2_3", cost=0.5, trains=True),
+    Section("b1.2.3", "Denoising pure noise", "b", f"{_B}:run_b1_2_3", cost=0.5, jobs=f"{_J}:b1_2_3", trains=True),
     Section("b2.2", "Training a time-conditioned UNet", "b", f"{_B}:run_b2_2",
-            reads=("part_b",), cost=0.5, trains=True),
+            reads=("part_b",), cost=0.5, jobs=f"{_J}:b2_2", trains=True),
     Section("b2.3", "Sampling from the time-conditioned UNet", "b", f"{_B}:run_b2_3", ("b2.2",),
-            reads=("part_b",), cost=0.5, animates=True),
+            reads=("part_b",), cost=0.5, jobs=f"{_J}:b2_3", animates=True),
     Section("b2.5", "Training a class-conditioned UNet", "b", f"{_B}:run_b2_5",
-            reads=("part_b",), cost=0.5, trains=True),
+            reads=("part_b",), cost=0.5, jobs=f"{_J}:b2_5", trains=True),
     Section("b2.6", "Sampling from the class-conditioned UNet", "b", f"{_B}:run_b2_6", ("b2.5",),
-            reads=("part_b",), cost=0.5, animates=True, demo="flow", thumbnail="samples-epoch"),
+            reads=("part_b",), cost=0.5, jobs=f"{_J}:b2_6", animates=True, demo="flow", thumbnail="samples-epoch"),
 ]}
 
 # the order in which free workers take sections whose needs have ended (parallel.py): the long

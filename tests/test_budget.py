@@ -99,17 +99,18 @@ def test_a_model_is_cached_by_how_it_trains_not_by_how_it_is_sampled(tmp_path):
     from dataclasses import replace
     from types import SimpleNamespace
 
-    from generator.experiments.part_b_common import SAMPLING_ONLY, ckpt_dir
-    run = SimpleNamespace(cfg=SimpleNamespace(cache=tmp_path), seed=180)
+    from generator.experiments.part_b_common import SAMPLING_ONLY, TrainJob
+    cfg = SimpleNamespace(cache=tmp_path, seed=180)
     data = SimpleNamespace(source="mnist", count=4500)
     g = PRESETS["quick"]["fm"].time
-    folder = ckpt_dir(run, "time-fm", g, data)
+    folder = TrainJob("time-fm", g).folder(cfg, data)
     resampled = replace(g, guide_epoch=0, guide_w=3.0, sampler="euler", steps=100, samples=10, scored=10,
                         sample_epochs=(10,), gif_frames=5)
     assert {"guide_epoch", "guide_w", "sampler", "steps"} <= SAMPLING_ONLY
-    assert ckpt_dir(run, "time-fm", resampled, data) == folder
+    assert TrainJob("time-fm", resampled).folder(cfg, data) == folder
     for trained in (replace(g, lr=5e-3), replace(g, ema=0.0), replace(g, t_sampling="uniform"), replace(g, D=32)):
-        assert ckpt_dir(run, "time-fm", trained, data) != folder
+        assert TrainJob("time-fm", trained).folder(cfg, data) != folder
+    assert TrainJob("time-fm", g, key={"T": 300}).folder(cfg, data) != folder  # DDPM's T trains another model
 
 
 def test_the_speed_probe_is_measured_once_a_week_per_machine(tmp_path, monkeypatch):

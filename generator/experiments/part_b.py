@@ -12,9 +12,10 @@ import torch.nn.functional as F
 
 from generator import figures
 from generator.errors import UserError
+from generator.experiments import part_b_jobs
 from generator.experiments.part_b2 import run_b2_2, run_b2_3, run_b2_5, run_b2_6  # noqa: F401
 from generator.experiments.part_b_common import (course_budget, save_diagram, save_loss_curve, snapshot, test_data,
-                                                 train_data, train_model)
+                                                 train_model)
 from generator.experiments.part_b_objectives import denoise_loss, pure_noise_loss
 from generator.experiments.part_b_settings import course, settings
 from generator.models.unet import UNet
@@ -66,13 +67,14 @@ def _trained(s, budget: dict) -> dict:
 
 def run_b1_2_1(run) -> None:
     """Train D_theta at sigma = 0.5 on L = ||D_theta(x + sigma eps) - x||^2 (B.1); show epochs 1 and last."""
-    s = settings(run.cfg).denoise
-    train, test = train_data(run, s.train_images), test_data(run)
+    job = part_b_jobs.denoiser(run.cfg)
+    s = job.settings
+    train, test = job.data(run), test_data(run)
     make = lambda: UNet(1, s.D)  # noqa: E731
-    model, result, folder = train_model(run, "denoiser", make, denoise_loss(s.sigma), s, train)
+    model, result, folder = train_model(run, job, make, denoise_loss(s.sigma), train)
     # b1.2.2 loads the weights from params.checkpoint; the model record names the checkpoint to a reader
     run.params = {"sigma": s.sigma, **_trained(s, run.data), "checkpoint": folder.relative_to(run.cfg.cache).as_posix()}
-    run.model["checkpoint"] = folder.name.removeprefix("denoiser-")
+    run.model["checkpoint"] = folder.name.removeprefix(f"{job.name}-")
     save_diagram(run, make, "The UNet this section trains")
     save_loss_curve(run, "loss", {"σ = 0.5 denoiser": result.losses}, f"Single-step denoiser, σ = {s.sigma}",
                     f"Training loss of every step over {s.epochs} epochs (σ = {s.sigma}, batch {s.batch_size}, "
@@ -90,13 +92,14 @@ def run_b1_2_2(run) -> None:
     """The sigma = 0.5 denoiser on other noise levels, one fixed test digit."""
     s = settings(run.cfg)
     up = json.loads((run.upstream("b1.2.1") / "manifest.json").read_text())
-    d = s.denoise
+    job = part_b_jobs.denoiser(run.cfg)
+    d = job.settings
     folder = (run.cfg.cache / str(up["params"].get("checkpoint", ""))).resolve()
     if run.cfg.cache.resolve() not in folder.parents:  # weights are only ever loaded from the cache
         raise UserError(f"{run.upstream('b1.2.1') / 'manifest.json'}: params.checkpoint "
                         f"{up['params'].get('checkpoint')!r} leads out of {run.cfg.cache}; re-run b1.2.1")
     if not (folder / f"epoch_{d.epochs}.pt").exists():  # cache wiped: retrain into the same folder
-        train_model(run, "denoiser", lambda: UNet(1, d.D), denoise_loss(d.sigma), d, train_data(run, d.train_images))
+        train_model(run, job, lambda: UNet(1, d.D), denoise_loss(d.sigma), job.data(run))
     model = snapshot(run, lambda: UNet(1, d.D), folder, d.epochs)
     x = test_data(run).images[OOD_INDEX:OOD_INDEX + 1].expand(len(s.sigmas), -1, -1, -1)  # (S,1,28,28)
     g = torch.Generator().manual_seed(run.seed)
@@ -117,10 +120,11 @@ def run_b1_2_2(run) -> None:
 
 def run_b1_2_3(run) -> None:
     """Pure noise in, digit out: the MSE-optimal output is the training set's mean (centroid)."""
-    s = settings(run.cfg).pure_noise
-    train = train_data(run, s.train_images)
+    job = part_b_jobs.pure_noise(run.cfg)
+    s = job.settings
+    train = job.data(run)
     make = lambda: UNet(1, s.D)  # noqa: E731
-    model, result, folder = train_model(run, "pure-noise", make, pure_noise_loss, s, train)
+    model, result, folder = train_model(run, job, make, pure_noise_loss, train)
     run.params = {"input": "z = ε ~ N(0, I)", **_trained(s, run.data)}
     save_loss_curve(run, "loss", {"pure-noise denoiser": result.losses}, "Denoising pure noise",
                     f"Training loss of every step over {s.epochs} epochs with pure-noise inputs (batch "

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import torch
 
+from generator.experiments import part_b_jobs
 from generator.experiments.part_b_common import (course_budget, frame_indices, save_animation, save_diagram,
-                                                 save_loss_curve, save_samples, snapshot, test_data, train_data, train_model)
+                                                 save_loss_curve, save_samples, snapshot, test_data, train_model)
 from generator.experiments.part_b_objectives import VARIANTS, sample
 from generator.experiments.part_b_settings import course, settings
 from generator.metrics import QUALITY_COLUMNS, quality_caption, quality_metrics, quality_row, sample_quality
@@ -19,14 +20,13 @@ from generator.vocabulary import CONSTANT_RATE, RUNS, SCHEDULED
 BUDGET_KEYS = ("epoch_images", "steps_per_epoch", "optimizer_steps")  # from part_b_common.budget
 
 def _runs(run) -> dict:
-    """name -> (settings, the course's settings of the same run, model factory, loss) of the
+    """name -> (training job, the course's settings of the same run, model factory, loss) of the
     class-conditioned runs of this variant."""
     s, c, v = settings(run.cfg), course(run.cfg), VARIANTS[run.cfg.part_b]
-    runs = {SCHEDULED: (s.cls, c.cls)}
-    if s.cls_const is not None:
-        runs[CONSTANT_RATE] = (s.cls_const, c.cls_const)
-    return {name: (g, cg, (lambda g=g: UNet(1, g.D, time=v.time_injection, num_classes=10)), v.class_loss(s.ddpm_T, g))
-            for name, (g, cg) in runs.items()}
+    of_course = {SCHEDULED: c.cls, CONSTANT_RATE: c.cls_const}
+    return {name: (job, of_course[name], (lambda g=job.settings: UNet(1, g.D, time=v.time_injection, num_classes=10)),
+                   v.class_loss(s.ddpm_T, job.settings))
+            for name, job in part_b_jobs.class_models(run.cfg).items()}
 
 
 def _shown(name: str) -> str:
@@ -35,12 +35,10 @@ def _shown(name: str) -> str:
 
 
 def _train_time(run):
-    s, v = settings(run.cfg), VARIANTS[run.cfg.part_b]
-    g = s.time
+    s, v, job = settings(run.cfg), VARIANTS[run.cfg.part_b], part_b_jobs.time_model(run.cfg)
+    g = job.settings
     make = lambda: UNet(1, g.D, time=v.time_injection)  # noqa: E731
-    train = train_data(run, g.train_images)
-    model, result, folder = train_model(run, f"time-{v.name}", make, v.time_loss(s.ddpm_T, g),
-                                        g, train, lr_decay=g.lr_decay, T=s.ddpm_T)
+    model, result, folder = train_model(run, job, make, v.time_loss(s.ddpm_T, g), job.data(run))
     return g, make, result, folder
 
 
@@ -201,11 +199,10 @@ def _digit_mix(run, g, plain, guided) -> None:
 
 def run_b2_5(run) -> None:
     """Train the class-conditioned UNet (Algorithm B.3); fa25 also at a constant learning rate."""
-    train = train_data(run, settings(run.cfg).cls.train_images)
     curves = {}
-    for name, (g, c, make, loss) in _runs(run).items():
-        _, result, _ = train_model(run, f"class-{run.cfg.part_b}", make, loss, g, train, lr_decay=g.lr_decay,
-                                   T=settings(run.cfg).ddpm_T)
+    for name, (job, c, make, loss) in _runs(run).items():
+        g = job.settings
+        _, result, _ = train_model(run, job, make, loss, job.data(run))
         curves[f"{_shown(name)} (lr {g.lr})"] = result.losses
         run.metric("train_seconds", name, value=round(result.seconds, 1))
         run.metric("final_loss", name, value=round(sum(result.losses[-50:]) / len(result.losses[-50:]), 5))
@@ -226,13 +223,12 @@ def run_b2_6(run) -> None:
 
     classifier = load_classifier(run.cfg)
     test = test_data(run)
-    train = train_data(run, settings(run.cfg).cls.train_images)
-    labels = torch.arange(10).repeat(4)  # (40,): 4 rows of 0..9
+    labels = torch.arange(10).repeat(part_b_jobs.PER_DIGIT)  # (40,): 4 rows of 0..9
     rows, per_class, last = [], [], []
     demo = VARIANTS[run.cfg.part_b].demo
-    for name, (g, c, make, loss) in _runs(run).items():
-        _, _, folder = train_model(run, f"class-{run.cfg.part_b}", make, loss, g, train, lr_decay=g.lr_decay,
-                                   T=settings(run.cfg).ddpm_T)
+    for name, (job, c, make, loss) in _runs(run).items():
+        g = job.settings
+        _, _, folder = train_model(run, job, make, loss, job.data(run))
         run.params[name] = _train_params(run, g, c) | {"gamma": g.gamma, "sample_epochs": list(g.sample_epochs)}
 
         def quality(epoch, x, name=name):

@@ -4,13 +4,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from generator import figures, vocabulary
 from generator.data.mnist import Mnist, load_mnist
-from generator.train import TrainResult, fit, load_snapshot
+from generator.train import TrainResult, fit, load_snapshot, snapshot_path
 from generator.vocabulary import MNIST_TRAIN_IMAGES
 
 
@@ -35,26 +36,63 @@ SAMPLING_ONLY = {"sample_epochs", "steps", "sampler", "gamma", "samples", "score
                  "guide_w", "shown"}
 
 
-def ckpt_dir(run, name: str, settings, train: Mnist, **extra) -> Path:
-    """cache/partb/<name>-<hash of training settings, data source and seed>: re-rendering never retrains."""
-    trained = {k: v for k, v in dataclasses.asdict(settings).items() if k not in SAMPLING_ONLY}
-    key = {"name": name, "settings": trained, "source": train.source,
-           "count": train.count, "seed": run.seed, **extra}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return run.cfg.cache / "partb" / f"{name}-{digest}"
+@dataclass(frozen=True)
+class TrainJob:
+    """A model a Part B section trains, declared once (part_b_jobs): its runner trains it, the
+    estimate counts its steps and looks for its checkpoint, both through the same cache key."""
+    name: str                                   # its checkpoint folder's prefix in the cache ("time-fm")
+    settings: object                            # its DenoiserSettings or GenSettings
+    key: dict = field(default_factory=dict)     # further inputs of its cache key (DDPM's T)
+    words: str = ""                             # the estimate's name for it, where not `name`
+
+    def data(self, run) -> Mnist:
+        """The digits it trains on (recorded in run.data)."""
+        return train_data(run, self.settings.train_images)
+
+    def count(self, available: int) -> int:
+        """How many digits data() keeps when `available` are loaded."""
+        n = self.settings.train_images
+        return min(available, n) if n else available
+
+    def steps(self, available: int) -> int:
+        """Its optimizer steps when `available` digits are loaded."""
+        return budget(self.settings, self.count(available))["optimizer_steps"]
+
+    def folder(self, cfg, train) -> Path:
+        """cache/partb/<name>-<hash of training settings, data source and count, seed>: re-rendering
+        never retrains. `train`: the loaded split, whole or as data() cut it."""
+        trained = {k: v for k, v in dataclasses.asdict(self.settings).items() if k not in SAMPLING_ONLY}
+        key = {"name": self.name, "settings": trained, "source": train.source,
+               "count": self.count(train.count), "seed": cfg.seed, **self.key}
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        return cfg.cache / "partb" / f"{self.name}-{digest}"
+
+    def trained(self, cfg, train) -> bool:
+        """Its last snapshot is in the cache: the runner will not train it again."""
+        return snapshot_path(self.folder(cfg, train), self.settings.epochs).exists()
 
 
-def train_model(run, name: str, make_model, loss_fn, s, train: Mnist, lr_decay: bool = False,
-                **key) -> tuple[torch.nn.Module, TrainResult, Path]:
+@dataclass(frozen=True)
+class SampleJob:
+    """Samples a Part B section draws, for the estimate: `images` samples of `evaluations` network
+    evaluations each, by a UNet of width D (a CFG sample counts its two branches as two images)."""
+    what: str
+    D: int
+    evaluations: int
+    images: int
+
+
+def train_model(run, job: TrainJob, make_model, loss_fn, train: Mnist) -> tuple[torch.nn.Module, TrainResult, Path]:
     """Build the model from run.seed and fit it (or resume / reuse its cached checkpoints)."""
-    folder = ckpt_dir(run, name, s, train, **key)
+    s, folder = job.settings, job.folder(run.cfg, train)
     torch.manual_seed(run.seed)  # same init whichever section trains it first
     model = make_model()
     result = fit(model, loss_fn, train.images, train.labels, epochs=s.epochs, batch_size=s.batch_size,
-                 lr=s.lr, lr_decay=lr_decay, ckpt_dir=folder, seed=run.seed, desc=f"{run.section.id} {name}",
-                 epoch_images=s.epoch_images, ema=getattr(s, "ema", 0.0), options=run.options)
+                 lr=s.lr, lr_decay=getattr(s, "lr_decay", False), ckpt_dir=folder, seed=run.seed,
+                 desc=f"{run.section.id} {job.name}", epoch_images=s.epoch_images, ema=getattr(s, "ema", 0.0),
+                 options=run.options)
     run.device = result.device
-    run.model = {"kind": name, "name": None, "width": s.D, "trained_steps": None, "checkpoint": None}
+    run.model = {"kind": job.name, "name": None, "width": s.D, "trained_steps": None, "checkpoint": None}
     run.data.update(budget(s, train.count), processes=result.processes)
     torch.manual_seed(run.seed)  # figures must not depend on whether training ran here or was cached
     return model, result, folder
