@@ -39,9 +39,10 @@ test-tools:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium default-jre-headless >/dev/null; } || \
 	  echo "note: chromium or java missing; browser and HTML-validator tests will skip, saying why"
 
-# -n: one test process a core, at most 4 (each holds torch and a model: about 1 GB)
+# -n: one test process a core, at most 4 (each holds torch and a model: about 1 GB); loadgroup:
+# the tests that share a smoke run (xdist_group) run in one process, so the run is made once
 test: $(DEV) test-tools
-	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadgroup
 
 test-all: $(DEV)
 	$(BIN)/python -m pytest -q --runslow

@@ -37,8 +37,7 @@ def cmd_run(args) -> None:
     if args.mnist_dir:
         cfg.data.mnist_dir = args.mnist_dir
     if args.dry_run:
-        from generator import estimate
-        estimate.dry_run(cfg, select(args.target), force=args.force or args.retrain)
+        pipeline.dry_run(cfg, select(args.target), force=args.force or args.retrain)
         return
     pipeline.run(cfg, select(args.target), force=args.force or args.retrain, retrain=args.retrain)
 
@@ -46,10 +45,9 @@ def cmd_run(args) -> None:
 def cmd_list(args) -> None:
     from generator import staleness
     cfg = _checked(args)
-    code = staleness.code_hash()
     for s in SECTIONS.values():
-        state = staleness.status(cfg, s, code)
-        notes = [staleness.why(cfg, s, code)] if args.why and state != "fresh" else []
+        state = staleness.status(cfg, s)
+        notes = [staleness.why(cfg, s)] if args.why and state != "fresh" else []
         made = staleness.imported(cfg.artifacts / s.id)
         if made and state != "missing":
             notes.append(f"imported from {str(made.get('source'))[:60]}, made {str(made.get('created'))[:10]}")

@@ -217,23 +217,3 @@ def report(cfg, todo: list, log=print, reasons: dict | None = None) -> float:
     for w in multipliers(cfg, todo, step_s):
         log(f"warning: {w}")
     return seconds
-
-
-def dry_run(cfg, sections: list, force: bool = False, log=print) -> None:
-    """`writeup run --dry-run`: what would run, why, and about how long; runs nothing."""
-    from generator import pipeline, staleness
-    todo = pipeline.plan(cfg, sections, force)
-    from generator.models.backends import preflight
-    preflight(cfg, todo)  # the run would refuse to start: say so here too
-    if not todo:
-        log("nothing to run: every section asked for is fresh (use --force to re-run)")
-        return
-    code = staleness.code_hash()
-    reasons = {}
-    for s in todo:
-        state = staleness.status(cfg, s, code)
-        reasons[s.id] = {"missing": "never ran", "stale": "inputs changed"}.get(state, "forced")
-        if s not in sections and state != "fresh":
-            reasons[s.id] += ", needed upstream"
-    log(f"would run {len(todo)} section(s), preset {cfg.preset}, device {cfg.device}:")
-    report(cfg, todo, log, reasons)

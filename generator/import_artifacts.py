@@ -194,7 +194,6 @@ def import_artifacts(cfg: WriteupConfig, path: Path, force: bool = False, log=pr
         shutil.rmtree(staging, ignore_errors=True)
         cfg.artifacts.mkdir(parents=True, exist_ok=True)
         budget = [MAX_BYTES]
-        code = staleness.code_hash()
         try:
             for sid, files in found.items():
                 folder = staging / sid
@@ -213,8 +212,8 @@ def import_artifacts(cfg: WriteupConfig, path: Path, force: bool = False, log=pr
                 write_atomic(folder / staleness.IMPORTED_FILE, manifest.dumps({
                     "source": path.name, "imported": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                     "code": made, "code_version": m["code_version"], "device": m["device"], "created": m["created"]}))
-                state = staleness.status(cfg, SECTIONS[sid], code, folder)
-                reason = staleness.why(cfg, SECTIONS[sid], code, folder) if state != "fresh" else ""
+                state = staleness.status(cfg, SECTIONS[sid], folder)
+                reason = staleness.why(cfg, SECTIONS[sid], folder) if state != "fresh" else ""
                 if made is None and state != "fresh":
                     reason = "its inputs.json is missing, so its settings cannot be compared"
                 if state != "fresh" and not force:

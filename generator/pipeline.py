@@ -82,7 +82,7 @@ class SectionRun:
             "schema": manifest.SCHEMA, "section": self.section.id, "title": self.section.title,
             "part": self.section.part, "params": self.params, "seed": self.seed,
             "preset": self.cfg.preset, "backend": self.backend, "model": self.model,
-            "code_version": f"{__version__}+{code_hash()[:12]}", "input_hash": ihash,
+            "code_version": f"{__version__}+{code_hash(self.section)[:12]}", "input_hash": ihash,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "duration_s": round(time.time() - started, 2), "device": self.device, "data": self.data,
             "figures": self._figures, "tables": self._tables, "metrics": self.metrics,
@@ -110,7 +110,7 @@ def run_section(cfg: WriteupConfig, section: Section, options: RunOptions | None
             if rank != 0:
                 shutil.rmtree(staging, ignore_errors=True)
                 return final
-            code = code_hash()
+            code = code_hash(section)
             manifest.write(staging, run.manifest(input_hash(cfg, section, code), started))
             write_atomic(staging / INPUTS_FILE, manifest.dumps(input_record(cfg, section, code)))
             swap_dir(staging, final)
@@ -161,18 +161,36 @@ def clean_leftovers(cfg: WriteupConfig) -> list[Path]:
 def plan(cfg: WriteupConfig, sections: list[Section], force: bool) -> list[Section]:
     """The sections to run, in order: the targets that are not fresh (or all, forced), each
     preceded by whatever it needs that is not fresh."""
-    code = code_hash()
     todo: list[Section] = []
 
     def visit(s: Section, target: bool) -> None:
         for n in s.needs:
             visit(SECTIONS[n], False)
-        if s not in todo and ((force and target) or status(cfg, s, code) != "fresh"):
+        if s not in todo and ((force and target) or status(cfg, s) != "fresh"):
             todo.append(s)
 
     for s in sections:
         visit(s, True)
     return todo
+
+
+def dry_run(cfg, sections: list, force: bool = False, log=print) -> None:
+    """`writeup run --dry-run`: what would run, why, and about how long; runs nothing."""
+    from generator import estimate
+    todo = plan(cfg, sections, force)
+    from generator.models.backends import preflight
+    preflight(cfg, todo)  # the run would refuse to start: say so here too
+    if not todo:
+        log("nothing to run: every section asked for is fresh (use --force to re-run)")
+        return
+    reasons = {}
+    for s in todo:
+        state = status(cfg, s)
+        reasons[s.id] = {"missing": "never ran", "stale": "inputs changed"}.get(state, "forced")
+        if s not in sections and state != "fresh":
+            reasons[s.id] += ", needed upstream"
+    log(f"would run {len(todo)} section(s), preset {cfg.preset}, device {cfg.device}:")
+    estimate.report(cfg, todo, log, reasons)
 
 
 def run(cfg: WriteupConfig, sections: list[Section], force: bool = False, retrain: bool = False,

@@ -29,6 +29,31 @@ def tiny_mnist_dir(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="session")
+def part_b_smoke(tmp_path_factory, tiny_mnist_dir):
+    """make(variant, into): a project where `writeup run part-b` ran at the smoke preset on the tiny
+    MNIST, copied into the folder `into`. Each variant runs once a test process and is copied for
+    each test, so tests may change their copy. Tests that share a variant carry the mark
+    xdist_group("part-b-smoke-<variant>"): make test's workers then run them in one process, so the
+    variant runs once."""
+    import shutil
+
+    from generator.cli import main
+    ran = {}
+
+    def make(variant: str, into):
+        if variant not in ran:
+            root = tmp_path_factory.mktemp(f"part-b-{variant}")
+            (root / "writeup.toml").write_text(f'preset = "smoke"\npart_b = "{variant}"\nauthor = "A. Student"\n'
+                                               f'[data]\nmnist_dir = "{tiny_mnist_dir}"\ndownload = false\n',
+                                               encoding="utf-8")
+            assert main(["--config", str(root / "writeup.toml"), "run", "part-b"]) == 0
+            ran[variant] = root
+        shutil.copytree(ran[variant], into, dirs_exist_ok=True)
+        return into / "writeup.toml"
+    return make
+
+
 @pytest.fixture(scope="module")
 def browser():
     """A headless Chromium for one test module; the module skips, saying why, where none runs."""

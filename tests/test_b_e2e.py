@@ -12,13 +12,6 @@ from generator.vocabulary import CONSTANT_RATE
 PART_B = [s for s in SECTIONS if SECTIONS[s].part == "b"]
 
 
-def _config(tmp_path, tiny_mnist_dir, part_b="fm"):
-    path = tmp_path / "writeup.toml"
-    path.write_text(f'preset = "smoke"\npart_b = "{part_b}"\n[data]\nmnist_dir = "{tiny_mnist_dir}"\n'
-                    f'download = false\n', encoding="utf-8")
-    return str(path)
-
-
 def _check_manifests(root):
     for sid in PART_B:
         m = manifest.read(root / "artifacts" / sid)  # validates the schema and that every file exists
@@ -33,9 +26,9 @@ def _check_manifests(root):
     return {sid: manifest.read(root / "artifacts" / sid) for sid in PART_B}
 
 
-def test_part_b_smoke_end_to_end(tmp_path, tiny_mnist_dir):
-    config = _config(tmp_path, tiny_mnist_dir)
-    assert main(["--config", config, "run", "part-b"]) == 0
+@pytest.mark.xdist_group("part-b-smoke-fm")
+def test_part_b_smoke_end_to_end(tmp_path, part_b_smoke):
+    config = str(part_b_smoke("fm", tmp_path))
     ms = _check_manifests(tmp_path)
     art = tmp_path / "artifacts"
     samples = np.load(art / "b2.6" / "samples-epoch2.npz")
@@ -85,8 +78,9 @@ def test_missing_mnist_dir_is_a_clean_error(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_part_b_ddpm_smoke_end_to_end(tmp_path, tiny_mnist_dir):
-    assert main(["--config", _config(tmp_path, tiny_mnist_dir, "ddpm"), "run", "part-b"]) == 0
+@pytest.mark.xdist_group("part-b-smoke-ddpm")
+def test_part_b_ddpm_smoke_end_to_end(tmp_path, part_b_smoke):
+    part_b_smoke("ddpm", tmp_path)
     ms = _check_manifests(tmp_path)
     assert ms["b2.2"]["params"]["objective"] == "DDPM" and ms["b2.2"]["params"]["T"] == 20
     assert CONSTANT_RATE not in json.dumps(ms["b2.6"]["metrics"])

@@ -18,6 +18,7 @@ from generator.site.browser import Browser, find_chromium
 from generator.site.serve import make_server
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.xdist_group("part-b-smoke-fm")  # its project copies the shared Part B smoke run
 TOL = 1e-2
 
 # Waits for the demo to finish: its result (28x28 in [0, 1]) or its error, and the seconds it took.
@@ -42,13 +43,10 @@ def _serve(site: Path):
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, tiny_mnist_dir):
+def project(tmp_path_factory, part_b_smoke):
     root = tmp_path_factory.mktemp("demo")
     (root / "content").symlink_to(ROOT / "content")
-    (root / "writeup.toml").write_text(f'preset = "smoke"\n[data]\nmnist_dir = "{tiny_mnist_dir}"\ndownload = false\n',
-                                       encoding="utf-8")
-    config = str(root / "writeup.toml")
-    assert main(["--config", config, "run", "b2.6"]) == 0
+    config = str(part_b_smoke("fm", root))
     assert main(["--config", config, "run", "a0"]) == 0
     assert main(["--config", config, "build"]) == 0
     server, url = _serve(root / "site")

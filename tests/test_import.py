@@ -70,7 +70,7 @@ def test_import_a_tar_or_zip_of_artifacts_makes_the_section_fresh_here(made, tmp
     assert staleness.status(laptop, SECTIONS["b1.2"]) == "fresh"
     assert (laptop.artifacts / "b1.2" / "x.png").read_bytes() == (gpu.artifacts / "b1.2" / "x.png").read_bytes()
     record = staleness.imported(laptop.artifacts / "b1.2")
-    assert record["source"] == "run.tgz" and record["code"] == staleness.code_hash()
+    assert record["source"] == "run.tgz" and record["code"] == staleness.code_hash(SECTIONS["b1.2"])
     # a zip made inside artifacts/ (no folder above the sections) and the folder itself work the same
     with zipfile.ZipFile(tmp_path / "run.zip", "w") as z:
         for p in (gpu.artifacts / "b1.2").iterdir():
@@ -82,11 +82,11 @@ def test_import_a_tar_or_zip_of_artifacts_makes_the_section_fresh_here(made, tmp
 
 def test_an_imported_section_stays_fresh_when_the_code_changes_and_not_when_a_setting_does(made, monkeypatch):
     gpu, laptop = made
-    today, pulled = staleness.code_hash(), lambda: "f" * 64  # `git pull` brought a change to the experiment code
+    today, pulled = staleness.code_hash(SECTIONS["b1.2"]), lambda section: "f" * 64  # `git pull` brought a change to the experiment code
     pipeline.run_section(laptop, SECTIONS["b1.2"])  # made here, it goes stale with the code
     monkeypatch.setattr(staleness, "code_hash", pulled)
     assert staleness.why(laptop, SECTIONS["b1.2"]) == "changed: the experiment code"
-    monkeypatch.setattr(staleness, "code_hash", lambda: today)
+    monkeypatch.setattr(staleness, "code_hash", lambda section: today)
     import_artifacts.import_artifacts(laptop, gpu.artifacts, log=quiet)  # made on the GPU machine, it does not
     monkeypatch.setattr(staleness, "code_hash", pulled)
     assert staleness.status(laptop, SECTIONS["b1.2"]) == "fresh"
@@ -251,7 +251,7 @@ def test_the_gpu_machine_journey_run_there_import_here_pull_build_publish(tmp_pa
     assert cli.main(["import", str(tmp_path / "results.tgz")]) == 0
     cfg = load_config(laptop / "writeup.toml")
     assert [s for s in SECTIONS if staleness.status(cfg, SECTIONS[s]) == "fresh"] == ran
-    monkeypatch.setattr(staleness, "code_hash", lambda: "e" * 64)  # `git pull`: the experiment code changed
+    monkeypatch.setattr(staleness, "code_hash", lambda section: "e" * 64)  # `git pull`: the experiment code changed
     assert [s for s in SECTIONS if staleness.status(cfg, SECTIONS[s]) == "fresh"] == ran
     assert pipeline.plan(cfg, [SECTIONS[s] for s in ran], force=False) == []  # nothing to run again here
     assert cli.main(["build"]) == 0

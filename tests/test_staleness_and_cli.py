@@ -169,20 +169,30 @@ def test_requires_python_and_tomllib_agree():
     assert f"Python {lowest[0]}.{lowest[1]}+" in (REPO / "README.md").read_text()
 
 
-def test_editing_the_orchestration_stales_nothing_and_a_runner_edit_does(tmp_path, monkeypatch):
-    """The estimate, the side-by-side scheduler and `pretrain` decide when sections run, not what they
-    make: a change there must not make all 21 sections stale (a full re-run: GPU hours at `course`)."""
+def test_a_section_is_staled_by_the_code_it_runs_alone(tmp_path, monkeypatch):
+    """The estimate, the side-by-side scheduler, `pretrain` and the builder decide when sections run
+    or how pages look, not what they make, and Part B never runs Part A's code: a change there must
+    not make sections stale (a full re-run: GPU hours at `course`)."""
     import shutil
     pkg = tmp_path / "generator"
     shutil.copytree(staleness.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(staleness, "PACKAGE", pkg)
-    before = staleness.code_hash()
-    for name in ("estimate.py", "import_artifacts.py", "parallel.py", "pretrain.py"):
+    a, b = SECTIONS["a1.9"], SECTIONS["b2.6"]
+
+    def hashes():
+        return staleness.code_hash(a), staleness.code_hash(b)
+    before = hashes()
+    for name in ("estimate.py", "import_artifacts.py", "parallel.py", "pretrain.py", "sections.py", "site/words.py"):
         (pkg / name).write_text((pkg / name).read_text() + "\n# an edit\n")
-    assert staleness.code_hash() == before
-    (pkg / "experiments" / "part_a_illusions.py").write_text("# an edit\n")
-    edited = staleness.code_hash()
-    assert edited != before
+    assert hashes() == before
+    (pkg / "experiments" / "part_a_illusions.py").write_text((pkg / "experiments" / "part_a_illusions.py").read_text() + "# an edit\n")
+    edited = hashes()
+    assert edited[0] != before[0] and edited[1] == before[1]   # Part A's illusions: not Part B's business
+    (pkg / "experiments" / "part_b_jobs.py").write_text((pkg / "experiments" / "part_b_jobs.py").read_text() + "# an edit\n")
+    assert hashes()[0] == edited[0] and hashes()[1] != edited[1]
+    (pkg / "models" / "deepfloyd.py").write_text((pkg / "models" / "deepfloyd.py").read_text() + "# an edit\n")
+    assert hashes()[0] != edited[0]   # named only in a string ("generator.models.deepfloyd:load"), still run
+    edited = hashes()
     record = pkg / "models" / "weights" / "mnist-judge.json"   # retrained shipped weights stale the runs
     record.write_text(record.read_text().replace('"sha256"', '"sha256_old"'))
-    assert staleness.code_hash() != edited
+    assert hashes()[0] != edited[0] and hashes()[1] != edited[1]

@@ -46,7 +46,6 @@ def synthetic(root: Path, seed: int = 0) -> Path:
     toml.write_text('preset = "quick"\n')
     cfg = load_config(toml)
     shutil.copytree(Path(__file__).resolve().parents[2] / "content", root / "content", dirs_exist_ok=True)
-    code = staleness.code_hash()
     for s in SECTIONS.values():
         folder = cfg.artifacts / s.id
         folder.mkdir(parents=True)
@@ -60,7 +59,7 @@ def synthetic(root: Path, seed: int = 0) -> Path:
                          "kind": "animation", "caption": "sampling, steps = 34", "alt": "sampling", "params": {}})
         m = {"schema": manifest.SCHEMA, "section": s.id, "title": s.title, "part": s.part, "params": {},
              "seed": cfg.seed, "preset": cfg.preset, "backend": "local" if s.part == "a" else None,
-             "model": None, "code_version": "bench", "input_hash": staleness.input_hash(cfg, s, code),
+             "model": None, "code_version": "bench", "input_hash": staleness.input_hash(cfg, s, staleness.code_hash(s)),
              "created": "2026-01-01T00:00:00+00:00", "duration_s": 1.0, "data": {},
              "device": {"type": "cpu", "name": None, "precision": "fp32", "sampling": None, "channels_last": False},
              "figures": figs, "tables": [], "metrics": {"x": 1.0}}

@@ -162,7 +162,7 @@ def bound(path: Path, ctx: dict, warnings: list[str], cache: prose.ProseCache, t
     return cache.render(before, str(path)), cache.render(after, str(path))
 
 
-def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str], missing: list[str],
+def read_section(cfg: WriteupConfig, s: Section, warnings: list[str], missing: list[str],
                  cache: prose.ProseCache, runs: dict[str, dict | None] | None = None,
                  notes: Path | None = None) -> SectionView:
     """One section: its manifest (validated, files checked), its freshness and its prose."""
@@ -170,7 +170,7 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
     # as staleness.status() decides it, reading the manifest once; a broken one fails the build here,
     # naming its file and field (ManifestError)
     m = manifest.read(folder) if (folder / "manifest.json").exists() else None
-    status = "missing" if m is None else staleness.freshness(cfg, s, m, folder, code)
+    status = "missing" if m is None else staleness.freshness(cfg, s, m, folder)
     if m is not None and m["section"] != s.id:
         raise manifest.ManifestError(f"{folder / 'manifest.json'}: section is {m['section']!r}, expected {s.id!r}")
     prose_file = cfg.root / "content" / f"{s.id}.md"
@@ -187,7 +187,7 @@ def read_section(cfg: WriteupConfig, s: Section, code: str, warnings: list[str],
     view.figures = _figures(s, m, folder, status == "stale", cfg.artifacts)
     stale = [repr(f.id) for f in view.figures if f.stale]
     if stale:  # one line per section, saying why
-        view.why = staleness.why(cfg, s, code)
+        view.why = staleness.why(cfg, s)
         warnings.append(f"{s.id}: stale, {view.why}: figure {', '.join(stale)} (run `writeup run {s.id}`)")
     return view
 
@@ -264,7 +264,6 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
             cache: prose.ProseCache) -> Collected:
     """Read and validate everything the site is made from, rendering prose through the build's
     cache; write nothing."""
-    code = staleness.code_hash()
     content = cfg.root / "content"
     warnings: list[str] = []
     missing: list[str] = []
@@ -272,7 +271,7 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
     runs = _runs(cfg)
     notes = own.notes_files(content)
     own_sections, own_pages, media = own.sections(content), own.pages(content), own.media(content, warnings)
-    views = {s.id: read_section(cfg, s, code, warnings, missing, cache, runs, notes.get(s.id)) for s in SECTIONS.values()}
+    views = {s.id: read_section(cfg, s, warnings, missing, cache, runs, notes.get(s.id)) for s in SECTIONS.values()}
     views |= {o.section.id: _own_section(cfg, o, runs, warnings, cache) for o in own_sections}
     order = own.place(list(SECTIONS), own_sections)
     nav = _nav(own_pages, runs)

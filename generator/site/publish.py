@@ -51,11 +51,11 @@ def unfit(cfg: WriteupConfig) -> list[str]:
     """Sections that would publish something other than a finished write-up: stale, missing or smoke."""
     from generator import manifest, staleness, vocabulary
     from generator.sections import SECTIONS
-    problems, code = [], staleness.code_hash()
+    problems = []
     for s in SECTIONS.values():
-        state = staleness.status(cfg, s, code)
+        state = staleness.status(cfg, s)
         if state != "fresh":
-            problems.append(f"{s.id} is {state} ({staleness.why(cfg, s, code)})")
+            problems.append(f"{s.id} is {state} ({staleness.why(cfg, s)})")
         elif manifest.read(cfg.artifacts / s.id)["preset"] == vocabulary.SMOKE:
             problems.append(f"{s.id} was made with the smoke preset (tiny test models)")
     return problems
