@@ -77,7 +77,13 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
             "seed": f.params.get("seed", sv.manifest["seed"]),
             "shown_width": shown, "shown_height": round(height * shown / width),
             "pixel": pixel is not None, "wide": f.kind == "image" and width > WIDE,
-            "video": None, "poster": None, "data": None, "frames": None}
+            "video": None, "poster": None, "data": None, "frames": None, "phone": None}
+    if f.kind == "image" and "phone" in f.extra:
+        # the same grid laid out to fit a phone (figures.save_grid): shown there instead of a swipe strip
+        prel = assets.site_path(sv.section.id, f.extra["phone"].relative_to(sv.folder).as_posix())
+        pw, ph = assets.pixel_size(f.extra["phone"])
+        view["phone"], view["wide"] = {"src": prel, "width": pw, "height": ph}, False
+        files[prel] = f.extra["phone"]
     if f.kind == "animation":
         video = f.extra.get("video")
         if video is not None and not assets.mp4_ok(video):  # a cut video is never a player on the page
