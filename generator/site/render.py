@@ -50,8 +50,9 @@ def environment(templates: Path, cache: Path | None = None) -> jinja2.Environmen
 
 def metric_rows(metrics: dict) -> list[tuple[str, object]]:
     """Nested metrics as table rows: each path named in words, in path order with number segments in
-    numeric order (epoch 5 before epoch 10)."""
-    key = lambda row: [(0, float(s), "") if _number(s) else (1, 0.0, s) for s in row[0]]  # noqa: E731
+    numeric order (epoch 5 before epoch 10) and the input images in their figures' row order."""
+    key = lambda row: [(0, float(s), "") if _number(s) else (1, words.ROW_ORDER.get(s, len(words.ROW_ORDER)), s)  # noqa: E731
+                       for s in row[0]]
     return [(words.metric_name(path), v) for path, v in sorted(manifest.metric_paths(metrics), key=key)]
 
 
