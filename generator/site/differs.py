@@ -70,10 +70,21 @@ def items(m: dict | None) -> list[Item]:
                         f"epoch-{params['guide_epoch']} weights (w {_fmt(params.get('guide_w'))})",
                         ("guide_epoch", "guide_w") if top else ()))
     if m.get("part") == "a" and m.get("backend") == "local" and m.get("model"):
-        # the checkpoint's id names a file of the run's cache: the run details keep it, the box does not
-        model = words.model_words({**m["model"], "checkpoint": None})
+        model = words.model_words(m["model"])
         out.append(Item("model", f"the project's own model ({model}) instead of DeepFloyd IF"))
     return out
+
+
+def model_from(needs: tuple[str, ...], m: dict, runs: dict[str, dict | None]) -> tuple[str, list[Item]]:
+    """("b1.2.1", its items) where run `m` samples the very model (same checkpoint) that one of the
+    sections it needs trained off the course's settings; ("", []) otherwise. Its items only name
+    what differs: the settings are that section's, and its run details show them."""
+    mine = (m.get("model") or {}).get("checkpoint")
+    for sid in needs:
+        um = runs.get(sid)
+        if mine and um and (um.get("model") or {}).get("checkpoint") == mine and items(um):
+            return sid, [Item(i.name, i.text) for i in items(um)]
+    return "", []
 
 
 def line(m: dict | None) -> str:

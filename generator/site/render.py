@@ -127,7 +127,7 @@ def _section(sv: SectionView, cfg: WriteupConfig, files: dict[str, Path], figure
             "notes": sv.notes_html, "differs": sv.differs, "own": sv.own,
             # what differs from the course is said once, in the page's box: a section names it and
             # links there, and its run details leave out the settings the box states
-            "differs_names": ", ".join(i.name for i in sv.differs_items),
+            "differs_names": ", ".join(i.name for i in sv.differs_items), "differs_via": sv.differs_via,
             "run_params": {k: v for k, v in (m["params"] if m else {}).items() if k not in stated},
             "run_data": {k: v for k, v in (m["data"] if m else {}).items() if k not in stated},
             "page": next(p for p, (_, _, part) in PAGES.items() if part == sv.section.part),

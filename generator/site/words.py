@@ -99,7 +99,8 @@ def _reader_text(key: str, v: str) -> str:
 def model_words(model: dict | None) -> str:
     """A manifest's model record as a reader says it: "the course's UNet, width D = 16 (time-conditioned,
     flow matching)", "a class-conditioned MNIST UNet, D = 32, trained 6,106 steps beforehand", or a
-    pretrained model by its own name; the checkpoint's id where the run names one."""
+    pretrained model by its own name. The checkpoint's id (a hash naming a file of the run's cache)
+    is left out: it says nothing to a reader, and a section that runs another's model says whose."""
     if not model:
         return ""
     kind = vocabulary.MODEL_KINDS[model["kind"]]
@@ -111,7 +112,7 @@ def model_words(model: dict | None) -> str:
         text = kind + (f", D = {model['width']}" if model["width"] is not None else "")
         if model["trained_steps"] is not None:
             text += f", trained {model['trained_steps']:,} steps beforehand"
-    return text + (f", checkpoint {model['checkpoint']}" if model["checkpoint"] else "")
+    return text
 
 
 def setting_value(key: str, v) -> str:
