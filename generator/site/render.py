@@ -23,7 +23,9 @@ ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd.wasm", "LICENSE.txt")  # template
 # than WIDE file pixels is therefore a swipe strip on a phone, shown at PHONE_SCALE of its file
 # size (style.css), which keeps its labels at 11 px or more; a narrower one fits the column at that
 # scale anyway. (Labels drawn larger in the file would cost every grid width on a desktop, and
-# would need every experiment re-run; tap-to-zoom shows the file at full size as before.)
+# would need every experiment re-run; tap-to-zoom shows the file at full size as before.) A grid
+# whose runner saved a phone layout beside it (figures.save_grid: its columns in bands, whole
+# within WIDE px) shows that on a phone instead, with no column hidden.
 PHONE_SCALE = 0.8
 WIDE = 460  # file px: 366 / PHONE_SCALE
 
