@@ -7,7 +7,7 @@ line compares two records of one manifest.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from generator import vocabulary
 from generator.site import words
@@ -39,7 +39,9 @@ class Item:
     """One way a run differs from the course."""
     name: str                  # its short name, for a section's pointer to the page's box ("width D")
     text: str                  # what the box says ("width D 32 instead of 64")
-    keys: tuple[str, ...] = ()  # the manifest's params/data keys it states: the run details leave them out
+    # the manifest's params/data keys it states: the run details leave them out. Not part of what
+    # the item says: b1.2.2's item for its borrowed model (no keys) is b1.2.1's, shared in the box
+    keys: tuple[str, ...] = field(default=(), compare=False)
 
 
 def items(m: dict | None) -> list[Item]:
