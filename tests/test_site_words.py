@@ -277,3 +277,13 @@ def test_a_section_that_runs_another_sections_model_points_to_the_box_by_that_mo
     other = {**b122, "model": _model("denoiser", width=16, checkpoint="000000000000")}
     assert differs.model_from(("b1.2.1",), other, {"b1.2.1": b121}) == ("", [])
     assert differs.model_from(("b1.2.1",), b122, {"b1.2.1": None}) == ("", [])
+
+
+def test_a_metrics_table_lists_the_input_images_in_their_figures_row_order():
+    """a1.7.2's table read "second, third, test image" (alphabetical by key) under a figure whose
+    rows go test, second, third; epochs keep their numeric order."""
+    from generator.site.render import metric_rows
+    rows = metric_rows({"hole_change": {"own2": 0.24, "test": 0.338, "own1": 0.252}})
+    assert [k for k, _ in rows] == ["change inside the hole, test image", "change inside the hole, second image",
+                                    "change inside the hole, third image"]
+    assert [v for _, v in metric_rows({"test_mse": {"10": 2, "5": 1}})] == [1, 2]
