@@ -114,7 +114,7 @@ class _Layout:
 
 
 def _layout(w: int, h: int, ncol: int, nrow: int, row_labels, col_labels, pad: int, size: int,
-            whole: bool) -> _Layout:
+            whole: bool, rows_above: bool = False) -> _Layout:
     font = _font(size)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     # column labels wrap to their tile (a word wider than it widens the column): labels that widen
@@ -129,7 +129,7 @@ def _layout(w: int, h: int, ncol: int, nrow: int, row_labels, col_labels, pad: i
         # 8 ems a line (some 15 characters) and each fits its row's height; else above each row
         room = SWIPE_FROM - body - 4 * pad
         beside = [_wrap(probe, s, font, room) for s in rows]
-        above = room < 8 * size or any(tw > room or th > h for tw, th in (_text_size(probe, s, font) for s in beside))
+        above = rows_above or room < 8 * size or any(tw > room or th > h for tw, th in (_text_size(probe, s, font) for s in beside))
         rows = [_wrap(probe, s, font, body) for s in rows] if above else beside
     left = max((_text_size(probe, s, font)[0] for s in rows), default=0) + 2 * pad if rows and not above else 0
     # a heading sits a gap (2 pad more than the rows' own) below what is above it, pad above its row
@@ -140,7 +140,7 @@ def _layout(w: int, h: int, ncol: int, nrow: int, row_labels, col_labels, pad: i
 
 def grid(rows: Sequence[Sequence], scale: int = 1, row_labels: Sequence[str] | None = None,
          col_labels: Sequence[str] | None = None, pad: int = 4, font_size: int = 14,
-         whole: bool = False) -> Image.Image:
+         whole: bool = False, rows_above: bool = False) -> Image.Image:
     """A grid of images (rows of equal-size images, None = blank cell) with optional labels, as RGBA
     on a transparent background (whose colour channels hold BG, so dropping alpha gives the dark panel).
 
@@ -149,7 +149,8 @@ def grid(rows: Sequence[Sequence], scale: int = 1, row_labels: Sequence[str] | N
     `whole`: a summary the page must show whole on a phone, never as a swipe strip hiding a column:
     it stays within SWIPE_FROM px (its tiles enlarged less where they would not fit) and its row
     labels go above their row where beside it they would be squeezed. Column labels wrap to their
-    column in any grid."""
+    column in any grid. `rows_above`: a whole grid's row labels go above their rows in any case
+    (phone_grid: every band of a stacked grid alike)."""
     ncol, nrow = max(len(r) for r in rows), len(rows)
     w0 = to_uint8(next(im for row in rows for im in row if im is not None)).shape[1]
     while whole and scale > 1 and ncol * (w0 * scale + pad) + pad > SWIPE_FROM:
@@ -161,10 +162,10 @@ def grid(rows: Sequence[Sequence], scale: int = 1, row_labels: Sequence[str] | N
     size = max(font_size, min(2 * font_size, round(font_size * ncol * (w + pad) / DESKTOP)))
     labelled = bool(row_labels or col_labels)
     for _ in range(32):  # ... and never below MIN_LABEL CSS px (the size only grows, the width slower)
-        lay = _layout(w, h, ncol, nrow, row_labels, col_labels, pad, size, whole)
+        lay = _layout(w, h, ncol, nrow, row_labels, col_labels, pad, size, whole, rows_above)
         need = label_px(lay.width, swipe=not whole) if labelled else size
-        if size >= need:
-            break
+        if size >= need or (whole and lay.width > SWIPE_FROM):
+            break  # (a `whole` grid its labels made too wide only grows wider with them: phone_grid rejects it)
         size = need
     font = _font(lay.size)
     canvas = Image.new("RGBA", (lay.width, lay.height), (*BG, 0))
@@ -216,8 +217,70 @@ def save_png(path: Path, image: Image.Image) -> Path:
     return path
 
 
+PHONE_SUFFIX = ".phone.png"  # beside a grid too wide for a phone: the same grid laid out to fit one
+
+
+def phone_path(path: Path) -> Path:
+    return path.with_name(path.name[:-len(path.suffix)] + PHONE_SUFFIX)
+
+
 def save_grid(path: Path, rows: Sequence[Sequence], **kw) -> Path:
-    return save_png(path, grid(rows, **kw))
+    """Save a grid; one wider than a phone shows without swiping (SWIPE_FROM) gets a second file,
+    phone_path(path): the same tiles laid out whole (smaller tiles, row labels above their rows),
+    which the page shows on a phone instead of a swipe strip that hides the columns that are the
+    grid's point (b1.2.2's out-of-distribution noise levels, a1.7's input column). The desktop
+    keeps the large tiles; tapping either opens the full-size file."""
+    image = grid(rows, **kw)
+    phone = phone_path(path)
+    if image.width > SWIPE_FROM and not kw.get("whole"):
+        save_png(phone, phone_grid(rows, **kw))
+    else:
+        phone.unlink(missing_ok=True)  # a stale phone layout of an earlier, wider grid
+    return save_png(path, image)
+
+
+PHONE_TILE = 48  # CSS px: a digit shown at least this wide on a phone reads at a glance (28 px MNIST ~1.7x)
+
+
+def phone_grid(rows: Sequence[Sequence], scale: int = 1, row_labels: Sequence[str] | None = None,
+               col_labels: Sequence[str] | None = None, pad: int = 4, font_size: int = 14, **_) -> Image.Image:
+    """`rows` laid out for a phone, whole (within SWIPE_FROM px, labels at MIN_LABEL CSS px or more):
+    its columns in bands of k, stacked top to bottom, each band with every row (and the row labels)
+    and its own column labels, so "top row" and "the columns" keep their meaning. k is the most
+    columns whose tiles a phone still shows PHONE_TILE CSS px wide, else the k that shows them
+    largest (a band of fewer columns can keep larger tiles)."""
+    ncol = max(len(r) for r in rows)
+    w0 = to_uint8(next(im for row in rows for im in row if im is not None)).shape[1]
+    size = max(font_size, label_px(SWIPE_FROM, swipe=False))  # one size for every band: the widest's
+    best = None
+    for k in sorted({math.ceil(ncol / n) for n in range(1, ncol + 1)}, reverse=True):  # bands of even width
+        s = scale  # k columns' tile scale, as grid() would keep it; every band gets it (a last, narrower
+        while s > 1 and k * (w0 * s + pad) + pad > SWIPE_FROM:  # band would keep larger tiles)
+            s -= 1
+        bands = [grid([list(r[j:j + k]) for r in rows], scale=s, row_labels=row_labels,
+                      col_labels=list(col_labels[j:j + k]) if col_labels else None, pad=pad, font_size=size,
+                      whole=True, rows_above=len(range(0, ncol, k)) > 1) for j in range(0, ncol, k)]
+        width = max(b.width for b in bands)
+        if width > SWIPE_FROM:
+            continue
+        tile = w0 * s * min(1.0, PHONE / width)
+        if best is None or tile > best[0] + 0.5:
+            best = (tile, bands)
+        if tile >= PHONE_TILE:
+            break
+    bands = best[1] if best else [grid(rows, scale=scale, row_labels=row_labels, col_labels=col_labels,
+                                       pad=pad, font_size=size, whole=True, rows_above=True)]
+    gap = 3 * pad  # between bands: wider than the gaps between rows, so a band reads as one
+    out = Image.new("RGBA", (max(b.width for b in bands), sum(b.height for b in bands) + gap * (len(bands) - 1)),
+                    (*BG, 0))
+    y = 0
+    for b in bands:
+        out.paste(b, (0, y))
+        y += b.height + gap
+    labels = [b.info[LABEL_KEY] for b in bands if LABEL_KEY in b.info]
+    if labels:
+        out.info[LABEL_KEY] = min(labels)
+    return out
 
 
 def opaque(image: Image.Image) -> Image.Image:

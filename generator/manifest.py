@@ -48,7 +48,8 @@ SOURCE = {"kind": str,                        # vocabulary.SOURCES' key
           "path": (str, type(None))}          # the folder the author named, None otherwise
 SOURCE_KEYS = ("source", "train_source")
 FIGURE_REQUIRED = {"id": str, "file": str, "kind": str, "caption": str, "alt": str, "params": dict}
-FIGURE_OPTIONAL = {"video": str, "poster": str, "data": str}  # extra files: mp4, still frame, raw .npz
+# extra files: mp4, still frame, raw .npz, the grid laid out to fit a phone (figures.save_grid)
+FIGURE_OPTIONAL = {"video": str, "poster": str, "data": str, "phone": str}
 # An animation's "still": the id of the section's image figure that shows its last frame (print
 # leaves the animation out: on paper it would be the same picture twice).
 FIGURE_REFS = {"still": str}

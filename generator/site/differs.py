@@ -7,7 +7,7 @@ line compares two records of one manifest.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from generator import vocabulary
 from generator.site import words
@@ -39,7 +39,9 @@ class Item:
     """One way a run differs from the course."""
     name: str                  # its short name, for a section's pointer to the page's box ("width D")
     text: str                  # what the box says ("width D 32 instead of 64")
-    keys: tuple[str, ...] = ()  # the manifest's params/data keys it states: the run details leave them out
+    # the manifest's params/data keys it states: the run details leave them out. Not part of what
+    # the item says: b1.2.2's item for its borrowed model (no keys) is b1.2.1's, shared in the box
+    keys: tuple[str, ...] = field(default=(), compare=False)
 
 
 def items(m: dict | None) -> list[Item]:
@@ -70,10 +72,21 @@ def items(m: dict | None) -> list[Item]:
                         f"epoch-{params['guide_epoch']} weights (w {_fmt(params.get('guide_w'))})",
                         ("guide_epoch", "guide_w") if top else ()))
     if m.get("part") == "a" and m.get("backend") == "local" and m.get("model"):
-        # the checkpoint's id names a file of the run's cache: the run details keep it, the box does not
-        model = words.model_words({**m["model"], "checkpoint": None})
+        model = words.model_words(m["model"])
         out.append(Item("model", f"the project's own model ({model}) instead of DeepFloyd IF"))
     return out
+
+
+def model_from(needs: tuple[str, ...], m: dict, runs: dict[str, dict | None]) -> tuple[str, list[Item]]:
+    """("b1.2.1", its items) where run `m` samples the very model (same checkpoint) that one of the
+    sections it needs trained off the course's settings; ("", []) otherwise. Its items only name
+    what differs: the settings are that section's, and its run details show them."""
+    mine = (m.get("model") or {}).get("checkpoint")
+    for sid in needs:
+        um = runs.get(sid)
+        if mine and um and (um.get("model") or {}).get("checkpoint") == mine and items(um):
+            return sid, [Item(i.name, i.text) for i in items(um)]
+    return "", []
 
 
 def line(m: dict | None) -> str:

@@ -23,7 +23,9 @@ ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd.wasm", "LICENSE.txt")  # template
 # than WIDE file pixels is therefore a swipe strip on a phone, shown at PHONE_SCALE of its file
 # size (style.css), which keeps its labels at 11 px or more; a narrower one fits the column at that
 # scale anyway. (Labels drawn larger in the file would cost every grid width on a desktop, and
-# would need every experiment re-run; tap-to-zoom shows the file at full size as before.)
+# would need every experiment re-run; tap-to-zoom shows the file at full size as before.) A grid
+# whose runner saved a phone layout beside it (figures.save_grid: its columns in bands, whole
+# within WIDE px) shows that on a phone instead, with no column hidden.
 PHONE_SCALE = 0.8
 WIDE = 460  # file px: 366 / PHONE_SCALE
 
@@ -50,8 +52,9 @@ def environment(templates: Path, cache: Path | None = None) -> jinja2.Environmen
 
 def metric_rows(metrics: dict) -> list[tuple[str, object]]:
     """Nested metrics as table rows: each path named in words, in path order with number segments in
-    numeric order (epoch 5 before epoch 10)."""
-    key = lambda row: [(0, float(s), "") if _number(s) else (1, 0.0, s) for s in row[0]]  # noqa: E731
+    numeric order (epoch 5 before epoch 10) and the input images in their figures' row order."""
+    key = lambda row: [(0, float(s), "") if _number(s) else (1, words.ROW_ORDER.get(s, len(words.ROW_ORDER)), s)  # noqa: E731
+                       for s in row[0]]
     return [(words.metric_name(path), v) for path, v in sorted(manifest.metric_paths(metrics), key=key)]
 
 
@@ -77,7 +80,13 @@ def _figure(sv: SectionView, f: Figure, cfg: WriteupConfig, files: dict[str, Pat
             "seed": f.params.get("seed", sv.manifest["seed"]),
             "shown_width": shown, "shown_height": round(height * shown / width),
             "pixel": pixel is not None, "wide": f.kind == "image" and width > WIDE,
-            "video": None, "poster": None, "data": None, "frames": None}
+            "video": None, "poster": None, "data": None, "frames": None, "phone": None}
+    if f.kind == "image" and "phone" in f.extra:
+        # the same grid laid out to fit a phone (figures.save_grid): shown there instead of a swipe strip
+        prel = assets.site_path(sv.section.id, f.extra["phone"].relative_to(sv.folder).as_posix())
+        pw, ph = assets.pixel_size(f.extra["phone"])
+        view["phone"], view["wide"] = {"src": prel, "width": pw, "height": ph}, False
+        files[prel] = f.extra["phone"]
     if f.kind == "animation":
         video = f.extra.get("video")
         if video is not None and not assets.mp4_ok(video):  # a cut video is never a player on the page
@@ -120,7 +129,7 @@ def _section(sv: SectionView, cfg: WriteupConfig, files: dict[str, Path], figure
             "notes": sv.notes_html, "differs": sv.differs, "own": sv.own,
             # what differs from the course is said once, in the page's box: a section names it and
             # links there, and its run details leave out the settings the box states
-            "differs_names": ", ".join(i.name for i in sv.differs_items),
+            "differs_names": ", ".join(i.name for i in sv.differs_items), "differs_via": sv.differs_via,
             "run_params": {k: v for k, v in (m["params"] if m else {}).items() if k not in stated},
             "run_data": {k: v for k, v in (m["data"] if m else {}).items() if k not in stated},
             "page": next(p for p, (_, _, part) in PAGES.items() if part == sv.section.part),

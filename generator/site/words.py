@@ -64,7 +64,7 @@ LABELS = {
     "seeds": "seeds", "seeds_per_pair": "seeds per illusion", "sigma": "σ", "sigmas": "σ values",
     "sigmas_tried": "blur σ tried", "steps": "steps", "steps_per_epoch": "optimizer steps per epoch",
     "stride": "stride", "t": "t values", "t_sampling": "training t drawn from", "t_start": "t at the start", "targets": "target prompts",
-    "test_index": "test digit (index)", "test_mask": "mask", "trained_sigma": "trained at σ", "tries": "tries per image",
+    "test_index": "test digit (index)", "test_mask": "mask of the test image", "trained_sigma": "trained at σ", "tries": "tries per image",
     "variant": "variant", "view": "view", "x0_threshold": "clean-estimate clipping",
     # what the run read (the manifest's data); own1/own2 are the rows after the test image, the author's files or MNIST digits
     "classifier": "judged by", "drawn1": "drawing 1", "drawn2": "drawing 2", "own1": "second image",
@@ -74,6 +74,10 @@ LABELS = {
     "judge_worst_reject": "rejects the judge passes most",
     "p_uncond": "prompt left out in training (share)", **_RUNS,
 }
+# Part A's input images in the order their figures' rows show them (the test image, then the others):
+# a metrics table lists them so, not alphabetically ("second, third, test image" under a figure of
+# test, second, third)
+ROW_ORDER = {name: k for k, name in enumerate(("test", "web", "drawn1", "drawn2", "own1", "own2"))}
 # the demo's files (the page links the demo), data-loader processes, the course's values of what
 # the run records (the page's "Not the course's settings" note states how they differ), and where
 # in the cache a later section finds the weights (b1.2.1's "checkpoint": the model record names its id)
@@ -95,7 +99,8 @@ def _reader_text(key: str, v: str) -> str:
 def model_words(model: dict | None) -> str:
     """A manifest's model record as a reader says it: "the course's UNet, width D = 16 (time-conditioned,
     flow matching)", "a class-conditioned MNIST UNet, D = 32, trained 6,106 steps beforehand", or a
-    pretrained model by its own name; the checkpoint's id where the run names one."""
+    pretrained model by its own name. The checkpoint's id (a hash naming a file of the run's cache)
+    is left out: it says nothing to a reader, and a section that runs another's model says whose."""
     if not model:
         return ""
     kind = vocabulary.MODEL_KINDS[model["kind"]]
@@ -107,7 +112,7 @@ def model_words(model: dict | None) -> str:
         text = kind + (f", D = {model['width']}" if model["width"] is not None else "")
         if model["trained_steps"] is not None:
             text += f", trained {model['trained_steps']:,} steps beforehand"
-    return text + (f", checkpoint {model['checkpoint']}" if model["checkpoint"] else "")
+    return text
 
 
 def setting_value(key: str, v) -> str:
