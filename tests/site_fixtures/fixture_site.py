@@ -107,10 +107,11 @@ def make(root: Path, stale: tuple[str, ...] = ("b2.2",)) -> Path:
     yy, xx = np.mgrid[0:28, 0:28]
     rings = [((np.hypot(xx - 14, yy - 14) + s) % 6 < 2).astype(np.float32) for s in range(12)]  # 28 px "digits"
     strip = [rings, [r[::-1, ::-1] for r in rings]]
-    fig("a1.8", "strip", _png(a18 / "strip.png", figs.grid(strip, scale=4, row_labels=["upright", "rot180"],
-                                                             col_labels=[f"seed {s}" for s in range(12)])),
-        "image", "Twelve samples of one anagram, upright and turned", "Twelve anagram samples in two rows",
-        {"prompts": ["a handwritten 6", "a handwritten 9"], "view": "rot180", "seed": 7})
+    figs.save_grid(a18 / "strip.png", strip, scale=4, row_labels=["upright", "rot180"],  # with its phone layout
+                   col_labels=[f"seed {s}" for s in range(12)])
+    fig("a1.8", "strip", "strip.png", "image", "Twelve samples of one anagram, upright and turned",
+        "Twelve anagram samples in two rows", {"prompts": ["a handwritten 6", "a handwritten 9"], "view": "rot180",
+                                               "seed": 7}, phone=figs.phone_path(Path("strip.png")).as_posix())
     b = cfg.artifacts / "b1.2.1"
     figs.plot_losses(b / "loss.png", {"UNet": [1.0 / (1 + 0.01 * k) for k in range(300)]}, "Training loss",
                         smooth=25)
