@@ -37,7 +37,7 @@ def test_part_b_smoke_end_to_end(tmp_path, part_b_smoke):
     quality, per_class = ms["b2.6"]["tables"]
     assert quality["columns"] == ["run", "epoch", "samples", "accuracy", "FD", "FD mean term", "FD cov term", "KID",
                                   "diversity"]
-    assert per_class["columns"] == ["run", "epoch"] + [f"acc {d}" for d in range(10)]
+    assert per_class["columns"] == ["run", "epoch"] + [f"digit {d}" for d in range(10)]
     assert "two such real sets of 40 lie FD" in quality["caption"]
     b26 = ms["b2.6"]["metrics"]
     assert "2" in b26["accuracy"]["scheduled"] and "2" in b26["fd"][CONSTANT_RATE]

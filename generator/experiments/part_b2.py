@@ -211,8 +211,8 @@ def run_b2_5(run) -> None:
             save_diagram(run, make, "The class-conditioned UNet")
     g = settings(run.cfg).cls
     save_loss_curve(run, "loss", curves, f"Class-conditioned UNet ({VARIANTS[run.cfg.part_b].label})",
-                    f"Training loss of every step over {g.epochs} epochs (batch {g.batch_size}, p_uncond = "
-                    f"{g.p_uncond}, D = {g.D}) for: " + "; ".join(
+                    f"Training loss of every step over {g.epochs} epochs (batch {g.batch_size}, the class "
+                    f"dropped for {g.p_uncond:.0%} of the digits, D = {g.D}) for: " + "; ".join(
                         f"{_shown(n)}: Adam lr {p['lr']}, {p['scheduler']}" for n, p in run.params.items()) + ".",
                     {"runs": list(curves)})
 
@@ -244,6 +244,6 @@ def run_b2_6(run) -> None:
         if name == SCHEDULED and demo is not None:  # the in-page demo samples this model
             demo(run, snapshot(run, make, folder, g.sample_epochs[-1]), g)
     run.table("quality", quality_caption(last[-1]), QUALITY_COLUMNS, rows)
-    run.table("per-class", "The classifier's accuracy per requested digit (4 samples each).",
-              ["run", "epoch"] + [f"acc {d}" for d in range(10)], per_class)
+    run.table("per-class", "The share of samples the classifier reads as the digit asked for, by that "
+              "digit (4 samples each).", ["run", "epoch"] + [f"digit {d}" for d in range(10)], per_class)
     run.data["classifier"] = "the project's MNIST judge, a small CNN trained beforehand"
