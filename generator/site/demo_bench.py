@@ -87,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         from generator.config import load_config
         args.site = load_config().site
     if not (args.site / "demo.html").is_file():
-        print(f"demo_bench: error: {args.site} has no demo.html; run `writeup run b2.6`, `writeup run a0` and `writeup build`",
-              file=sys.stderr)
+        from generator.sections import SECTIONS
+        runs = ", ".join(f"`writeup run {s.id}`" for s in SECTIONS.values() if s.demo)
+        print(f"demo_bench: error: {args.site} has no demo.html; run {runs} and `writeup build`", file=sys.stderr)
         return 2
     print("| measurement | value |\n|---|---|")
     for name, value in bench(args.site, args.seeds):
