@@ -288,3 +288,17 @@ def test_a_metrics_table_lists_the_input_images_in_their_figures_row_order():
     assert [k for k, _ in rows] == ["change inside the hole, test image", "change inside the hole, second image",
                                     "change inside the hole, third image"]
     assert [v for _, v in metric_rows({"test_mse": {"10": 2, "5": 1}})] == [1, 2]
+
+
+def test_every_metric_of_every_saved_run_has_a_name_of_its_own():
+    """Two metrics of one run under one name would read as one fact stated twice with two values
+    (b2.3's "not a digit" shares were once named as the digit guidance lowers most)."""
+    import json
+    from pathlib import Path
+
+    from generator import manifest
+    saved = Path(__file__).resolve().parent / "site_fixtures" / "saved_manifests"
+    for path in sorted(saved.glob("*.json")):
+        names = [words.metric_name(p) for p, _ in manifest.metric_paths(json.loads(path.read_text())["metrics"])]
+        twice = {n for n in names if names.count(n) > 1}
+        assert not twice, f"{path.name}: {sorted(twice)}"

@@ -241,7 +241,8 @@ METRICS = {
     "mix": lambda what, side=None: {"tv": "digit mix, plain against guided: total variation",
                                     "tv_noise95": "digit mix, plain against guided: total variation between two "
                                                   "draws of one mix (95th percentile)"}.get(
-        what, f"digit whose share guidance {'raises' if what == 'rise' else 'lowers'} most{_MIX_SIDE.get(side, '')}"),
+        what, f"share read as not a digit{_MIX_SIDE.get(side, '').replace(': share', ',')}" if what == "not_a_digit" else
+        f"digit whose share guidance {'raises' if what == 'rise' else 'lowers'} most{_MIX_SIDE.get(side, '')}"),
 }
 
 
