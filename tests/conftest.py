@@ -6,7 +6,8 @@ import pytest
 # whose threads spin while they wait, so two processes of two threads on two cores slow each other
 # down (the suite took half as long again as in one process)
 if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
-    _share = len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # macOS: no affinity
+    _share = _cores // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _share)))
 
 

@@ -19,6 +19,7 @@ from generator.experiments.part_b_common import (course_budget, save_diagram, sa
 from generator.experiments.part_b_objectives import denoise_loss, pure_noise_loss
 from generator.experiments.part_b_settings import course, settings
 from generator.models.unet import UNet
+from generator.train import snapshot_path
 
 OOD_INDEX = 0  # b1.2.2: the one fixed test digit
 
@@ -98,7 +99,7 @@ def run_b1_2_2(run) -> None:
     if run.cfg.cache.resolve() not in folder.parents:  # weights are only ever loaded from the cache
         raise UserError(f"{run.upstream('b1.2.1') / 'manifest.json'}: params.checkpoint "
                         f"{up['params'].get('checkpoint')!r} leads out of {run.cfg.cache}; re-run b1.2.1")
-    if not (folder / f"epoch_{d.epochs}.pt").exists():  # cache wiped: retrain into the same folder
+    if not snapshot_path(folder, d.epochs).exists():  # cache wiped: retrain into the same folder
         train_model(run, job, lambda: UNet(1, d.D), denoise_loss(d.sigma), job.data(run))
     model = snapshot(run, lambda: UNet(1, d.D), folder, d.epochs)
     x = test_data(run).images[OOD_INDEX:OOD_INDEX + 1].expand(len(s.sigmas), -1, -1, -1)  # (S,1,28,28)

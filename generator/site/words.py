@@ -185,6 +185,17 @@ _NEAREST = {"sample_median": "samples: median distance to the nearest training d
             "samples": "samples checked for copies", "test_digits": "test digits compared",
             "train_digits": "training digits searched"}
 _MIX_SIDE = {"digit": "", "plain": ": share plain", "guided": ": share guided"}
+_MIX_TV = {"tv": "digit mix, plain against guided: total variation",
+           "tv_noise95": "digit mix, plain against guided: total variation between two draws of one mix (95th percentile)"}
+
+
+def _mix(what: str, side: str | None = None) -> str:
+    """b2.3's digit mix: its distance and noise, the digits guidance moves most, "not a digit"."""
+    if what in _MIX_TV:
+        return _MIX_TV[what]
+    if what == "not_a_digit":
+        return f"share read as not a digit, {side}"
+    return f"digit whose share guidance {'raises' if what == 'rise' else 'lowers'} most{_MIX_SIDE.get(side, '')}"
 
 
 def _steps(phrase: str):
@@ -238,11 +249,7 @@ METRICS = {
     "judge": lambda what: _JUDGE[what],
     "nearest": lambda what: _NEAREST.get(what, what.replace("_", " ")),
     **{measure: _quality(measure) for measure in _QUALITY},
-    "mix": lambda what, side=None: {"tv": "digit mix, plain against guided: total variation",
-                                    "tv_noise95": "digit mix, plain against guided: total variation between two "
-                                                  "draws of one mix (95th percentile)"}.get(
-        what, f"share read as not a digit{_MIX_SIDE.get(side, '').replace(': share', ',')}" if what == "not_a_digit" else
-        f"digit whose share guidance {'raises' if what == 'rise' else 'lowers'} most{_MIX_SIDE.get(side, '')}"),
+    "mix": _mix,
 }
 
 
