@@ -215,7 +215,15 @@ def test_notes_read_by_eye_show_only_beside_the_bytes_they_were_read_from(tmp_pa
     assert "the third column" not in (cfg.site / "part-a.html").read_text()
     assert any("a1.1.notes.md: left out" in line and repr(fig["id"]) in line for line in lines), lines
 
-    notes.write_text("---\nlooked: nosuchfigure 0123456789ab\n---\nx\n")
+    # read from another run (another preset draws other epochs): left out, with a warning naming it
+    notes.write_text("---\nlooked: samples-epoch20 0123456789ab\n---\nFrom another run.\n")
+    lines.clear()
+    build(cfg, log=lines.append)
+    assert "From another run." not in (cfg.site / "part-a.html").read_text()
+    assert any("a1.1.notes.md: left out" in line and "'samples-epoch20'" in line and "does not have" in line
+               for line in lines), lines
+
+    notes.write_text(f"---\nlooked: {fig['id']} 01234\n---\nx\n")   # a digest too short to bind anything
     with pytest.raises(UserError, match=r"a1.1.notes.md: looked must name figures of a1.1 \(") as e:
         build(cfg, log=lambda *_: None)
     assert "\n" not in str(e.value)

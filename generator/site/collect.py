@@ -201,7 +201,8 @@ def _notes(path: Path, ctx: dict, m: dict, folder: Path, warnings: list[str], ca
     SHA256` (the first 12 or more hex digits; several pairs separated by commas) binds notes read by
     eye from those figures to their bytes: a reading by eye (a sample the judge passes and a person
     does not) is no metric a run records, so a new run leaves the notes out, saying so here, until the
-    author has looked again."""
+    author has looked again. A run without such a figure (another preset draws other epochs) leaves
+    them out too: they speak of a run that is not on the page."""
     text, first = _prose(path), 1
     if text.startswith("---\n"):
         fields, text, first = prose.front_matter(text, str(path), {"looked": False})
@@ -209,10 +210,14 @@ def _notes(path: Path, ctx: dict, m: dict, folder: Path, warnings: list[str], ca
         for pair in fields.get("looked", "").split(",") if fields else []:
             fig_id, _, digest = pair.strip().partition(" ")
             digest = digest.strip()
-            if fig_id not in files or not re.fullmatch(r"[0-9a-f]{12,64}", digest):
+            if not fig_id or not re.fullmatch(r"[0-9a-f]{12,64}", digest):
                 raise prose.ProseError(f"{path}: looked must name figures of {m['section']} ({', '.join(files)}), "
                                        f"each with the first 12 or more hex digits of its sha256, e.g. "
                                        f"'looked: {next(iter(files), 'grid')} 3209b7223faa'")
+            if fig_id not in files:
+                warnings.append(f"{path}: left out: written after looking at figure {fig_id!r}, which this run "
+                                f"of {m['section']} does not have (its figures: {', '.join(files)})")
+                return ""
             if not hashlib.sha256(files[fig_id].read_bytes()).hexdigest().startswith(digest):
                 warnings.append(f"{path}: left out: written after looking at figure {fig_id!r} (sha256 "
                                 f"{digest}...), which this run has redrawn; look at it again and update "
