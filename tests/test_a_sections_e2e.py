@@ -79,7 +79,7 @@ def test_local_part_a_end_to_end(local_run):
     px = np.asarray(Image.open(local_run.artifacts / "a1.7.2" / "inpaint.png").convert("RGB")).reshape(-1, 3)
     assert (np.abs(px.astype(int) - [255, 140, 0]).max(1) < 3).sum() > 100    # the hole drawn in orange
     (table,) = ms["a1.8"]["tables"]
-    assert table["columns"][-3:] == ["both ok", "real p1 pass", "real p2 pass"] and len(table["rows"]) == 4
+    assert table["columns"][-3:] == ["both ok", "real upright pass", "real transformed pass"] and len(table["rows"]) == 4
     assert table["rows"][0][1] == "flipped upside down"
     captions = [f["caption"] for f in ms["a1.8"]["figures"]]                   # views in words, not code names
     assert "“a handwritten 2” turned a quarter turn clockwise" in captions[1]

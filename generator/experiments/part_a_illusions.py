@@ -172,13 +172,14 @@ def run_a1_8(run) -> None:
          data=judged.save(run.out / "judged.npz"),
          row_labels=[anagram_label(p1, p2, view) for _, p1, p2, view, _ in pairs],
          col_labels=ANAGRAM_COLUMNS, whole=True)  # whole on a phone: the transformed column is the point
-    cols = ["illusion", "view", "seeds"] + (["upright ok", "transformed ok", "both ok", "real p1 pass",
-                                             "real p2 pass"] if probs else [])
+    cols = ["illusion", "view", "seeds"] + (["upright ok", "transformed ok", "both ok", "real upright pass",
+                                             "real transformed pass"] if probs else [])
     run.table("anagram-success", "How often each illusion reads as intended" + (
-        " by the project's MNIST judge, beside the same test on real MNIST test digits: real p1 pass = "
-        "the share of real p1 digits read as p1 upright and as p2 through the view, real p2 pass = the share "
-        "of real p2 digits that do so once mapped back through the inverse view. An illusion is only as "
-        "good as its margin over these baselines." if probs else " (no classifier for this backend)."),
+        " by the project's MNIST judge, beside the same test on real MNIST test digits: real upright pass = "
+        "the share of real digits of the upright prompt's class read as it upright and as the other prompt "
+        "through the view, real transformed pass = the share of real digits of the transformed prompt's "
+        "class that do so once mapped back through the inverse view. An illusion is only as good as its "
+        "margin over these baselines." if probs else " (no classifier for this backend)."),
         cols, table)
     _rate(run, "anagram", readings)
     run.params.update({"pairs": [[p1, p2, view] for _, p1, p2, view, _ in pairs], "gamma": s.gamma,
