@@ -245,5 +245,6 @@ def run_b2_6(run) -> None:
             demo(run, snapshot(run, make, folder, g.sample_epochs[-1]), g)
     run.table("quality", quality_caption(last[-1]), QUALITY_COLUMNS, rows)
     run.table("per-class", "The share of samples the classifier reads as the digit asked for, by that "
-              "digit (4 samples each).", ["run", "epoch"] + [f"digit {d}" for d in range(10)], per_class)
+              f"digit ({part_b_jobs.PER_DIGIT} samples each).", ["run", "epoch"] + [f"digit {d}" for d in range(10)],
+              per_class)
     run.data["classifier"] = "the project's MNIST judge, a small CNN trained beforehand"

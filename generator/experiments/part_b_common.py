@@ -15,16 +15,6 @@ from generator.train import TrainResult, fit, load_snapshot, snapshot_path
 from generator.vocabulary import MNIST_TRAIN_IMAGES
 
 
-def train_data(run, limit: int = 0) -> Mnist:
-    """The training split (first `limit` digits if set), recorded in run.data."""
-    train = load_mnist(run.cfg, "train")
-    if limit and limit < train.count:  # a fixed random subset: some sources are sorted by digit
-        keep = torch.randperm(train.count, generator=torch.Generator().manual_seed(0))[:limit]
-        train = Mnist(train.images[keep], train.labels[keep], train.source)
-    run.data.update({"source": vocabulary.source_record(train.source), "train_images": train.count})
-    return train
-
-
 def test_data(run) -> Mnist:
     test = load_mnist(run.cfg, "test")
     run.data.update({"source": vocabulary.source_record(test.source), "test_images": test.count})
@@ -46,8 +36,14 @@ class TrainJob:
     words: str = ""                             # the estimate's name for it, where not `name`
 
     def data(self, run) -> Mnist:
-        """The digits it trains on (recorded in run.data)."""
-        return train_data(run, self.settings.train_images)
+        """The digits it trains on, count() of them, recorded in run.data."""
+        train = load_mnist(run.cfg, "train")
+        n = self.count(train.count)
+        if n < train.count:  # a fixed random subset: some sources are sorted by digit
+            keep = torch.randperm(train.count, generator=torch.Generator().manual_seed(0))[:n]
+            train = Mnist(train.images[keep], train.labels[keep], train.source)
+        run.data.update({"source": vocabulary.source_record(train.source), "train_images": train.count})
+        return train
 
     def count(self, available: int) -> int:
         """How many digits data() keeps when `available` are loaded."""

@@ -38,10 +38,15 @@ def class_models(cfg) -> dict[str, TrainJob]:
     return {name: TrainJob(f"class-{cfg.part_b}", g, key={"T": s.ddpm_T}) for name, g in runs.items()}
 
 
+def _evaluations(cfg, g) -> int:
+    """Network evaluations of one sample from a model of settings g."""
+    return VARIANTS[cfg.part_b].steps(g, settings(cfg))
+
+
 def _snapshots(cfg, g, per_snapshot: int) -> SampleJob:
     """Sampling every snapshot of g.sample_epochs, `per_snapshot` images each."""
     n = len(g.sample_epochs)
-    return SampleJob(f"{n} snapshots", g.D, VARIANTS[cfg.part_b].steps(g, settings(cfg)), per_snapshot * n)
+    return SampleJob(f"{n} snapshots", g.D, _evaluations(cfg, g), per_snapshot * n)
 
 
 def b1_2_1(cfg) -> list:
@@ -60,7 +65,7 @@ def b2_3(cfg) -> list:
     g = time_model(cfg).settings
     out = [_snapshots(cfg, g, g.drawn)]  # every scored sample is drawn
     if g.guide_epoch:  # the last snapshot again, each evaluation made by two snapshots
-        out.append(SampleJob("the guided snapshot", g.D, VARIANTS[cfg.part_b].steps(g, settings(cfg)), 2 * g.drawn))
+        out.append(SampleJob("the guided snapshot", g.D, _evaluations(cfg, g), 2 * g.drawn))
     return out
 
 

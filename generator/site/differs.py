@@ -84,8 +84,9 @@ def model_from(needs: tuple[str, ...], m: dict, runs: dict[str, dict | None]) ->
     mine = (m.get("model") or {}).get("checkpoint")
     for sid in needs:
         um = runs.get(sid)
-        if mine and um and (um.get("model") or {}).get("checkpoint") == mine and items(um):
-            return sid, [Item(i.name, i.text) for i in items(um)]
+        theirs = items(um) if mine and um and (um.get("model") or {}).get("checkpoint") == mine else []
+        if theirs:
+            return sid, [Item(i.name, i.text) for i in theirs]
     return "", []
 
 
