@@ -129,7 +129,7 @@ def every_part_a_section(cfg) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         den = load_denoiser(cfg)  # the one the sections used (the backend keeps it loaded)
-    size = f"{den.shape[1]}x{den.shape[2]}"
+    size = list(den.shape[1:])  # the manifest records [height, width]
     for sid in seconds:
         m = manifest.read(cfg.artifacts / sid)
         assert m["params"]["image_size"] == size and m["params"]["x0_threshold"] == "none", (sid, m["params"])
