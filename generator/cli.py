@@ -214,6 +214,7 @@ def parser() -> argparse.ArgumentParser:
     pt.add_argument("models", nargs="*", metavar="MODEL",
                     help=f"which: {', '.join(MODELS)} (default: both)")
     pt.add_argument("--dry-run", action="store_true", help="print each recipe and how long it would take here; train nothing")
+    pt.add_argument("--device", choices=DEVICES, help="override writeup.toml's device (auto: CUDA, MPS, then CPU; default: writeup.toml's)")
     pt.set_defaults(func=cmd_pretrain)
 
     c = sub.add_parser("clean", **fmt, help="remove site/ (and artifacts/ with --artifacts)")

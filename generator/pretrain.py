@@ -18,19 +18,26 @@ from generator.models.pretrained import DDPM, JUDGE
 QUALITY_SAMPLES = 200   # conditional samples the DDPM's record is scored on (20 of each digit)
 
 
-def _probe(step, n: int = 3) -> float:
-    """Seconds per training step here, from n steps after one warm-up."""
+def _probe(step, dev, n: int = 3) -> float:
+    """Seconds per training step on `dev`, from n steps after one warm-up."""
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
     step()
+    sync()
     t = time.time()
     for _ in range(n):
         step()
+    sync()
     return (time.time() - t) / n
 
 
-def estimate(name: str) -> tuple[str, float]:
-    """(the recipe in words, seconds it would take on this machine)."""
+def estimate(name: str, device: str = "auto") -> tuple[str, float, str]:
+    """(the recipe in words, seconds it would take on `device`, that device as fit() will run it)."""
+    from generator import devices
     from generator.models import classifier, local
     from generator.models.unet import UNet
+    from generator.train import CHANNELS_LAST
     if name == JUDGE.name:
         r = classifier.RECIPE
         model, x = classifier.DigitNet(), torch.rand(r["batch_size"], 1, 28, 28)
@@ -48,13 +55,20 @@ def estimate(name: str) -> tuple[str, float]:
         what = (f"Part A's MNIST model: class-conditioned UNet D = {s.D}, about {steps:,} steps of batch "
                 f"{s.batch_size}, Adam lr {s.lr} decayed x0.1, EMA {s.ema}, Min-SNR-{s.min_snr:g}, p_uncond "
                 f"{s.p_uncond}, IF's 1000-step cosine schedule, seed {local.RECIPE_SEED}")
+    # on the device and in the precision fit() trains in: the judge in fp32, the DDPM as fit's auto
+    dev = devices.pick(device)
+    bf16 = name != JUDGE.name and devices.bf16_supported(dev)
+    fmt = torch.channels_last if CHANNELS_LAST[bf16] else torch.contiguous_format
+    model, x, y = model.to(dev, memory_format=fmt), x.to(dev).contiguous(memory_format=fmt), y.to(dev)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
 
     def step():
         opt.zero_grad()
-        loss(model, x, y).backward()
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            out = loss(model, x, y)
+        out.float().backward()
         opt.step()
-    return what, steps * _probe(step)
+    return what, steps * _probe(step, dev), devices.describe(dev, bf16)
 
 
 def _stamp(folder) -> dict:
@@ -126,13 +140,13 @@ def _ddpm(cfg) -> None:
 def run(cfg, names: list[str], dry_run: bool = False) -> None:
     names = [n for n in (JUDGE.name, DDPM.name) if n in names]   # the judge first: the DDPM is scored by it
     for name in names:
-        what, seconds = estimate(name)
+        what, seconds, where = estimate(name, cfg.device)
         shipped = pretrained.paths(pretrained.MODELS[name])[1]
         was = ""
         if shipped.exists():
             r = json.loads(shipped.read_text())
             was = f"; the shipped one took {r['seconds'] / 60:.0f} min on {r['machine']['cpu']} ({r['machine']['threads']} threads)"
-        print(f"{name}: {what}\n  about {seconds / 60:.0f} min on this machine{was}", flush=True)
+        print(f"{name}: {what}\n  about {seconds / 60:.0f} min on this machine ({where}){was}", flush=True)
         if not dry_run:
             (_judge if name == JUDGE.name else _ddpm)(cfg)
             print(f"{name}: wrote {pretrained.paths(pretrained.MODELS[name])[0]}", flush=True)

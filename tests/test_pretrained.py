@@ -83,6 +83,17 @@ def test_pretrain_dry_run_prints_each_recipe_and_an_estimate(tmp_path, capsys):
     assert out.count("min on this machine") == 2 and "the shipped one took" in out
     assert {p: p.read_bytes() for p in pretrained.WEIGHTS.iterdir()} == before   # nothing trained or written
     assert main(["--config", str(cfg), "pretrain", "mnist-cat"]) == 2
+    assert main(["--config", str(cfg), "pretrain", "--dry-run", "--device", "cpu", "mnist-judge"]) == 0
+    assert "min on this machine (cpu (fp32))" in capsys.readouterr().out   # measured where it would train
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where there is no CUDA GPU")
+def test_pretrain_on_a_missing_gpu_is_a_one_line_error(tmp_path, capsys):
+    cfg = tmp_path / "writeup.toml"
+    cfg.write_text("")
+    assert main(["--config", str(cfg), "pretrain", "--dry-run", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no CUDA GPU" in err
 
 
 def test_the_judge_passes_real_test_digits_and_rejects_what_is_not_a_digit(tiny_mnist_dir):

@@ -111,11 +111,14 @@ def negatives(x: torch.Tensor, y: torch.Tensor, mean: torch.Tensor, kind: int | 
 def judge_loss(mean: torch.Tensor, reject_share: float):
     """loss_fn for fit(): jittered digits and, in place of a share of them, rejects labelled REJECT."""
     def loss(model, x, y):
+        # the augmentations draw on the CPU's generator, wherever the model trains: the same batches
+        # (and, on the CPU, the same bytes) on every device
+        dev, x, y = x.device, x.cpu(), y.cpu()
         x = jitter(x)
         r = torch.rand(len(x)) < reject_share
-        x = torch.where(r[:, None, None, None], negatives(x, y, mean), x)
+        x = torch.where(r[:, None, None, None], negatives(x, y, mean.cpu()), x)
         y = torch.where(r, torch.full_like(y, REJECT), y)
-        return F.cross_entropy(model(x), y)
+        return F.cross_entropy(model(x.to(dev)), y.to(dev))
     return loss
 
 
@@ -138,6 +141,7 @@ def load_classifier(cfg=None) -> nn.Module:
 def train_judge(cfg, ckpt_dir) -> tuple[nn.Module, dict]:
     """Train the judge from RECIPE on cfg's MNIST training split; (model, training record)."""
     from generator.data.mnist import load_mnist
+    from generator.options import RunOptions
     from generator.train import fit
     train = load_mnist(cfg, "train")
     g = torch.random.get_rng_state()
@@ -149,7 +153,7 @@ def train_judge(cfg, ckpt_dir) -> tuple[nn.Module, dict]:
     res = fit(model, judge_loss(train.images.mean(0), RECIPE["reject_share"]), train.images, train.labels,
               epochs=epochs, batch_size=b, lr=RECIPE["lr"], lr_decay=True, ckpt_dir=ckpt_dir,
               seed=RECIPE["seed"], desc="MNIST judge", epoch_images=epoch_images, bf16=False,
-              again="delete that folder to train it again")
+              options=RunOptions(device=cfg.device), again="delete that folder to train it again")
     torch.random.set_rng_state(g)
     return model.cpu().eval(), {"recipe": RECIPE, "negatives": list(NEGATIVES), "epochs": epochs,
                                 "steps": len(res.losses), "seconds": round(res.seconds, 1),

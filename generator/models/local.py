@@ -144,10 +144,12 @@ def schedule(s: LocalSettings, n: int) -> tuple[int, int, int]:
     return epoch_images, epochs, epochs * steps_per_epoch(n, epoch_images, s.batch_size)
 
 
-def _train(seed: int, s: LocalSettings, folder: Path, images: Tensor, labels: Tensor, data: dict) -> dict:
-    """Train with fit() (resumable checkpoints in folder/ckpt, the weight average among them), save
-    folder/denoiser.pt; returns it."""
+def _train(seed: int, s: LocalSettings, folder: Path, images: Tensor, labels: Tensor, data: dict,
+           device: str = "auto") -> dict:
+    """Train with fit() on `device` (resumable checkpoints in folder/ckpt, the weight average among
+    them), save folder/denoiser.pt; returns it."""
     from generator.models.unet import UNet
+    from generator.options import RunOptions
     from generator.train import fit
 
     torch.manual_seed(seed)
@@ -155,7 +157,8 @@ def _train(seed: int, s: LocalSettings, folder: Path, images: Tensor, labels: Te
     epoch_images, epochs, _ = schedule(s, len(images))
     res = fit(model, ddpm_loss(cosine_alphas_cumprod(T), s.p_uncond, s.min_snr), images, labels, epoch_images=epoch_images,
               epochs=epochs, batch_size=s.batch_size, lr=s.lr, lr_decay=True, ckpt_dir=folder / "ckpt",
-              seed=seed, desc="local MNIST DDPM", ema=s.ema, again="delete that folder to train it again")
+              seed=seed, desc="local MNIST DDPM", ema=s.ema, options=RunOptions(device=device),
+              again="delete that folder to train it again")
     record = {"settings": dataclasses.asdict(s), "epochs": epochs, "losses": res.losses,
               "seconds": res.seconds, "device": res.device, "data": data, "model": model.cpu().state_dict()}
     _atomic_save(record, folder / "denoiser.pt")   # fit left the average (ema > 0) in model
@@ -192,5 +195,5 @@ def train_recipe(cfg) -> tuple[dict, str]:
     folder = cfg.cache / "pretrain" / f"mnist-ddpm-{key}"
     record = load_checkpoint(folder / "denoiser.pt") if (folder / "denoiser.pt").exists() else None
     if record is None:
-        record = _train(RECIPE_SEED, RECIPE, folder, train.images, train.labels, data)
+        record = _train(RECIPE_SEED, RECIPE, folder, train.images, train.labels, data, cfg.device)
     return record, key
