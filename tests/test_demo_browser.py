@@ -195,9 +195,14 @@ def test_quick_models_in_the_browser_make_the_digits_asked_for(browser, section)
     finally:
         server.shutdown()
         server.server_close()
-    pred = classify(load_classifier(cfg), torch.stack(got))
-    accuracy = float((pred == torch.tensor(want)).float().mean())
+    judge, want = load_classifier(cfg), torch.tensor(want)
+    accuracy = float((classify(judge, torch.stack(got)) == want).float().mean())
+    pytorch = torch.stack([torch.tensor(ref["samples"][str(s)][str(d)]).reshape(1, 28, 28)
+                           for s in ref["seeds"] for d in range(10)])
+    ref_accuracy = float((classify(judge, pytorch) == want).float().mean())
     print(f"{section}: browser samples: {len(got)}, max |browser - PyTorch| = {worst:.2e}, classifier accuracy = "
-          f"{accuracy:.3f}, seconds per sample = {sum(seconds) / len(seconds):.2f}")
+          f"{accuracy:.3f} (PyTorch's {ref_accuracy:.3f}), seconds per sample = {sum(seconds) / len(seconds):.2f}")
     assert worst <= TOL
-    assert accuracy >= 0.95
+    assert abs(accuracy - ref_accuracy) <= 1 / len(got)   # the browser's digits read as PyTorch's do
+    # and they are digits: the quick models' own pages report 78% (b2.6) and 100% (a0) of samples read as asked
+    assert accuracy >= 0.7
