@@ -58,9 +58,9 @@ DEFAULT_PROMPTS = {
         "inpaint": "",       # input's own digit pins it, and neither the drift nor a new fill would show
         "translate": "a handwritten 9 | a handwritten 6",   # two targets: the same inputs toward each
         # pairs whose shapes really do map onto each other, chosen on the shipped model by the judge
-        # and by eye over all 90 digit pairs under six views (`writeup illusions`, BENCHMARKS.md);
-        # real digits pass the same test at most 6%, 14%, 20% and 26% of the time
-        "anagram1": "a handwritten 7 | a handwritten 4 | flip",
+        # and by eye over all 90 digit pairs under seven views (`writeup illusions`, BENCHMARKS.md);
+        # real digits pass the same test at most 20%, 14%, 20% and 26% of the time
+        "anagram1": "a handwritten 3 | a handwritten 2 | flip",
         "anagram2": "a handwritten 7 | a handwritten 2 | rot90cw",
         "anagram3": "a handwritten 5 | a handwritten 4 | rot90cw",
         "anagram4": "a handwritten 2 | a handwritten 9 | rot90ccw",
