@@ -100,16 +100,25 @@ def probe(device: str = "auto", steps: int = 4) -> tuple[float, str]:
         loss.float().backward()
         opt.step()
 
-    step()  # the first step picks kernels
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
+    step_s = seconds_per_step(step, dev, steps)
     torch.set_rng_state(rng)
-    return (time.perf_counter() - t0) / steps, devices.describe(dev, bf16)
+    return step_s, devices.describe(dev, bf16)
+
+
+def seconds_per_step(step, dev, n: int) -> float:
+    """Seconds one call of step() takes on `dev`, from n calls after one warm-up (which picks kernels)."""
+    import torch
+
+    def sync() -> None:  # CUDA runs ahead of Python: wait for the steps themselves
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+    step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    sync()
+    return (time.perf_counter() - t0) / n
 
 
 def _machine(device: str) -> dict:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 
 import torch
 
@@ -18,23 +17,10 @@ from generator.models.pretrained import DDPM, JUDGE
 QUALITY_SAMPLES = 200   # conditional samples the DDPM's record is scored on (20 of each digit)
 
 
-def _probe(step, dev, n: int = 3) -> float:
-    """Seconds per training step on `dev`, from n steps after one warm-up."""
-    def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-    step()
-    sync()
-    t = time.time()
-    for _ in range(n):
-        step()
-    sync()
-    return (time.time() - t) / n
-
-
 def estimate(name: str, device: str = "auto") -> tuple[str, float, str]:
     """(the recipe in words, seconds it would take on `device`, that device as fit() will run it)."""
     from generator import devices
+    from generator.estimate import seconds_per_step
     from generator.models import classifier, local
     from generator.models.unet import UNet
     from generator.train import CHANNELS_LAST
@@ -68,7 +54,7 @@ def estimate(name: str, device: str = "auto") -> tuple[str, float, str]:
             out = loss(model, x, y)
         out.float().backward()
         opt.step()
-    return what, steps * _probe(step, dev), devices.describe(dev, bf16)
+    return what, steps * seconds_per_step(step, dev, 3), devices.describe(dev, bf16)
 
 
 def _stamp(folder) -> dict:
