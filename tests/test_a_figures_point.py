@@ -54,3 +54,17 @@ def test_real_baseline_is_high_for_a_trivial_view_and_low_for_another():
     turned = real_baseline(_reader, (x, y), 6, 9, ident, VIEWS["rot180"].view, VIEWS["rot180"].inverse)
     sheared = real_baseline(_reader, (x, y), 6, 9, ident, VIEWS["skew"].view, VIEWS["skew"].inverse)
     assert turned == (1.0, 1.0) and sheared == (0.0, 0.0)
+
+
+def test_composite_baseline_passes_a_digit_composited_with_itself_and_few_real_hybrids():
+    """Compositing a real 7's low band with another real 7's high band still reads 7 both ways; a 7's
+    low band with a 9's high band is the hybrid made without diffusion, which few real pairs pass."""
+    from generator.data.mnist import _fallback
+    from generator.experiments.part_a_illusions import composite_baseline
+    from generator.models.classifier import load_classifier
+    images, labels = _fallback("test")
+    real = (torch.from_numpy(images).float().unsqueeze(1) / 127.5 - 1, torch.from_numpy(labels).long())
+    judge = load_classifier()
+    probs = lambda x: judge((x + 1) / 2).softmax(-1)                       # noqa: E731
+    same, hybrid = (composite_baseline(probs, real, 7, d, 15, 1.5) for d in (7, 9))
+    assert same >= 0.8 and hybrid <= same - 0.4, (same, hybrid)

@@ -100,8 +100,9 @@ def test_local_part_a_end_to_end(local_run):
     (table,) = hyb["tables"]   # both hybrids at their own blur, then at the course's scaled one
     assert [r[1] for r in table["rows"]] == ["kernel 15, σ = 1.5", "kernel 15, σ = 1.75", *["kernel 15, σ = 0.875"] * 2]
     assert all(r[5] <= min(r[3], r[4]) for r in table["rows"])   # both ok implies each ok
-    assert table["columns"][-2:] == ["real far pass", "real near pass"]
-    assert all(0 <= v <= 1 for r in table["rows"] for v in r[-2:])
+    assert table["columns"][-3:] == ["real far pass", "real near pass", "real composite pass"]
+    assert all(0 <= v <= 1 for r in table["rows"] for v in r[-3:])
+    assert set(hyb["metrics"]["hybrid"]["1"]["real_baseline"]) == {"far", "near", "composite"}
     assert 0 <= hyb["metrics"]["hybrid"]["all"]["success_rate"] <= 1 and "σ = 1.5" in table["caption"]
     assert ms["a1.4"]["params"]["t_start"] == 660
 

@@ -98,6 +98,8 @@ def test_every_recorded_metric_has_a_name_in_words():
     assert paths and unnamed == []
     assert words.metric_name(("anagram", "3", "real_baseline", "p2")) == \
         "anagram 3: real digits of prompt 2 passing the same test"
+    assert words.metric_name(("hybrid", "1", "real_baseline", "composite")) == \
+        "hybrid 1: real far and near digits composited, passing the same test"
     assert words.metric_name(("anagram", "all", "margin")) == "all anagrams: mean margin over real digits"
     assert words.metric_name(("fd_cov_term", CONSTANT_RATE, "10")) == "constant-rate run: FD covariance term after epoch 10"
     assert words.metric_name(("kid", "real_vs_real_sd")) == "kernel distance, real against real (spread)"

@@ -212,6 +212,8 @@ def _illusion(kind: str, tag: str = ""):
             return f"{head}: {_ILLUSION[what]}"
         if side in ("p1", "p2"):
             return f"{head}: real digits of prompt {side[1]} passing the same test"
+        if side == "composite":
+            return f"{head}: real far and near digits composited, passing the same test"
         return f"{head}: real {side} digits passing the same test"
     return name
 
