@@ -5,7 +5,8 @@ both renderings (upright and through the view; the low band and the image), and 
 by the median over seeds of the smaller of the two confidences. The classifier is a generous
 judge: a pair near the top is a candidate to look at (`--out` saves the grids), not a verdict.
 Beside each pair it prints the same test on real MNIST test digits of both classes: a pair that
-real digits already pass (a half-turned 6 reads as a 9) is a trivial illusion.
+real digits already pass (a half-turned 6 reads as a 9) is a trivial illusion; beside a hybrid, also
+the test on real digits composited without diffusion (part_a_illusions.composite_baseline).
 This is how a1.8 and a1.9's default pairs were chosen.
 """
 from __future__ import annotations
@@ -96,9 +97,10 @@ def _sigma(text: str) -> float:
 
 @torch.no_grad()
 def _baselines(cfg, kind: str, name: str, pairs: list[tuple[int, int]], kernel: int = KERNEL
-               ) -> list[tuple[float, float]]:
-    """The illusion's test on real test digits of each pair's two classes (part_a_illusions.real_baseline)."""
-    from generator.experiments.part_a_illusions import real_baseline, real_digits
+               ) -> list[tuple[float, ...]]:
+    """The illusion's test on real test digits of each pair's two classes (part_a_illusions.real_baseline),
+    and for a hybrid on composites of the two (part_a_illusions.composite_baseline)."""
+    from generator.experiments.part_a_illusions import composite_baseline, real_baseline, real_digits
     _, clf = _models(cfg)
     real = real_digits(cfg)                                                      # (N,1,28,28) in [-1,1], (N,)
     probs = lambda x: clf(show(x)).softmax(-1)                                  # noqa: E731
@@ -106,7 +108,8 @@ def _baselines(cfg, kind: str, name: str, pairs: list[tuple[int, int]], kernel: 
         v = get_view(name)
         return [real_baseline(probs, real, a, b, lambda x: x, v.view, v.inverse) for a, b in pairs]
     blur = lambda x: low_pass(x, kernel, float(name))                          # noqa: E731
-    return [real_baseline(probs, real, a, b, blur, lambda x: x) for a, b in pairs]
+    return [(*real_baseline(probs, real, a, b, blur, lambda x: x),
+             composite_baseline(probs, real, a, b, kernel, float(name))) for a, b in pairs]
 
 
 def main(cfg, kind: str, names: list[str], seeds: int, top: int, out: str | None,
@@ -133,11 +136,15 @@ def main(cfg, kind: str, names: list[str], seeds: int, top: int, out: str | None
         base = _baselines(cfg, kind, name, [p for p, _, _ in rows[:top]], kernel)
         g = PRESETS[cfg.preset].gamma if gamma is None else gamma
         what += f"; CFG scale {g:g}"
+        composite = kind == "hybrid"
         print(f"\n{what}; {seeds} seeds per pair, best first; real a / real b: the share of real test digits "
-              f"of each class that pass the same test")
-        print(f"{'pair':>6}  {'both ok':>7}  {'median confidence':>17}  {'real a / real b':>15}")
-        for ((a, b), both, conf), (ra, rb) in zip(rows[:top], base):
-            print(f"{a:>2} / {b}  {both:>4}/{seeds}  {conf:>17.3f}  {ra:>6.0%} / {rb:<6.0%}")
+              f"of each class that pass the same test" + ("; composite: the share of real a digits' low band "
+                                                          "plus real b digits' high band that does" if composite else ""))
+        print(f"{'pair':>6}  {'both ok':>7}  {'median confidence':>17}  {'real a / real b':>15}"
+              + ("  composite" if composite else ""))
+        for ((a, b), both, conf), (ra, rb, *rc) in zip(rows[:top], base):
+            print(f"{a:>2} / {b}  {both:>4}/{seeds}  {conf:>17.3f}  {ra:>6.0%} / {rb:<6.0%}"
+                  + (f"  {rc[0]:>9.0%}" if rc else ""))
         if out:
             Path(out).mkdir(parents=True, exist_ok=True)
             _save(Path(out) / f"{kind}-{name}.png", rows, x, second, top)
