@@ -184,8 +184,9 @@ def test_illusion_search_ranks_every_digit_pair(local_run, tmp_path, capsys):
     illusion_search.main(local_run, "hybrid", ["2"], seeds=1, top=3, out=str(tmp_path))
     printed = capsys.readouterr().out
     assert "sigma 2, kernel 15: far (low band) / near; CFG scale 7" in printed and "real a / real b" in printed
-    assert len(printed.strip().splitlines()) == 2 + 3 and printed.splitlines()[2].endswith("  composite")
-    assert all(line.endswith("%") for line in printed.strip().splitlines()[2:])  # each pair's composite share
+    lines = printed.strip().splitlines()
+    assert len(lines) == 2 + 3 and lines[1].endswith("  composite")
+    assert all(line.endswith("%") for line in lines[2:])                    # each pair's composite share
     assert (tmp_path / "hybrid-2.png").stat().st_size > 0
 
 

@@ -4,7 +4,8 @@ Both are judged the same way on the local backend: every sample is rendered twic
 through its view; up close and low-passed), the project's MNIST classifier reads both renderings,
 and a sample counts only when both read as intended. The same test is run on real MNIST test
 digits of each prompt's class as a baseline: a half-turned 6 already reads as a 9, so an
-illusion scores only as far as it beats what real digits do without any diffusion.
+illusion scores only as far as it beats what real digits do without any diffusion. A hybrid is
+also held against hybrids composited from real digits, one's low band plus another's high band.
 """
 from __future__ import annotations
 
