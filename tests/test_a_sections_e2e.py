@@ -1,9 +1,8 @@
 """Every Part A section end to end on the smoke preset: local backend (tiny training) and tiny IF."""
 import dataclasses
 import hashlib
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,6 +102,11 @@ def test_local_part_a_end_to_end(local_run):
     assert table["columns"][-3:] == ["real far pass", "real near pass", "real composite pass"]
     assert all(0 <= v <= 1 for r in table["rows"] for v in r[-3:])
     assert set(hyb["metrics"]["hybrid"]["1"]["real_baseline"]) == {"far", "near", "composite"}
+    for sid, kind, count in (("a1.8", "anagram", len(ms["a1.8"]["params"]["pairs"])), ("a1.9", "hybrid", 2)):
+        (summary,) = [f["caption"] for f in ms[sid]["figures"] if "data" in f]   # it names the samples it shows
+        shown = [(int(j), int(k)) for j, k in re.findall(rf"sample (\d+) of {kind} (\d+)", summary)]
+        assert [k for _, k in shown] == list(range(1, count + 1)), summary
+        assert all(1 <= j <= ms[sid]["params"].get("seeds_per_pair", ms[sid]["params"].get("seeds")) for j, _ in shown)
     assert 0 <= hyb["metrics"]["hybrid"]["all"]["success_rate"] <= 1 and "σ = 1.5" in table["caption"]
     assert ms["a1.4"]["params"]["t_start"] == 660
 

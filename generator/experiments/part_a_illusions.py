@@ -181,7 +181,7 @@ def run_a1_8(run) -> None:
              {"prompts": [p1, p2], "view": view, "gamma": s.gamma, "seeds": n, "seed": run.seed},
              row_labels=["upright", "transformed"], col_labels=r.labels)
     save(run, ctx, "anagrams", best,
-         f"One sample per illusion ({'picked: the one the judge reads most surely as intended' if probs else 'the first'}): "
+         f"One sample per illusion ({picked('anagram', [r.best for r in readings]) if probs else 'the first'}): "
          f"left upright, right through its view; CFG γ = {s.gamma}, seed {run.seed}.",
          "Each row: an illusion and the same image transformed, reading as a different prompt.",
          {"pairs": [[p1, p2, view] for _, p1, p2, view, _ in pairs], "gamma": s.gamma, "seed": run.seed},
@@ -233,6 +233,13 @@ def _hybrids(run, ctx, specs, probs, measure: str, gamma: float) -> tuple[list, 
     return out, rows
 
 
+def picked(kind: str, best: list[int]) -> str:
+    """The summary's words for its samples: which one of each illusion's grid it shows, so that a
+    reader, and a note counting that grid by eye, can find it there."""
+    return ("picked: the one the judge reads most surely as intended, "
+            + ", ".join(f"sample {b + 1} of {kind} {k + 1}" for k, b in enumerate(best)))
+
+
 def _judged_hybrids(results, specs) -> Judged:
     j = Judged()
     for k, ((x, far, r), (far_p, near_p, _, _)) in enumerate(zip(results, specs)):
@@ -268,7 +275,7 @@ def run_a1_9(run) -> None:
     save(run, ctx, "hybrids",
          [[x[r.best], far[r.best], (high_pass(x[r.best], k_size, sigma) * 2).clamp(-1, 1)]
           for (x, far, r), (_, _, k_size, sigma) in zip(results, specs)],
-         f"One sample per hybrid ({'picked: the one the judge reads most surely as intended' if probs else 'the first'}), "
+         f"One sample per hybrid ({picked('hybrid', [r.best for *_, r in results]) if probs else 'the first'}), "
          f"split into what each viewer sees: the low band f_low(x) (far) and the high band f_high(x), amplified "
          f"(near); CFG γ = {gamma:g}, seed {run.seed}.",
          "Each row: a hybrid image, its blurred low band and its sharp high band.",
