@@ -46,6 +46,13 @@ class Reading:
         return [self.n, self.ok_a, self.ok_b, self.ok] if self.judged else [self.n]
 
 
+def picked(kind: str, best: list[int]) -> str:
+    """The summary's words for its samples: which one of each illusion's grid it shows, so that a
+    reader, and a note counting that grid by eye, can find it there."""
+    return ("picked: the one the judge reads most surely as intended, "
+            + ", ".join(f"sample {b + 1} of {kind} {k + 1}" for k, b in enumerate(best)))
+
+
 def real_digits(cfg) -> tuple[Tensor, Tensor]:
     """The MNIST test split as (N,1,28,28) in [-1,1] and (N,) labels: the baselines' real digits."""
     from generator.data.mnist import load_mnist
@@ -231,13 +238,6 @@ def _hybrids(run, ctx, specs, probs, measure: str, gamma: float) -> tuple[list, 
         out.append((x, far, r))
         rows.append([f"far {far_p} · near {near_p}", f"kernel {k_size}, σ = {sigma:g}", *r.counts(), *base])
     return out, rows
-
-
-def picked(kind: str, best: list[int]) -> str:
-    """The summary's words for its samples: which one of each illusion's grid it shows, so that a
-    reader, and a note counting that grid by eye, can find it there."""
-    return ("picked: the one the judge reads most surely as intended, "
-            + ", ".join(f"sample {b + 1} of {kind} {k + 1}" for k, b in enumerate(best)))
 
 
 def _judged_hybrids(results, specs) -> Judged:
