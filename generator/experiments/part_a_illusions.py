@@ -260,7 +260,7 @@ def run_a1_9(run) -> None:
         den.encode([far_p, near_p])                              # unknown prompts fail before any work
     probs, n = judge(run), s.illusion_seeds
     params = {"hybrids": [list(h) for h in specs], "gamma": gamma, "seeds": n, "seed": run.seed}
-    run.params.update(params)
+    run.params.update(params, course={"gamma": s.gamma, "blur": list(scaled)})  # the page's box compares
     results, table = _hybrids(run, ctx, specs, probs, "hybrid", gamma)
     for k, ((far_p, near_p, k_size, sigma), (x, far, r)) in enumerate(zip(specs, results)):
         read_note = (f" Labels: the judge's reading far/near, ✓ = both as intended ({r.ok} of {r.n}), ? = not a digit."

@@ -137,6 +137,7 @@ def run_b2_3(run) -> None:
     run.params = _train_params(run, g, c.time) | {"sample_epochs": list(g.sample_epochs), "samples": g.samples,
                                                   "scored": g.drawn, "steps": steps}
     run.params["course"]["steps"] = v.steps(c.time, c)
+    run.params["sampler"], run.params["course"]["sampler"] = v.method(g), v.method(c.time)
     if g.guide_epoch:
         run.params.update(guide_epoch=g.guide_epoch, guide_w=g.guide_w)
     classifier = load_classifier(run.cfg)
@@ -229,7 +230,9 @@ def run_b2_6(run) -> None:
     for name, (job, c, make, loss) in _runs(run).items():
         g = job.settings
         _, _, folder = train_model(run, job, make, loss, job.data(run))
-        run.params[name] = _train_params(run, g, c) | {"gamma": g.gamma, "sample_epochs": list(g.sample_epochs)}
+        run.params[name] = _train_params(run, g, c) | {"gamma": g.gamma, "sample_epochs": list(g.sample_epochs),
+                                                       "sampler": VARIANTS[run.cfg.part_b].method(g)}
+        run.params[name]["course"]["sampler"] = VARIANTS[run.cfg.part_b].method(c)
 
         def quality(epoch, x, name=name):
             q = sample_quality(classifier, x, labels, test.images, test.labels, run.seed)

@@ -13,12 +13,16 @@ from generator import vocabulary
 from generator.site import words
 
 _NAMES = {"D": "width D", "epochs": "epochs", "batch_size": "batch", "optimizer_steps": "optimizer steps",
-          "lr": "learning rate", "t_sampling": "t drawn", "sampler": "sampler", "steps": "sampler steps"}
+          "lr": "learning rate", "t_sampling": "t drawn", "sampler": "sampler", "steps": "sampler steps",
+          "gamma": "guidance scale γ"}
 # a section's pointer to the page's box names what differs, by these names where _NAMES' do not read alone
 _SHORT = {"t_sampling": "distribution of t"}
 
 
-def _fmt(v) -> str:
+def _fmt(v, key: str = "") -> str:
+    """A value as the box states it: 9,380; 0.01; a sampler by its authors' name (words.VALUES)."""
+    if key in words.VALUES:
+        return words.VALUES[key].get(v, str(v))
     return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else f"{v:g}" if isinstance(v, float) else str(v)
 
 
@@ -62,8 +66,13 @@ def items(m: dict | None) -> list[Item]:
     top = params is m.get("params")  # b2.5/b2.6 nest them by run: the run details show those whole
     for key, name in _NAMES.items():
         if key in params and key in course and params[key] != course[key]:
-            out.append(Item(_SHORT.get(key, name), f"{name} {_fmt(params[key])} instead of {_fmt(course[key])}",
+            out.append(Item(_SHORT.get(key, name), f"{name} {_fmt(params[key], key)} instead of {_fmt(course[key], key)}",
                             (key,) if top else ()))
+    blur, hybrids = course.get("blur"), params.get("hybrids")
+    sigmas = sorted({h[3] for h in hybrids or []})
+    if blur and sigmas and sigmas != [blur[1]]:   # a1.9: the course's blur scaled to the image, or not
+        out.append(Item("hybrid blur", f"hybrid blur σ {and_list([_fmt(x) for x in sigmas])} instead of the course's "
+                        f"σ = 2 at 64 px scaled to σ {_fmt(blur[1])}"))
     if params.get("ema") and course and not course.get("ema"):
         out.append(Item("weight average", f"samples from an average of the weights (EMA {_fmt(params['ema'])}), "
                         "not the last ones", ("ema",) if top else ()))
