@@ -186,6 +186,22 @@ def test_not_the_courses_settings_compares_the_run_with_the_course_record_beside
     assert "course" not in dict(words.settings(m["params"]))  # the run details leave the record out
 
 
+def test_not_the_courses_settings_names_the_sampler_and_the_hybrids_guidance_and_blur():
+    """Beyond training: b2.3's sampler by its authors' name, a1.9's guidance scale and its blur
+    against the course's scaled one; nothing where they match the course."""
+    from generator.site import differs
+    b23 = {"section": "b2.3", "part": "b", "preset": "quick", "data": {},
+           "params": {"sampler": "heun", "steps": 50, "course": {"sampler": "euler", "steps": 50}}}
+    assert differs.line(b23) == "sampler Heun instead of Euler"
+    a19 = {"section": "a1.9", "part": "a", "backend": "deepfloyd", "preset": "quick", "data": {},
+           "params": {"gamma": 12.0, "hybrids": [["a", "b", 15, 1.5], ["c", "d", 15, 1.75]],
+                      "course": {"gamma": 7.0, "blur": [15, 0.875]}}}
+    assert differs.line(a19) == ("guidance scale γ 12 instead of 7; hybrid blur σ 1.5 and 1.75 instead of the "
+                                 "course's σ = 2 at 64 px scaled to σ 0.875")
+    same = {"gamma": 7.0, "hybrids": [["a", "b", 15, 0.875]], "course": {"gamma": 7.0, "blur": [15, 0.875]}}
+    assert differs.line(a19 | {"params": same}) == ""
+
+
 def test_not_the_courses_settings_names_no_checkpoint_id():
     from generator.site import differs
     m = {"section": "a1.2", "part": "a", "backend": "local", "preset": "quick", "params": {},
