@@ -57,7 +57,7 @@ class WriteupConfig:
     author: str = ""
     subtitle: str = ""         # a line under the author's name, e.g. "CS180, Fall 2025"
     seed: int = 180            # one seed, reported on the page and reused by every section
-    preset: str = vocabulary.QUICK  # smoke (tests), quick (2-core CPU, ~8 min), course (GPU, course values)
+    preset: str = vocabulary.QUICK  # smoke (tests), quick (2-core CPU, ~7 min), course (GPU, course values)
     backend: str = "local"     # Part A denoiser: the project's own MNIST model, or DeepFloyd IF
     part_b: str = "fm"         # Part B objective: flow matching (fa25) or DDPM (fa24)
     device: str = "auto"       # where models train and sample: auto, cpu, cuda or mps

@@ -275,7 +275,7 @@ def test_every_prose_file_of_the_write_up_renders():
 def test_size_limit_is_checked(cfg):
     site_build.build(cfg, log=quiet)
     assert checks.check_site(cfg.site, max_bytes=10_000) == [
-        f"site is {checks.site_bytes(cfg.site) / 1e6:.1f} MB, over the 0.0 MB limit"]
+        f"site is {checks.site_bytes(cfg.site) / 1e6:.1f} MB, over the 0.01 MB limit"]
 
 
 def test_a_template_change_rerenders_every_page(cfg, tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ from generator.vocabulary import COURSE, QUICK, SMOKE
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 SITE_CODE = Path(__file__).resolve().parent
-SIZE_LIMIT = {SMOKE: checks.MAX_BYTES, QUICK: checks.MAX_BYTES, COURSE: 500 * 1024 * 1024}
+SIZE_LIMIT = {SMOKE: checks.MAX_BYTES, QUICK: checks.MAX_BYTES, COURSE: 500_000_000}
 
 
 @dataclass
