@@ -136,8 +136,9 @@ class _Help(argparse.HelpFormatter):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="writeup", description=__doc__)
-    fmt = {"formatter_class": _Help}
+    # allow_abbrev off: `clean --artifact` must be an error, not --artifacts
+    p = argparse.ArgumentParser(prog="writeup", description=__doc__, allow_abbrev=False)
+    fmt = {"formatter_class": _Help, "allow_abbrev": False}
     p.add_argument("--config", default="writeup.toml", help="settings file")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

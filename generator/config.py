@@ -19,6 +19,9 @@ BACKENDS = ("local", "deepfloyd")
 PART_B_VARIANTS = tuple(vocabulary.VARIANTS)  # fa25 flow matching (default), fa24 DDPM
 SEED_RANGE = (0, 2**32 - 1)  # runners derive generator seeds as seed * 1000 + k: this keeps them within torch's uint64
 DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: CUDA, then Apple's MPS, then the CPU
+# The project's own folders: no output folder may be one of them or inside one, since `build`
+# replaces the site folder whole and `clean` removes it (and the artifacts folder)
+PROJECT_FOLDERS = ("content", "templates", "generator", "tests", ".git", ".venv")
 
 
 @dataclass
@@ -93,7 +96,32 @@ class WriteupConfig:
                                      ("part_b", self.part_b, PART_B_VARIANTS), ("device", self.device, DEVICES)):
             if value not in allowed:
                 raise UserError(f"{where}: unknown {name} {value!r} (choose from {', '.join(allowed)})")
+        self._check_folders(where)
         return self
+
+    def _check_folders(self, where: str) -> None:
+        """The output folders are replaced and removed whole: each must be a folder of its own,
+        never the project, a folder above it, one of its own folders or files, or another's."""
+        root = self.root.resolve()
+        own = [root / name for name in PROJECT_FOLDERS]
+        folders = {"artifacts_dir": self.artifacts_dir, "site_dir": self.site_dir, "data.cache_dir": self.data.cache_dir}
+        paths = {}
+        for key, value in folders.items():
+            p = self.path(value).resolve()
+            bad = ("the project's folder" if p == root else "a folder above the project" if p in root.parents
+                   else f"the project's {p.relative_to(root).parts[0]}/ or in it" if any(p == o or o in p.parents for o in own)
+                   else "the settings file" if p == (root / self.config_name).resolve()
+                   else "an existing file" if p.is_file() else "")
+            if bad:
+                raise UserError(f"{where}: {key} = {value!r} is {bad}; it would be replaced or removed: "
+                                f"name a folder of its own, such as the default {getattr(WriteupConfig(), key, '.cache')!r}")
+            paths[key] = p
+        keys = list(paths)
+        for i, a in enumerate(keys):
+            for b in keys[i + 1:]:
+                pa, pb = paths[a], paths[b]
+                if pa == pb or pa in pb.parents or pb in pa.parents:
+                    raise UserError(f"{where}: {a} and {b} overlap ({folders[a]!r}, {folders[b]!r}): each needs a folder of its own")
 
 
 def _build(cls, data: dict, where: str, file: str = "writeup.toml"):

@@ -71,6 +71,33 @@ def test_bad_settings_are_one_line_and_change_nothing(project, capsys, setting, 
     assert kept(before, project)
 
 
+@pytest.mark.parametrize("setting, says", [
+    ('site_dir = ""', "site_dir = '' is the project's folder"),
+    ('site_dir = "."', "site_dir = '.' is the project's folder"),
+    ('site_dir = "/"', "site_dir = '/' is a folder above the project"),
+    ('site_dir = "content"', "site_dir = 'content' is the project's content/ or in it"),
+    ('site_dir = "writeup.toml"', "site_dir = 'writeup.toml' is the settings file"),
+    ('artifacts_dir = ".."', "artifacts_dir = '..' is a folder above the project"),
+    ('artifacts_dir = "site/a"', "artifacts_dir and site_dir overlap"),
+])
+def test_an_output_folder_that_would_replace_the_project_is_refused(project, capsys, setting, says):
+    """build replaces the site folder whole and clean removes it: a folder that is the project, above
+    it, one of its own or another output's is refused before anything is touched."""
+    toml = project / "writeup.toml"
+    toml.write_text(toml.read_text() + setting + "\n")
+    before = files(project)
+    for argv in (["clean", "--artifacts"], ["build"], ["list"]):
+        assert says in one_line_error(capsys, cli.main(argv))
+    assert kept(before, project)
+
+
+def test_options_are_not_abbreviated(project, capsys):
+    """`clean --artifact` must not be taken for --artifacts (argparse's prefix matching) and remove them."""
+    with pytest.raises(SystemExit) as e:
+        cli.main(["clean", "--artifact"])
+    assert e.value.code == 2 and (project / "artifacts").exists()
+
+
 def test_config_errors_name_the_file_given(project, capsys):
     (project / "other.toml").write_text("sead = 1\n")
     assert one_line_error(capsys, cli.main(["--config", "other.toml", "list"])).startswith(
