@@ -201,7 +201,7 @@ def parser() -> argparse.ArgumentParser:
     il.add_argument("kind", choices=["anagram", "hybrid"])
     il.add_argument("--views", nargs="+", default=[ROT180, FLIP, ROT90CW, SKEW], metavar="VIEW",
                     help=f"anagram views, any of: {', '.join(ANAGRAM_VIEWS)}")
-    il.add_argument("--sigmas", nargs="+", default=["1.5", "2"], help="hybrid blurs: Gaussian sigma in pixels, in (0, 8]")
+    il.add_argument("--sigmas", nargs="+", default=["1.5", "2"], help="hybrid blurs: Gaussian sigma in pixels, from 0.1 to 8")
     il.add_argument("--seeds", type=int, default=4, help="seeds per pair")
     il.add_argument("--gamma", type=float, help="CFG scale (default: the preset's, the course's 7; a1.9 samples hybrids at 12)")
     il.add_argument("--kernel", type=int, help="hybrid blurs: the Gaussian's kernel size in pixels, odd (default: a1.9's, 15)")

@@ -54,13 +54,14 @@ def check_role(role: str) -> None:
 
 
 def blur_sigma(text: str) -> float:
-    """A hybrid's optional third part: the low-pass sigma in pixels, in (0, 8]."""
+    """A hybrid's optional third part: the low-pass sigma in pixels, in [0.1, 8] (a narrower
+    Gaussian is no blur on a pixel grid, and one of about 1e-150 or less divides by zero)."""
     try:
         sigma = float(text)
     except ValueError:
         sigma = 0.0
-    if not 0 < sigma <= 8:  # also rejects nan
-        raise UserError(f"blur sigma {short(text, 20)} must be a number of pixels in (0, 8]")
+    if not 0.1 <= sigma <= 8:  # also rejects nan
+        raise UserError(f"blur sigma {short(text, 20)} must be a number of pixels from 0.1 to 8")
     return sigma
 
 

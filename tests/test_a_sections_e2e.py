@@ -207,7 +207,7 @@ def test_illusion_search_takes_the_guidance_scale_and_kernel(local_run, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["illusions", "anagram", "--views", "spin"], "unknown view 'spin'"),
-    (["illusions", "hybrid", "--sigmas", "wide"], "--sigmas: blur sigma 'wide' must be a number of pixels in (0, 8]"),
+    (["illusions", "hybrid", "--sigmas", "wide"], "--sigmas: blur sigma 'wide' must be a number of pixels from 0.1 to 8"),
     (["illusions", "hybrid", "--seeds", "0"], "--seeds and --top must be at least 1"),
     (["illusions", "hybrid", "--gamma", "0"], "--gamma must be a guidance scale in (0, 100], got 0"),
     (["illusions", "hybrid", "--gamma", "nan"], "--gamma must be a guidance scale in (0, 100], got nan"),

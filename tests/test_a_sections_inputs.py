@@ -21,7 +21,7 @@ def test_digit_prompts_parse(prompt, digit):
     assert digit_of(prompt) == digit
 
 
-@pytest.mark.parametrize("prompt", ["a high quality photo", "66", "a handwritten 10", "seven dwarfs", "ten"])
+@pytest.mark.parametrize("prompt", ["a high quality photo", "66", "a handwritten 10", "seven dwarfs", "ten", "²", "a handwritten ٣"])
 def test_unknown_prompt_lists_what_the_model_knows(prompt):
     with pytest.raises(UserError) as e:
         digit_of(prompt)

@@ -166,7 +166,7 @@ def test_a_checkpoint_path_out_of_the_cache_is_refused(tmp_path):
         run_b1_2_2(run)
 
 
-@pytest.mark.parametrize("sigma", ["-1", "nan", "0", "inf", "wide"])
+@pytest.mark.parametrize("sigma", ["-1", "nan", "0", "1e-300", "inf", "wide"])
 def test_bad_illusion_sigmas_are_one_line_before_any_work(project, capsys, monkeypatch, sigma):
     monkeypatch.setattr("generator.experiments.illusion_search.search_hybrid",
                         lambda *a: pytest.fail("searched with a bad sigma"))

@@ -63,7 +63,7 @@ def digit_of(prompt: str) -> int | None:
         return None
     m = _PROMPT.match(p)
     word = m.group(1) if m else ""
-    if word.isdigit() and len(word) == 1:
+    if len(word) == 1 and word in "0123456789":  # not str.isdigit: it takes '²' too
         return int(word)
     if word in WORDS:
         return WORDS.index(word)
