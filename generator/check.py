@@ -6,6 +6,7 @@ build would silently skip) get a warning naming the name that would be read.
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 
 from generator.config import WriteupConfig
@@ -46,19 +47,27 @@ def prompts(cfg: WriteupConfig) -> None:
 def _file(cfg: WriteupConfig, rel: str, key: str, image: bool) -> None:
     table, name = key.split(".")
     path = cfg.path(rel)
-    if not path.is_file():
+    where = f"{cfg.config_name} [{table}] {name}"
+    try:
+        found = path.is_file()
+    except OSError as e:  # a name too long for the file system, say
+        raise UserError(f"{rel[:60]!r}{'…' if len(rel) > 60 else ''}: cannot be read ({e.strerror}; {where})") from None
+    if not found and path.exists():
+        raise UserError(f"{path}: not a file ({where})")
+    if not found:
         near = difflib.get_close_matches(path.name, [p.name for p in path.parent.glob("*")], 1) \
             if path.parent.is_dir() else []
-        hint = f"; did you mean {(path.parent / near[0]).relative_to(cfg.root)}?" if near else ""
-        raise UserError(f"{path}: {'image' if image else 'file'} not found ({cfg.config_name} [{table}] {name}){hint}")
+        hint = f"; did you mean {os.path.relpath(path.parent / near[0], cfg.root)}?" if near else ""
+        raise UserError(f"{path}: {'image' if image else 'file'} not found ({where}){hint}")
     if image:
         from PIL import Image, UnidentifiedImageError
         try:
             with Image.open(path) as im:  # reads the header only: cheap, and catches a renamed non-image
                 im.size
+        except Image.DecompressionBombError:
+            raise UserError(f"{path}: image too large to open safely ({where})") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-            raise UserError(f"{path}: not a readable image ({e.__class__.__name__}; "
-                            f"{cfg.config_name} [{table}] {name})") from None
+            raise UserError(f"{path}: not a readable image ({e.__class__.__name__}; {where})") from None
 
 
 def content_warnings(cfg: WriteupConfig) -> list[str]:

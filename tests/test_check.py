@@ -1,5 +1,8 @@
 """Mistakes caught before the long part: `writeup check`, and list, run --dry-run, run and build
 load the settings through the same checks."""
+import struct
+import zlib
+
 import pytest
 
 from generator import cli, pipeline
@@ -11,6 +14,12 @@ BAD = {
     "digit": ('[part_a.prompts]\nsample = "a handwritten cat"\n', "unknown prompt 'a handwritten cat'"),
     "image": ('[part_a]\ntest_image = "images/campanil.png"\n', "image not found"),
     "masks": ('[part_a]\nmasks = ["images/campanile.png"]\n', "masks: 1 given for 2 own images"),
+    "folder": ('[part_a]\ntest_image = "images"\n', "images: not a file"),
+    "long": ('[part_a]\ntest_image = "' + "x" * 300 + '.png"\n', "cannot be read (File name too long"),
+    "bomb": ('[part_a]\ntest_image = "images/bomb.png"\n', "images/bomb.png: image too large to open safely"),
+    "absolute": ('[part_a]\ntest_image = "{root}/images/campanil.png"\n', "did you mean images/campanile.png?"),
+    "superscript": ('[part_a.prompts]\nsample = "a handwritten \u00b2"\n', "unknown prompt"),
+    "tiny sigma": ('[part_a.prompts]\nhybrid1 = "a handwritten 1 | a handwritten 7 | 1e-300"\n', "from 0.1 to 8"),
 }
 
 
@@ -22,6 +31,10 @@ def project(tmp_path, monkeypatch):
     from PIL import Image
     Image.new("L", (8, 8)).save(tmp_path / "images" / "campanile.png")
     (tmp_path / "images" / "notes.png").write_text("not an image")
+    ihdr = b"IHDR" + struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0)   # a header of 10^10 pixels
+    (tmp_path / "images" / "bomb.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr))
+        + struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND")))
     return tmp_path
 
 
@@ -29,7 +42,7 @@ def project(tmp_path, monkeypatch):
 @pytest.mark.parametrize("bad", list(BAD))
 def test_a_bad_setting_fails_every_command_in_one_line(project, capsys, argv, bad):
     text, says = BAD[bad]
-    (project / "writeup.toml").write_text('preset = "smoke"\n' + text)
+    (project / "writeup.toml").write_text('preset = "smoke"\n' + text.replace("{root}", str(project)))
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("writeup: error: ") and err.count("\n") == 1 and says in err, err
