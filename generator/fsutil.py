@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from generator.errors import UserError
+
 
 @contextlib.contextmanager
 def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
@@ -83,3 +85,16 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def read_text(path: Path, error: type[Exception] = UserError) -> str:
+    """A UTF-8 text file of the project (content/, a manifest), or one line saying why it cannot be
+    read: not UTF-8, a folder, a symlink loop, no permission. A missing file is FileNotFoundError."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
+    except UnicodeDecodeError as e:
+        raise error(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except (OSError, RuntimeError) as e:  # RuntimeError: pathlib's "Symlink loop"
+        raise error(f"{path}: cannot be read ({getattr(e, 'strerror', None) or e})") from None

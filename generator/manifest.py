@@ -17,7 +17,7 @@ import math
 import re
 from pathlib import Path, PurePosixPath
 
-from generator import vocabulary
+from generator import fsutil, vocabulary
 from generator.fsutil import write_atomic  # noqa: F401  (re-exported: the builder writes with it)
 
 SCHEMA = 2
@@ -188,6 +188,8 @@ def validate(m: dict, where: str = "manifest", folder: Path | None = None) -> di
         tw = f"{where}: tables[{i}]"
         if not (isinstance(t, dict) and set(t) == {"id", "caption", "columns", "rows"}):
             raise ManifestError(f"{tw}: needs exactly id, caption, columns, rows")
+        if not (isinstance(t["columns"], list) and isinstance(t["rows"], list)):
+            raise ManifestError(f"{tw}: columns and rows must be lists")
         if not all(isinstance(r, list) and len(r) == len(t["columns"]) for r in t["rows"]):
             raise ManifestError(f"{tw}: every row needs {len(t['columns'])} cells")
     return m
@@ -197,11 +199,11 @@ def read(folder: Path) -> dict:
     """Read and validate `folder/manifest.json`."""
     path = folder / "manifest.json"
     try:
-        m = json.loads(path.read_text(encoding="utf-8"))
+        m = json.loads(fsutil.read_text(path, ManifestError))
     except FileNotFoundError:
         raise ManifestError(f"{path}: missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ManifestError(f"{path}: not JSON ({e})") from None
+    except (json.JSONDecodeError, RecursionError, ValueError) as e:  # ValueError: an int of over 4,300 digits
+        raise ManifestError(f"{path}: not JSON this tool reads ({str(e)[:80] or e.__class__.__name__})") from None
     return validate(m, str(path), folder)
 
 

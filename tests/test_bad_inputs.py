@@ -91,6 +91,18 @@ def test_an_output_folder_that_would_replace_the_project_is_refused(project, cap
     assert kept(before, project)
 
 
+@pytest.mark.parametrize("make, says", [
+    (lambda c: (c / "a1.1.md").write_bytes(b"The forward process \xff"), "a1.1.md: not UTF-8 text"),
+    (lambda c: (c / "pages" / "dir.md").mkdir(parents=True), "dir.md: cannot be read"),
+    (lambda c: ((c / "pages").mkdir(exist_ok=True), (c / "pages" / "loop.md").symlink_to("loop.md")), "loop.md: cannot be read"),
+])
+def test_content_that_cannot_be_read_is_one_line_and_keeps_the_site(project, capsys, make, says):
+    make(project / "content")
+    before = files(project / "site")
+    assert says in one_line_error(capsys, cli.main(["build"]))
+    assert kept(before, project / "site")
+
+
 def test_options_are_not_abbreviated(project, capsys):
     """`clean --artifact` must not be taken for --artifacts (argparse's prefix matching) and remove them."""
     with pytest.raises(SystemExit) as e:

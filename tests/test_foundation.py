@@ -101,6 +101,8 @@ def test_manifest_roundtrip(tmp_path):
     ({"data": {"source": {"kind": "folder"}}}, r"data\.source: needs exactly the keys"),
     ({"extra": 1}, "unknown keys"),
     ({"tables": [{"id": "t", "caption": "", "columns": ["a", "b"], "rows": [[1]]}]}, "2 cells"),
+    ({"tables": [{"id": "t", "caption": "", "columns": 5, "rows": [[1]]}]}, "columns and rows must be lists"),
+    ({"tables": [{"id": "t", "caption": "", "columns": ["a"], "rows": 5}]}, "columns and rows must be lists"),
     ({"figures": [{"id": "f", "file": "f.png", "kind": "animation", "caption": "", "alt": "a", "params": {},
                    "still": "g"}]}, "still 'g' is not a figure"),
 ])
@@ -119,6 +121,19 @@ def test_manifest_takes_nested_metrics_and_null_model():
     manifest.put(d, ("far_reader_accuracy", 1.5), 0.9)
     manifest.put(d, ("test_mse", 10), 0.1)
     assert d == {"far_reader_accuracy": {"1.5": 0.9}, "test_mse": {"10": 0.1}}  # JSON keys: numbers as strings
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: p.mkdir(),                                                   # a folder in its place
+    lambda p: p.write_text("[" * 100000 + "]" * 100000),                   # nested past the parser's stack
+    lambda p: p.write_text('{"schema": ' + "9" * 5000 + "}"),              # an int over Python's 4,300 digits
+    lambda p: p.write_bytes(b'{"schema": "\xff"}'),                       # not UTF-8
+])
+def test_a_manifest_that_cannot_be_read_is_one_line(tmp_path, make):
+    make(tmp_path / "manifest.json")
+    with pytest.raises(manifest.ManifestError) as e:
+        manifest.read(tmp_path)
+    assert str(e.value).startswith(str(tmp_path / "manifest.json")) and "\n" not in str(e.value)
 
 
 def test_manifest_missing_file_is_named(tmp_path):

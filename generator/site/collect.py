@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from generator import manifest, staleness, vocabulary
+from generator import fsutil, manifest, staleness, vocabulary
 from generator.config import WriteupConfig
 from generator.sections import PARTS, SECTIONS, Section
 from generator.site import differs, own, prose, sandbox
@@ -82,7 +82,7 @@ class Collected:
 
 
 def _prose(path: Path) -> str:
-    return path.read_text(encoding="utf-8") if path.is_file() else ""
+    return fsutil.read_text(path, prose.ProseError) if path.exists() else ""
 
 
 def _inside(path: Path, root: Path, where: str) -> Path:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from generator import fsutil
 from generator.sections import SECTIONS, Section
 from generator.site.prose import ProseError, front_matter
 
@@ -49,7 +50,10 @@ def check_links(content: Path, root: Path) -> None:
             link = Path(folder) / name
             if not link.is_symlink():
                 continue
-            target = link.resolve()
+            try:
+                target = link.resolve()
+            except (OSError, RuntimeError):  # RuntimeError: pathlib's "Symlink loop"
+                raise ProseError(f"{link}: cannot be read (a symlink loop)") from None
             inside = target.is_relative_to(top) and not any(
                 part.startswith(".") for part in target.relative_to(top).parts)
             if not inside:
@@ -98,7 +102,7 @@ def sections(content: Path) -> list[OwnSection]:
     """content/sections/*.md, each placed after a named section (checked: the name must exist)."""
     found = []
     for p in _visible(sorted((content / "sections").glob("*.md"))):
-        fields, body, first = front_matter(p.read_text(encoding="utf-8"), str(p), {"title": True, "after": True})
+        fields, body, first = front_matter(fsutil.read_text(p, ProseError), str(p), {"title": True, "after": True})
         found.append((p, _slug(p), fields, body, first))
     slugs = {slug for _, slug, *_ in found}
     clash = slugs & set(SECTIONS)
@@ -135,7 +139,7 @@ def place(order: list[str], own: list[OwnSection]) -> list[str]:
 def pages(content: Path) -> list[OwnPage]:
     out = []
     for p in _visible(sorted((content / "pages").glob("*.md"))):
-        fields, body, first = front_matter(p.read_text(encoding="utf-8"), str(p),
+        fields, body, first = front_matter(fsutil.read_text(p, ProseError), str(p),
                                            {"title": True, "nav": False, "order": False})
         slug = _slug(p)
         if slug in RESERVED:
