@@ -86,3 +86,27 @@ def test_a_damaged_cached_strip_is_rebuilt(cfg):
     assert [s.read_bytes() for s in strips] == good
     published = sorted(cfg.site.glob("figures/*.frames.png"))
     assert published and all(assets.image_ok(p) for p in published)
+
+
+@pytest.mark.parametrize("damage", ["[]", "\udcff", '{"files": 7}', "page_files outside", "parsed shape"])
+def test_a_build_state_from_elsewhere_is_ignored_never_followed(cfg, tmp_path, damage):
+    """The builder's record of its last build is a cache: a damaged one means a build from nothing,
+    and one naming a file outside the project never puts that file on the site."""
+    import json
+    from generator.site.build import _state_path
+    build(cfg, log=lambda *a: None)
+    path = _state_path(cfg)
+    state = json.loads(path.read_text())
+    secret = tmp_path.parent / "secret.txt"
+    secret.write_text("not for the site")
+    if damage == "page_files outside":
+        page = next(iter(state["page_files"]))
+        state["page_files"][page] = {**state["page_files"][page], "secret.txt": str(secret)}
+        path.write_text(json.dumps(state))
+    elif damage == "parsed shape":
+        path.write_text(json.dumps(state | {"parsed": {"index.html": 7}}))
+    else:
+        path.write_bytes(damage.encode("utf-8", "surrogateescape"))
+    report = build(cfg, log=lambda *a: None)
+    assert not report.problems and not (cfg.site / "secret.txt").exists()
+    assert report.rendered and not report.reused                     # the record was set aside whole

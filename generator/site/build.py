@@ -75,10 +75,39 @@ def _state_path(cfg: WriteupConfig) -> Path:
 
 
 def _load_state(cfg: WriteupConfig) -> dict:
+    """The previous build's record, or {} (build from nothing) where it cannot be read or is not what
+    this builder writes: a cache from elsewhere may speed a build, never change what it publishes."""
     try:
-        return json.loads(_state_path(cfg).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        state = json.loads(_state_path(cfg).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, unreadable, not UTF-8 or not JSON
         return {}
+    roots = (cfg.root.resolve(), cfg.artifacts.resolve(), cfg.cache.resolve(), TEMPLATES.resolve())
+    return state if _state_ok(state, roots) else {}
+
+
+def _strs(d, depth: int = 1) -> bool:
+    """d is a dict of str -> str (depth 1) or of str -> such dicts (depth 2)."""
+    return isinstance(d, dict) and all(isinstance(k, str) and (isinstance(v, str) if depth == 1 else _strs(v))
+                                       for k, v in d.items())
+
+
+def _parsed_ok(v) -> bool:
+    """checks.parse_page's (ids, [(tag, attribute, url)]) as JSON keeps it."""
+    return (isinstance(v, list) and len(v) == 2 and isinstance(v[0], list) and isinstance(v[1], list)
+            and all(isinstance(i, str) for i in v[0])
+            and all(isinstance(u, list) and len(u) == 3 and all(isinstance(x, str) for x in u) for u in v[1]))
+
+
+def _state_ok(state, roots: tuple[Path, ...]) -> bool:
+    """The shapes _write_pages and build read, and every file a page took from inside the project or
+    the templates (the build copies them onto the site)."""
+    if not (isinstance(state, dict) and isinstance(state.get("maker", ""), str)
+            and all(_strs(state.get(k, {})) for k in ("pages", "assets", "prose", "files"))
+            and _strs(state.get("page_files", {}), 2) and isinstance(state.get("parsed", {}), dict)
+            and all(_parsed_ok(v) for v in state.get("parsed", {}).values())):
+        return False
+    srcs = [Path(src).resolve() for files in state.get("page_files", {}).values() for src in files.values()]
+    return all(any(src.is_relative_to(root) for root in roots) for src in srcs)
 
 
 def _claim(tmp: Path, rel: str) -> Path:
