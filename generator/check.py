@@ -23,6 +23,9 @@ CONTENT_FOLDERS = ("sections", "pages", "media")
 def settings(cfg: WriteupConfig) -> None:
     """Raise a one-line UserError for the first bad setting (prompts, then files)."""
     prompts(cfg)
+    folder = cfg.data.mnist_dir
+    if folder and not cfg.path(folder).is_dir():
+        raise UserError(f"MNIST folder {cfg.path(folder)} does not exist (data.mnist_dir / --mnist-dir)")
     for key, many, image in FILES:
         table, name = key.split(".")
         value = getattr(getattr(cfg, table), name)

@@ -19,7 +19,10 @@ def _cfg(args):
     if not path.is_file():  # never the defaults in a folder that is not a write-up
         where = "this folder" if args.config == "writeup.toml" else str(path.parent)
         raise UserError(f"{args.config} not found in {where}: run writeup in the project folder or pass --config FILE")
-    return load_config(path, preset=getattr(args, "preset", None), device=getattr(args, "device", None))
+    cfg = load_config(path, preset=getattr(args, "preset", None), device=getattr(args, "device", None))
+    if getattr(args, "mnist_dir", None):
+        cfg.data.mnist_dir = args.mnist_dir
+    return cfg
 
 
 def _checked(args):
@@ -34,8 +37,6 @@ def _checked(args):
 def cmd_run(args) -> None:
     from generator import pipeline  # imports torch lazily, inside the runners
     cfg = _checked(args)
-    if args.mnist_dir:
-        cfg.data.mnist_dir = args.mnist_dir
     if args.dry_run:
         pipeline.dry_run(cfg, select(args.target), force=args.force or args.retrain)
         return

@@ -48,6 +48,15 @@ def test_folder_source(tmp_path, tiny_mnist_dir):
     assert 0 <= float(m.images.min()) and float(m.images.max()) <= 1 and m.labels.bincount().tolist() == [30] * 10
 
 
+@pytest.mark.parametrize("n, label, says", [(0, 0, "no digits in it"), (3, 200, "label 200 is not a digit")])
+def test_a_folder_of_no_digits_or_labels_past_9_is_a_user_error(tmp_path, n, label, says):
+    (tmp_path / "m").mkdir()
+    mnist.write_idx(tmp_path / "m" / "t10k-images-idx3-ubyte", np.zeros((n, 28, 28), np.uint8))
+    mnist.write_idx(tmp_path / "m" / "t10k-labels-idx1-ubyte", np.full((n,), label, np.uint8))
+    with pytest.raises(UserError, match=says):
+        mnist.load_mnist(_cfg(tmp_path, mnist_dir="m"), "test")
+
+
 def test_missing_folder_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         mnist.load_mnist(_cfg(tmp_path, mnist_dir="no/such/dir"), "train")

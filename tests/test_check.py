@@ -19,6 +19,7 @@ BAD = {
     "bomb": ('[part_a]\ntest_image = "images/bomb.png"\n', "images/bomb.png: image too large to open safely"),
     "absolute": ('[part_a]\ntest_image = "{root}/images/campanil.png"\n', "did you mean images/campanile.png?"),
     "superscript": ('[part_a.prompts]\nsample = "a handwritten \u00b2"\n', "unknown prompt"),
+    "mnist": ('[data]\nmnist_dir = "no/such/folder"\n', "MNIST folder"),
     "tiny sigma": ('[part_a.prompts]\nhybrid1 = "a handwritten 1 | a handwritten 7 | 1e-300"\n', "from 0.1 to 8"),
 }
 

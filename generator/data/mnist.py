@@ -101,6 +101,10 @@ def _from_folder(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1 or len(labels) != len(images):
         raise UserError(f"{paths[0].parent}: MNIST files disagree ({paths[0].name} {images.shape}, "
                         f"{paths[1].name} {labels.shape})")
+    if not len(labels):
+        raise UserError(f"{paths[1]}: no digits in it")
+    if labels.max() > 9:
+        raise UserError(f"{paths[1]}: label {int(labels.max())} is not a digit (0 to 9)")
     return images, labels
 
 
