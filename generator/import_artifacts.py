@@ -144,7 +144,11 @@ def _sections(path: Path, entries: list[Entry]) -> tuple[str, dict[str, list[tup
 def _copy(entry: Entry, dest: Path, budget: list[int]) -> None:
     """Copy one entry's bytes, counting them against the import's budget as they are read (an
     archive's stated sizes are not trusted)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a file of the same name as one of its folders, or a name too long
+        raise UserError(f"{entry.name}: its folder is a file of the archive too, or a name too long; refused, "
+                        "nothing more imported") from None
     if dest.exists():
         raise UserError(f"{entry.name} appears twice in the archive; refused, nothing more imported")
     try:
@@ -157,6 +161,10 @@ def _copy(entry: Entry, dest: Path, budget: list[int]) -> None:
                 out.write(chunk)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, RuntimeError, zlib.error) as e:  # truncated, damaged, encrypted
         raise UserError(f"{entry.name}: cannot be read ({type(e).__name__}: {str(e)[:100]}); nothing more imported") from None
+    except IsADirectoryError:  # a folder of the same name as a file before it
+        raise UserError(f"{entry.name}: a file and a folder of this name in the archive; refused, nothing more imported") from None
+    except OSError as e:  # a name too long for the file system
+        raise UserError(f"{entry.name[:80]}: cannot be written here ({e.strerror}); refused, nothing more imported") from None
 
 
 def _stage(sid: str, files: list[tuple[str, Entry]], stage: Path, budget: list[int]) -> list[str]:

@@ -141,6 +141,18 @@ def test_a_hostile_tar_is_refused_whole_and_writes_nothing(made, tmp_path, bad, 
     assert not Path("/tmp/evil.png").exists()
 
 
+@pytest.mark.parametrize("extra", [["artifacts/b1.2/x.png", "artifacts/b1.2/x.png/y.png"],
+                                   ["artifacts/b1.2/x", "artifacts/b1.2/x.png", "artifacts/b1.2/" + "x" * 300 + ".png"]])
+def test_a_file_that_cannot_be_placed_is_one_line(made, tmp_path, extra):
+    """A file whose folder is a file of the archive too, or a name too long here: one line, and the
+    section is not put in place."""
+    gpu, laptop = made
+    archive = _tar(tmp_path / "odd.tgz", _section_members(gpu) + [_file(n, b"x") for n in extra])
+    with pytest.raises(UserError, match="refused, nothing more imported"):
+        import_artifacts.import_artifacts(laptop, archive, log=quiet)
+    assert not laptop.artifacts.joinpath("b1.2").exists()
+
+
 def test_a_hostile_zip_is_refused_whole(made, tmp_path):
     gpu, laptop = made
     for name, mode, why in (("../../evil.png", 0o100644, "leads out"), ("artifacts/b1.2/y.png", 0o120777, "a symlink"),
