@@ -19,6 +19,7 @@ BACKENDS = ("local", "deepfloyd")
 PART_B_VARIANTS = tuple(vocabulary.VARIANTS)  # fa25 flow matching (default), fa24 DDPM
 SEED_RANGE = (0, 2**32 - 1)  # runners derive generator seeds as seed * 1000 + k: this keeps them within torch's uint64
 DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: CUDA, then Apple's MPS, then the CPU
+IF_DTYPES = ("float16", "bfloat16", "float32")  # deepfloyd.dtype (models.deepfloyd_hub.DTYPES maps them)
 # The project's own folders: no output folder may be one of them or inside one, since `build`
 # replaces the site folder whole and `clean` removes it (and the artifacts folder)
 PROJECT_FOLDERS = ("content", "templates", "generator", "tests", ".git", ".venv")
@@ -93,7 +94,8 @@ class WriteupConfig:
         if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
             raise UserError(f"{where}: seed {self.seed} is out of range ({SEED_RANGE[0]} to {SEED_RANGE[1]})")
         for name, value, allowed in (("preset", self.preset, PRESETS), ("backend", self.backend, BACKENDS),
-                                     ("part_b", self.part_b, PART_B_VARIANTS), ("device", self.device, DEVICES)):
+                                     ("part_b", self.part_b, PART_B_VARIANTS), ("device", self.device, DEVICES),
+                                     ("deepfloyd.dtype", self.deepfloyd.dtype, IF_DTYPES)):
             if value not in allowed:
                 raise UserError(f"{where}: unknown {name} {value!r} (choose from {', '.join(allowed)})")
         self._check_folders(where)

@@ -20,6 +20,7 @@ BAD = {
     "absolute": ('[part_a]\ntest_image = "{root}/images/campanil.png"\n', "did you mean images/campanile.png?"),
     "superscript": ('[part_a.prompts]\nsample = "a handwritten \u00b2"\n', "unknown prompt"),
     "mnist": ('[data]\nmnist_dir = "no/such/folder"\n', "MNIST folder"),
+    "dtype": ('[deepfloyd]\ndtype = "int8"\n', "unknown deepfloyd.dtype 'int8'"),
     "tiny sigma": ('[part_a.prompts]\nhybrid1 = "a handwritten 1 | a handwritten 7 | 1e-300"\n', "from 0.1 to 8"),
 }
 

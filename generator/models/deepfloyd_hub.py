@@ -13,7 +13,7 @@ import torch
 from generator.config import WriteupConfig
 from generator.errors import UserError
 
-DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}  # config.IF_DTYPES
 
 # Approximate weights in GB at fp16 (for the out-of-memory message); T5-XXL is only loaded to encode prompts.
 SIZES_GB = {"IF-I-XL": 8.6, "IF-I-L": 1.8, "IF-I-M": 0.8, "IF-II-L": 2.5, "IF-II-M": 0.9, "T5-XXL": 9.5}
