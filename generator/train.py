@@ -82,6 +82,8 @@ def load_checkpoint(path: Path, then: str = "training again"):
         reason = (str(e).splitlines() or [type(e).__name__])[0][:100]
         print(f"{path} is unreadable ({reason}); removed it{', ' + then if then else ''}")
         return None
+    except OSError as e:  # a folder in its place, no permission: not ours to remove
+        raise UserError(f"{path}: cannot be read ({e.strerror}); move it away and run again") from None
 
 
 def load_snapshot(model: nn.Module, ckpt_dir: Path, epoch: int, section: str = "SECTION") -> nn.Module:

@@ -38,6 +38,13 @@ def test_a_pickle_payload_in_a_checkpoint_does_not_run(tmp_path, name, capsys):
     assert f"{tmp_path / name} is unreadable" in capsys.readouterr().out
 
 
+def test_a_folder_in_a_checkpoints_place_is_one_line_and_left_alone(tmp_path):
+    (tmp_path / "last.pt").mkdir()
+    with pytest.raises(UserError, match="last.pt: cannot be read .*move it away"):
+        train.load_checkpoint(tmp_path / "last.pt")
+    assert (tmp_path / "last.pt").is_dir()
+
+
 def test_a_poisoned_snapshot_is_one_line_naming_the_retrain_command(tmp_path):
     marker = tmp_path / "pwned.txt"
     torch.save(Payload(marker), train.snapshot_path(tmp_path, 1))
