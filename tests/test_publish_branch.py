@@ -32,3 +32,12 @@ def test_a_branch_with_commits_publish_did_not_make_needs_force_branch(project):
     assert publish(cfg, push=False, allow_stale=True, log=quiet) == first
     commit = publish(cfg, branch="sources", push=False, allow_stale=True, force_branch=True, log=quiet)
     assert git("rev-parse", "sources~1", cwd=cfg.root) == before and commit != before
+
+
+@pytest.mark.parametrize("branch", ["refs/heads/main", "origin/main", "-x", "two words", "a..b"])
+def test_a_branch_name_git_would_read_otherwise_is_refused_before_anything(project, branch):  # noqa: F811
+    cfg, _ = project
+    refs = git("for-each-ref", cwd=cfg.root)
+    with pytest.raises(UserError, match="is not a branch name git takes as it is") as e:
+        publish(cfg, branch=branch, push=False, allow_stale=True, log=quiet)
+    assert "\n" not in str(e.value) and git("for-each-ref", cwd=cfg.root) == refs

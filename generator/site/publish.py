@@ -89,6 +89,10 @@ def _foreign_commit(repo_root: Path, tip: str) -> str:
 def publish(cfg: WriteupConfig, remote: str = "origin", branch: str = "gh-pages", push: bool = True,
             allow_stale: bool = False, force_branch: bool = False, log=print) -> str:
     """Commit site/ as the whole tree of `branch` (keeping its CNAME), push unless told not to; returns the commit."""
+    if (branch.startswith(("-", "refs/", "heads/")) or branch.split("/")[0] == remote
+            or subprocess.run(["git", "check-ref-format", "--branch", branch], capture_output=True).returncode):
+        raise UserError(f"--branch {branch!r} is not a branch name git takes as it is (e.g. gh-pages); "
+                        "give the name alone, without refs/heads/ or a remote")
     ensure_built(cfg, log)
     site = cfg.site.resolve()
     precheck(site, SIZE_LIMIT[cfg.preset])
