@@ -64,8 +64,8 @@ def _unsafe_name(name: str) -> str:
 
 def _zip_entries(path: Path, z: zipfile.ZipFile) -> Iterator[Entry]:
     for info in z.infolist():
-        mode = info.external_attr >> 16
-        if stat.S_ISLNK(mode) or (mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))):
+        mode = info.external_attr >> 16  # no file-type bits (Windows tools, ZipFile.writestr): a plain file
+        if stat.S_ISLNK(mode) or (stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))):
             raise _refuse(path, info.filename, "a symlink" if stat.S_ISLNK(mode) else "not a plain file")
         why = _unsafe_name(info.filename)
         if why:

@@ -76,6 +76,10 @@ def test_import_a_tar_or_zip_of_artifacts_makes_the_section_fresh_here(made, tmp
         for p in (gpu.artifacts / "b1.2").iterdir():
             z.write(p, f"b1.2/{p.name}")
     assert import_artifacts.import_artifacts(laptop, tmp_path / "run.zip", log=quiet) == ["b1.2"]
+    with zipfile.ZipFile(tmp_path / "plain.zip", "w") as z:  # entries with no file-type bits, as Windows tools write
+        for p in (gpu.artifacts / "b1.2").iterdir():
+            z.writestr(f"b1.2/{p.name}", p.read_bytes())
+    assert import_artifacts.import_artifacts(laptop, tmp_path / "plain.zip", log=quiet) == ["b1.2"]
     assert import_artifacts.import_artifacts(laptop, gpu.root, log=quiet) == ["b1.2"]
     assert not [p for p in laptop.artifacts.iterdir() if p.name.startswith(".staging")]
 
