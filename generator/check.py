@@ -23,9 +23,7 @@ CONTENT_FOLDERS = ("sections", "pages", "media")
 def settings(cfg: WriteupConfig) -> None:
     """Raise a one-line UserError for the first bad setting (prompts, then files)."""
     prompts(cfg)
-    folder = cfg.data.mnist_dir
-    if folder and not cfg.path(folder).is_dir():
-        raise UserError(f"MNIST folder {cfg.path(folder)} does not exist (data.mnist_dir / --mnist-dir)")
+    cfg.mnist_folder()   # a data.mnist_dir that names no folder fails here, as in the run
     for key, many, image in FILES:
         table, name = key.split(".")
         value = getattr(getattr(cfg, table), name)

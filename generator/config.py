@@ -6,6 +6,7 @@ UserError naming the key, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -90,6 +91,15 @@ class WriteupConfig:
     def site(self) -> Path:
         return self.path(self.site_dir)
 
+    def mnist_folder(self) -> Path | None:
+        """data.mnist_dir as a path (None when unset); one that names no folder is a UserError."""
+        if not self.data.mnist_dir:
+            return None
+        folder = self.path(self.data.mnist_dir)
+        if not folder.is_dir():
+            raise UserError(f"MNIST folder {folder} does not exist (data.mnist_dir / --mnist-dir)")
+        return folder
+
     def validate(self, where: str = "writeup.toml") -> "WriteupConfig":
         if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
             raise UserError(f"{where}: seed {self.seed} is out of range ({SEED_RANGE[0]} to {SEED_RANGE[1]})")
@@ -118,12 +128,9 @@ class WriteupConfig:
                 raise UserError(f"{where}: {key} = {value!r} is {bad}; it would be replaced or removed: "
                                 f"name a folder of its own, such as the default {getattr(WriteupConfig(), key, '.cache')!r}")
             paths[key] = p
-        keys = list(paths)
-        for i, a in enumerate(keys):
-            for b in keys[i + 1:]:
-                pa, pb = paths[a], paths[b]
-                if pa == pb or pa in pb.parents or pb in pa.parents:
-                    raise UserError(f"{where}: {a} and {b} overlap ({folders[a]!r}, {folders[b]!r}): each needs a folder of its own")
+        for (a, pa), (b, pb) in itertools.combinations(paths.items(), 2):
+            if pa == pb or pa in pb.parents or pb in pa.parents:
+                raise UserError(f"{where}: {a} and {b} overlap ({folders[a]!r}, {folders[b]!r}): each needs a folder of its own")
 
 
 def _build(cls, data: dict, where: str, file: str = "writeup.toml"):

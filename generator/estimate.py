@@ -79,30 +79,40 @@ def probe(device: str = "auto", steps: int = 4) -> tuple[float, str]:
     """Seconds of one D=32, batch-64 flow-matching training step here, and the mode it ran in."""
     import torch
 
-    from generator import devices
     from generator.diffusion.flow import fm_loss
     from generator.models.unet import UNet
+
+    rng = torch.get_rng_state()
+    torch.manual_seed(0)
+    model, x = UNet(1, 32, time="mul"), torch.rand(64, 1, 28, 28)
+    out = train_step_seconds(model, lambda m, x: fm_loss(lambda x_t, t: m(x_t, t), x), (x,), device, steps)
+    torch.set_rng_state(rng)
+    return out
+
+
+def train_step_seconds(model, loss_of, batch: tuple, device: str = "auto", n: int = 4,
+                       bf16: bool = True) -> tuple[float, str]:
+    """Seconds of one Adam step of loss_of(model, *batch) on `device` as fit() trains there (bf16
+    autocast and channels_last where the device computes bf16 and `bf16` allows it), and that mode."""
+    import torch
+
+    from generator import devices
     from generator.train import CHANNELS_LAST
 
     dev = devices.pick(device)
-    bf16 = devices.bf16_supported(dev)
+    bf16 = bf16 and devices.bf16_supported(dev)
     fmt = torch.channels_last if CHANNELS_LAST[bf16] else torch.contiguous_format
-    rng = torch.get_rng_state()
-    torch.manual_seed(0)
-    model = UNet(1, 32, time="mul").to(dev, memory_format=fmt)
+    model = model.to(dev, memory_format=fmt)
+    batch = (batch[0].to(dev).contiguous(memory_format=fmt), *(t.to(dev) for t in batch[1:]))  # images first
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.rand(64, 1, 28, 28).to(dev).contiguous(memory_format=fmt)
 
     def step() -> None:
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = fm_loss(lambda x_t, t: model(x_t, t), x)
+            loss = loss_of(model, *batch)
         opt.zero_grad(set_to_none=True)
         loss.float().backward()
         opt.step()
-
-    step_s = seconds_per_step(step, dev, steps)
-    torch.set_rng_state(rng)
-    return step_s, devices.describe(dev, bf16)
+    return seconds_per_step(step, dev, n), devices.describe(dev, bf16)
 
 
 def seconds_per_step(step, dev, n: int) -> float:

@@ -19,11 +19,9 @@ QUALITY_SAMPLES = 200   # conditional samples the DDPM's record is scored on (20
 
 def estimate(name: str, device: str = "auto") -> tuple[str, float, str]:
     """(the recipe in words, seconds it would take on `device`, that device as fit() will run it)."""
-    from generator import devices
-    from generator.estimate import seconds_per_step
+    from generator.estimate import train_step_seconds
     from generator.models import classifier, local
     from generator.models.unet import UNet
-    from generator.train import CHANNELS_LAST
     if name == JUDGE.name:
         r = classifier.RECIPE
         model, x = classifier.DigitNet(), torch.rand(r["batch_size"], 1, 28, 28)
@@ -42,19 +40,8 @@ def estimate(name: str, device: str = "auto") -> tuple[str, float, str]:
                 f"{s.batch_size}, Adam lr {s.lr} decayed x0.1, EMA {s.ema}, Min-SNR-{s.min_snr:g}, p_uncond "
                 f"{s.p_uncond}, IF's 1000-step cosine schedule, seed {local.RECIPE_SEED}")
     # on the device and in the precision fit() trains in: the judge in fp32, the DDPM as fit's auto
-    dev = devices.pick(device)
-    bf16 = name != JUDGE.name and devices.bf16_supported(dev)
-    fmt = torch.channels_last if CHANNELS_LAST[bf16] else torch.contiguous_format
-    model, x, y = model.to(dev, memory_format=fmt), x.to(dev).contiguous(memory_format=fmt), y.to(dev)
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-
-    def step():
-        opt.zero_grad()
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            out = loss(model, x, y)
-        out.float().backward()
-        opt.step()
-    return what, steps * seconds_per_step(step, dev, 3), devices.describe(dev, bf16)
+    seconds, where = train_step_seconds(model, loss, (x, y), device, n=3, bf16=name != JUDGE.name)
+    return what, steps * seconds, where
 
 
 def _stamp(folder) -> dict:

@@ -172,10 +172,8 @@ def load_mnist(cfg, split: str) -> Mnist:
 
 def _load(cfg, split: str) -> Mnist:
     found, source = None, ""
-    if cfg.data.mnist_dir:
-        folder = cfg.path(cfg.data.mnist_dir)
-        if not folder.is_dir():
-            raise UserError(f"MNIST folder {folder} does not exist (data.mnist_dir / --mnist-dir)")
+    folder = cfg.mnist_folder()
+    if folder:
         found, source = _paths(folder, split), f"{vocabulary.FOLDER} {folder}"
         if found is None:
             raise UserError(f"MNIST folder {folder} lacks {' and '.join(FILES[split])} (.gz or raw)")
