@@ -48,7 +48,7 @@ def input_figure(run, im, box: int = 168) -> None:
     sheet = Image.new("RGB", (2 * box + 16, box), (255, 255, 255))
     sheet.paste(original, ((box - original.width) // 2, (box - original.height) // 2))
     sheet.paste(crop, (box + 16, 0))
-    sheet.save(run.out / f"input-{im.name}.png", optimize=True)
+    sheet.save(run.out / f"input-{im.name}.png")
     run.figure(f"input-{im.name}", f"input-{im.name}.png",
                f"Your file {im.original.name} (left) and what the model is given (right): {im.source.split(' as ')[-1]}.",
                "The author's image beside its small grey version that the model sees.", "image",

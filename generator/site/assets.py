@@ -193,7 +193,7 @@ def poster_from_gif(gif: Path, cache: Path, digest=file_digest) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         with Image.open(gif) as im, atomic_path(out) as tmp:
             im.seek(im.n_frames - 1)
-            im.convert("RGB").save(tmp, format="PNG", optimize=True)
+            im.convert("RGB").save(tmp, format="PNG")
     return out
 
 
@@ -217,7 +217,7 @@ def tiles_only(png: Path, cache: Path, digest=file_digest) -> Path:
             box = (box[0], rows[0], box[2], rows[-1] + 1)
         out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out) as tmp:
-            im.crop(box).save(tmp, format="PNG", optimize=True)
+            im.crop(box).save(tmp, format="PNG")
     return out
 
 
@@ -310,7 +310,7 @@ def frame_strip(gif: Path, cache: Path, digest=file_digest) -> Strip:
             sheet = sheet.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.png")
-        sheet.save(tmp, format="PNG", optimize=True)
+        sheet.save(tmp, format="PNG")
         strip = Strip(out, len(frames), steps.timeline(), sum(steps.delays))
         record = about.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.txt")
         record.write_text(json.dumps({"count": strip.count, "timeline": strip.timeline, "loop_ms": strip.loop_ms}))
@@ -339,10 +339,17 @@ def _strip_ok(strip: Path, about: Path) -> Strip | None:
         return None
 
 
-def convert_all(gifs: list[Path], cache: Path, digest=file_digest) -> None:
-    """Fill the MP4 cache for many GIFs at once, one ffmpeg per core (each runs single-threaded)."""
+def convert_all(gifs: list[Path], videos: set[Path], cache: Path, digest=file_digest) -> None:
+    """Fill the frame-strip cache for many GIFs at once, and the MP4 cache for those in `videos`,
+    one GIF a core: ffmpeg runs single-threaded and PIL's coders let go of the GIL. The pages'
+    rendering then finds both cached."""
     from concurrent.futures import ThreadPoolExecutor
-    todo = [g for g in dict.fromkeys(gifs) if not mp4_ok(cache / "site-video" / f"{digest(g)[:24]}.mp4")]
-    if todo and _ffmpeg() is not None:
+    todo = list(dict.fromkeys(gifs))
+
+    def one(gif: Path) -> None:
+        if gif in videos:
+            gif_to_mp4(gif, cache, digest)  # cached, or None without ffmpeg
+        frame_strip(gif, cache, digest)
+    if todo:
         with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
-            list(pool.map(lambda g: gif_to_mp4(g, cache, digest), todo))
+            list(pool.map(one, todo))

@@ -140,9 +140,8 @@ def _write_pages(tmp: Path, cfg: WriteupConfig, col: collect.Collected, state: d
     """Render the pages whose inputs changed, link the rest; returns their state and the files they need."""
     old_pages, old_files = state.get("pages", {}), state.get("page_files", {})
     changed = [p for p in col.pages if old_pages.get(p.file) != p.digest or p.file not in old_files]
-    assets.convert_all([f.src for p in changed for sv in p.sections for f in sv.figures  # in parallel, cached
-                        if f.kind == "animation" and f.src.suffix == ".gif" and "video" not in f.extra],
-                       cfg.cache, digest)
+    gifs = [f for p in changed for sv in p.sections for f in sv.figures if f.kind == "animation" and f.src.suffix == ".gif"]
+    assets.convert_all([f.src for f in gifs], {f.src for f in gifs if "video" not in f.extra}, cfg.cache, digest)
     env = render.environment(TEMPLATES, cfg.cache / "site-jinja")
     pages_state, files = {}, {}
     for page in col.pages:
