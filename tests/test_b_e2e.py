@@ -45,13 +45,13 @@ def test_part_b_smoke_end_to_end(tmp_path, part_b_smoke):
                                                         + b26["fd_cov_term"]["scheduled"]["2"], abs=0.02)
     assert b26["fd"]["real_vs_real"] > 0 and "real_vs_real" in b26["kid"] and "2" in b26["diversity"][CONSTANT_RATE]
     assert (art / "b2.3" / "samples-epoch2-anim.gif").read_bytes()[:6] == b"GIF89a"
-    # b2.3 shows 8 samples but scores 16, beside real digits and a pure-noise floor
+    # b2.3 shows 8 samples but scores 16, beside real digits and a floor of random pen strokes
     assert np.load(art / "b2.3" / "samples-epoch2.npz")["images"].shape[0] == 8
     legible = ms["b2.3"]["tables"][0]
     assert [row[:3] for row in legible["rows"]] == [[1, "plain", 16], [2, "plain", 16],
                                                     [2, "guided by epoch 1, w = 2.5", 16]]
-    assert "uniform noise" in legible["caption"]
-    assert 0 <= ms["b2.3"]["metrics"]["legible"]["noise"] <= 1
+    strokes = ms["b2.3"]["metrics"]["legible"]["strokes"]
+    assert f"{strokes:.0%} of {ms['b2.3']['tables'][0]['rows'][0][5]} images of one to three random pen strokes" in legible["caption"]
     # the last snapshot again, guided by the first: same noise, another sampler, so other digits
     guided = np.load(art / "b2.3" / "samples-epoch2-guided.npz")["images"]
     assert guided.shape == (8, 1, 28, 28) and not np.array_equal(guided, np.load(art / "b2.3" / "samples-epoch2.npz")["images"])

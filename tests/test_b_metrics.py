@@ -106,3 +106,57 @@ def test_legibility_counts_confident_reads():
     x[:2, 0, 0, 0] = 1.0   # logit 10 vs 0: p = 0.9996, legible; the other two: p = 0.1
     assert legibility(Fixed(), x) == 0.5
     assert legibility(Fixed(), x[:2]) == 1.0 and legibility(Fixed(), x[2:]) == 0.0
+
+
+def test_readings_leave_out_what_the_judge_calls_not_a_digit():
+    """An image the judge is sure is not a digit is neither legible nor counted in the digits' shares."""
+    from generator.metrics import REJECT, digit_mix, readings
+
+    class Fixed(torch.nn.Module):  # 11 logits: pixel (0, 0) picks digit 3, pixel (0, 1) "not a digit"
+        def forward(self, x):
+            out = torch.zeros(len(x), REJECT + 1)
+            out[:, 3] = x[:, 0, 0, 0] * 20
+            out[:, REJECT] = x[:, 0, 0, 1] * 20
+            return out
+
+    x = torch.zeros(4, 1, 28, 28)
+    x[:1, 0, 0, 0] = 1.0        # one sure 3
+    x[1:, 0, 0, 1] = 1.0        # three sure rejects
+    legible, digit, share = readings(Fixed(), x)
+    assert (legible, digit, share) == (0.25, 3, 0.25)
+    assert digit_mix(Fixed(), x).tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3]
+
+
+def test_mix_distance_is_zero_for_one_mix_and_beyond_its_noise_for_two_far_apart():
+    from generator.metrics import mix_distance
+    a = torch.tensor([10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 0])
+    tv, noise95 = mix_distance(a, a, seed=0)
+    assert tv == 0 and 0 < noise95 < 0.5
+    b = torch.tensor([100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])      # every sample the same digit
+    tv, noise95 = mix_distance(a, b, seed=0)
+    assert tv == pytest.approx(0.9) and tv > noise95
+
+
+def test_memorisation_finds_copies_of_training_digits_and_none_in_new_ones():
+    from generator.metrics import memorisation
+    train, test = mnist.fallback_mnist("train").images, mnist.fallback_mnist("test").images
+    copied = memorisation(train[:100], train, test)               # samples that are training digits
+    assert copied["copies"] == 1 and copied["sample_median"] == 0
+    test = test[torch.randperm(len(test), generator=torch.Generator().manual_seed(0))]  # a mix of every digit
+    held_out = memorisation(test[:200], train, test[200:])       # new handwriting: about 5% by definition
+    assert held_out["copies"] < 0.15 and held_out["sample_median"] > held_out["test_p05"]
+    noise = memorisation(torch.rand(100, 1, 28, 28), train, test)
+    assert noise["copies"] == 0 and noise["sample_median"] > 2 * noise["test_median"]
+
+
+def test_random_strokes_floor_can_fail_where_uniform_noise_cannot():
+    """The judge was trained to reject uniform noise, so noise gives a floor of 0 whatever the judge;
+    random pen strokes are a kind it never saw, and it passes some of them."""
+    from generator.metrics import legibility, random_strokes
+    from generator.models.classifier import load_classifier
+    judge = load_classifier()
+    strokes = random_strokes(300, seed=0)
+    assert strokes.shape == (300, 1, 28, 28) and torch.equal(strokes, random_strokes(300, seed=0))
+    assert 0 <= strokes.min() and strokes.max() <= 1 and (strokes.flatten(1).amax(1) > 0.9).all()  # ink in each
+    assert legibility(judge, torch.rand(300, 1, 28, 28, generator=torch.Generator().manual_seed(0))) == 0
+    assert 0.02 < legibility(judge, strokes) < 0.5

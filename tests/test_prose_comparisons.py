@@ -219,3 +219,37 @@ def test_b122_below_the_training_level_follows_the_table(tmp_path, at_02, phrase
     text = (REPO / "content" / "b1.2.2.md").read_text()
     page = re.sub(r"\s+", " ", prose.bind(text, collect.context(WriteupConfig(root=tmp_path), {"b1.2.2": m}, m), "b1.2.2"))
     assert phrase in page
+
+
+@pytest.mark.parametrize("margin, phrase", [(0.3, "30 points more on average than real digits"),
+                                            (-0.2, "20 points fewer on average than real digits"),
+                                            (0.001, "on average no more than real digits")])
+def test_a18_margin_over_real_digits_says_more_or_fewer_as_its_sign(tmp_path, margin, phrase):
+    assert phrase in _render(tmp_path, "a1.8", {("anagram", "all", "margin"): margin})
+
+
+@pytest.mark.parametrize("last, phrase", [(0.008, "the later outputs are closer to the clean digits"),
+                                          (0.03, "the later outputs are further from the clean digits"),
+                                          (0.0168, "more training barely moved the outputs")])
+def test_b121_says_what_training_longer_did_from_the_test_error(tmp_path, last, phrase):
+    page = _render(tmp_path, "b1.2.1", {("test_mse", "1"): 0.0169, ("test_mse", "5"): last})
+    assert phrase in page and "0.0169 after one epoch" in page
+
+
+def test_b26_kid_floor_is_called_below_zero_only_where_it_is(tmp_path):
+    page = _render(tmp_path, "b2.6", {("kid", "real_vs_real"): 0.01, ("kid", "real_vs_real_sd"): 0.03})
+    assert "below zero" not in page and "sit closer to each other" not in page and "0.01 ± 0.03" in page
+
+
+@pytest.mark.parametrize("guided, phrase", [(0.67, "here guidance makes more of the samples legible"),
+                                            (0.30, "here guidance makes fewer of them legible"),
+                                            (0.44, "here guidance changes little")])
+def test_b23_says_what_autoguidance_did_from_the_counts(tmp_path, guided, phrase):
+    page = _render(tmp_path, "b2.3", {("legible", "plain", "10"): 0.43, ("legible", "guided", "10"): guided})
+    assert phrase in page and "corrects where both go wrong" not in page
+
+
+@pytest.mark.parametrize("at_750, phrase", [(15.1, "PSNR to the original falls from $t = 250$ to $t = 750$: the more noise"),
+                                            (30.0, "PSNR to the original does not fall from $t = 250$ to $t = 750$.")])
+def test_a13_says_whether_the_estimate_loses_the_original_with_more_noise(tmp_path, at_750, phrase):
+    assert phrase in _render(tmp_path, "a1.3", {("psnr_db", "one_step", "750"): at_750})

@@ -52,7 +52,7 @@ def test_saved_quick_runs_state_their_own_numbers():
     a18, a0, b22 = runs["a1.8"], runs["a0"], runs["b2.2"]
     text = _render(cfg, runs, "a1.8")
     assert f"sampled with {a18['params']['seeds_per_pair']} seeds" in text
-    assert f"$\\gamma = {a18['params']['gamma']}$" in text
+    assert f"$\\gamma = {a18['params']['gamma']:g}$" in text
     text = _render(cfg, runs, "a0")
     assert f"once, for {words.duration(a0['metrics']['train_seconds'])} on a" in text   # trained beforehand
     assert f"median distance from a sample to its nearest training digit is {a0['metrics']['nearest']['sample_median']}" in text
@@ -71,7 +71,7 @@ def test_saved_quick_runs_state_their_own_numbers():
     m = b23["metrics"]
     assert f"scores {b23['params']['scored']} samples of each snapshot (the grids show the first {b23['params']['samples']})" in text
     assert f"after epoch 10 it reads {round(100 * m['legible']['plain']['10'])}% of them" in text
-    assert f"passes {round(100 * m['legible']['noise'])}% of images of pure noise" in text
+    assert f"passes {round(100 * m['legible']['strokes'])}% of images of one to three pen strokes" in text
 
 
 def test_a_prose_speaks_of_its_run_even_after_the_setting_changed():

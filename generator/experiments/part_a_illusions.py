@@ -36,6 +36,7 @@ class Reading:
         pa, pb = probs(a), probs(b)                                      # (n,10) each
         ra, rb = pa.argmax(1), pb.argmax(1)                              # (n,) digits
         self.ok_a, self.ok_b = int((ra == d_a).sum()), int((rb == d_b).sum())
+        self.a_wins = int(((ra == d_a) & (rb == d_a)).sum())          # p_a read in both renderings
         both = (ra == d_a) & (rb == d_b)
         self.ok = int(both.sum())
         self.best = int((pa[:, d_a] * pb[:, d_b]).argmax())              # the sample surest both ways
@@ -233,6 +234,7 @@ def _hybrids(run, ctx, specs, probs, measure: str, gamma: float) -> tuple[list, 
                                    lambda t, k_size=k_size, sigma=sigma: low_pass(t, k_size, sigma), lambda t: t),
                     composite_baseline(probs, real, d_far, d_near, k_size, sigma)]
             run.metric(measure, k + 1, value={"success": f"{r.ok}/{r.n}", "success_rate": round(r.ok / r.n, 3),
+                                              "far_ok": r.ok_a, "near_ok": r.ok_b, "far_wins": r.a_wins,
                                               "real_baseline": dict(zip(("far", "near", "composite"), base)),
                                               "margin": round(r.ok / r.n - max(base), 3)})
         out.append((x, far, r))

@@ -162,8 +162,11 @@ def _samples(run, guided: bool) -> None:
     save(run, ctx, "samples", [list(x0.clamp(-1, 1))],
          f"{s.samples} samples, {how}; prompts {captions.listing(prompts)}, seed {run.seed}.",
          f"{s.samples} generated images in a row.", params)
-    run.params.update({"i_start": 0, "stride": s.stride, "prompts": prompts, "cfg": how})
+    run.params.update({"i_start": 0, "stride": s.stride, "prompts": prompts, "cfg": how,
+                       **({"gamma": s.gamma} if guided else {})})
     _score(run, judge(run), x0, prompts)
+    # how bold the samples are: a1.6's prose compares its guided samples with a1.5's
+    run.metric("ink", value=round(float((show(x0) > 0.5).float().mean()), 4))   # share of pixels brighter than mid-grey
 
 
 def _score(run, probs, x0: torch.Tensor, prompts: list[str], steps: int | None = None) -> None:

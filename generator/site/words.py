@@ -173,7 +173,9 @@ _PSNR_AT_T = {"noisy": "PSNR of x_t at t = {}", "blur": "PSNR after Gaussian blu
 _READS_AS = {"input": "the input's digit", "target1": "the first target's digit", "target2": "the second target's digit"}
 _QUALITY = {"accuracy": "read as the requested digit", "fd": "Fréchet distance", "fd_mean_term": "FD mean term",
             "fd_cov_term": "FD covariance term", "kid": "kernel distance", "diversity": "diversity"}
-_ILLUSION = {"success": "read as intended", "success_rate": "share read as intended", "margin": "margin over real digits"}
+_ILLUSION = {"success": "read as intended", "success_rate": "share read as intended", "margin": "margin over real digits",
+             "far_ok": "low band read as the far digit", "near_ok": "image read as the near digit",
+             "far_wins": "read as the far digit at both distances"}
 _ALL = {"success_rate": "share read as intended", "margin": "mean margin over real digits"}
 _JUDGE = {"real_correct": "judge: real test digits read correctly", "real_legible": "judge: real test digits legible",
           "noise_legible": "judge: uniform noise passed as a digit",
@@ -238,9 +240,10 @@ METRICS = {
     "hole_change": lambda image: f"change inside the hole, {LABELS.get(image, image)}",
     "anagram": _illusion("anagram"), "hybrid": _illusion("hybrid"), "hybrid_scaled": _illusion("hybrid", " (course blur)"),
     "far_reader_accuracy": lambda sigma: f"real digits blurred at σ = {sigma}, read correctly",
+    "ink": lambda: "ink (share of pixels brighter than mid-grey)",
     "test_mse": lambda epoch: f"test MSE after epoch {epoch}",
     "mse_to_mean": lambda epoch: f"MSE to the mean digit after epoch {epoch}",
-    "legible": lambda what, epoch=None: {"real": "legible, real test digits", "noise": "legible, uniform noise"}.get(
+    "legible": lambda what, epoch=None: {"real": "legible, real test digits", "strokes": "legible, random pen strokes"}.get(
         what, f"legible after epoch {epoch}" + (", guided" if what == "guided" else "")),
     "most_read_share": lambda what, epoch: f"share of the most read digit after epoch {epoch}"
                                            + (", guided" if what == "guided" else ""),
