@@ -35,13 +35,17 @@ def test_unet_course_channels():
     assert m.out.out_channels == 1 and isinstance(m.out, torch.nn.Conv2d)
 
 
-def test_time_injection_differs():
-    """Multiplicative time (FM) with t=0 kills the bottleneck path; additive (DDPM) does not."""
+@pytest.mark.parametrize("mode, inject", [("add", torch.add), ("mul", torch.mul)])
+def test_time_injection_is_the_courses(mode, inject):
+    """The bottleneck u0 reaches the decoder as u0 + fc1_t(t) (DDPM) or u0 * fc1_t(t) (flow matching)."""
     torch.manual_seed(0)
-    add, mul = UNet(1, 8, time="add").eval(), UNet(1, 8, time="mul").eval()
-    x = torch.rand(2, 1, 28, 28)
-    assert not torch.allclose(add(x, torch.zeros(2)), add(x, torch.ones(2)))
-    assert not torch.allclose(mul(x, torch.zeros(2)), mul(x, torch.ones(2)))
+    m, seen = UNet(1, 8, time=mode).eval(), {}
+    m.unflatten.register_forward_hook(lambda mod, i, o: seen.update(u0=o))       # hooks return None: outputs kept
+    m.fc1_t.register_forward_hook(lambda mod, i, o: seen.update(t1=o[:, :, None, None]))
+    m.up1.register_forward_pre_hook(lambda mod, args: seen.update(decoder_in=args[0]))
+    m(torch.rand(2, 1, 28, 28), torch.tensor([0.3, 0.8]))
+    u0 = seen["decoder_in"][:, -seen["u0"].shape[1]:]                 # cat([e2, u0]): u0 comes last
+    assert torch.allclose(u0, inject(seen["u0"], seen["t1"])) and not torch.allclose(u0, seen["u0"])
 
 
 def test_class_zero_vector_is_unconditional():

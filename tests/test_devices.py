@@ -63,7 +63,7 @@ def test_fit_trains_on_the_cpu_when_set(tmp_path, gpus):
     from generator.models.unet import UNet
     from generator.train import fit
     from generator.options import RunOptions
-    gpus(False, False)
+    gpus(True, False)
     images = torch.rand(8, 1, 28, 28)
     result = fit(UNet(1, 4, time="mul"), fm_time_loss, images, torch.zeros(8, dtype=torch.long), epochs=1,
                  batch_size=4, lr=1e-3, lr_decay=False, ckpt_dir=tmp_path, seed=0, desc="t", bf16=False, quiet=True,

@@ -41,10 +41,15 @@ def test_each_section_is_staled_only_by_what_it_reads(tmp_path):
 
 
 def test_every_declared_setting_exists(tmp_path):
+    import fnmatch
+    from generator.experiments.part_a_settings import DEFAULT_PROMPTS
     cfg = _cfg(tmp_path)
+    roles = {r for table in DEFAULT_PROMPTS.values() for r in table}
     for s in SECTIONS.values():
         for key in s.settings:
             staleness._setting(cfg, key)  # AttributeError for a misspelt key
+            if key.startswith("part_a.prompts."):  # a misspelt pattern would match nothing, silently
+                assert fnmatch.filter(roles, key[len("part_a.prompts."):]), key
 
 
 @pytest.fixture
