@@ -170,10 +170,15 @@ def speed(cfg) -> tuple[float, str, str]:
 def estimate(cfg, sections: list, step_s: float, cached: bool = True) -> list[tuple[str, float, list[Work]]]:
     """[(section id, seconds, work)] from one probe's seconds per reference step (cached=False: as if
     no trained model were in the cache)."""
+    from generator.sections import SECTIONS
     per_pass = step_s / 64
-    out = []
+    out, planned = [], {s.id for s in sections}
     for s in sections:
         work, ref_seconds = section_work(cfg, s)
+        for n in s.needs:  # run without its upstream section, a section trains the upstream's model where none is cached
+            if n not in planned:
+                work = work + [dataclasses.replace(w, what=f"{w.what} ({n}'s model)")
+                               for w in section_work(cfg, SECTIONS[n])[0] if w.what.startswith("train")]
         seconds = sum(w.passes for w in work if not (cached and w.cached)) * per_pass + ref_seconds * step_s / REF_STEP_S
         out.append((s.id, seconds, work))
     return out

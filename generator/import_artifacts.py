@@ -190,6 +190,14 @@ def _code(folder: Path) -> str | None:
     return code if isinstance(code, str) and staleness.HASH.fullmatch(code) else None
 
 
+def _newer_here(folder: Path, created: str) -> bool:
+    """Whether the section's run already here was made after `created` (an archive's run)."""
+    try:
+        return dt.datetime.fromisoformat(manifest.read(folder)["created"]) > dt.datetime.fromisoformat(created)
+    except (manifest.ManifestError, OSError, ValueError, TypeError):  # none here, or one past reading
+        return False
+
+
 def import_artifacts(cfg: WriteupConfig, path: Path, force: bool = False, log=print) -> list[str]:
     """Import every section found in `path`; returns the ids imported (a UserError when none was)."""
     path = Path(path)
@@ -226,6 +234,10 @@ def import_artifacts(cfg: WriteupConfig, path: Path, force: bool = False, log=pr
                     reason = "its inputs.json is missing, so its settings cannot be compared"
                 if state != "fresh" and not force:
                     left_out.setdefault(f"{reason} (--force imports it anyway, as stale)", []).append(sid)
+                    continue
+                mine = _newer_here(cfg.artifacts / sid, m["created"])
+                if mine and not force:  # never lose work: a run made here after the archive's stays
+                    left_out.setdefault("the run here is newer than the archive's (--force replaces it)", []).append(sid)
                     continue
                 try:
                     with pipeline.section_lock(cfg, SECTIONS[sid], log):

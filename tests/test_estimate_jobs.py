@@ -84,3 +84,15 @@ def test_a_model_counts_as_cached_exactly_when_its_runner_wrote_its_checkpoint(t
         assert len(missing) == 1, (snapshot, missing)
         hidden.rename(snapshot)
     assert cached() == now
+
+
+def test_a_section_run_without_its_upstream_counts_the_upstream_model_it_trains(tmp_path, tiny_mnist_dir):
+    """b2.3 alone (b2.2 fresh, say imported, and no model cached) trains b2.2's model first; with
+    b2.2 in the same run the model counts once, in b2.2's row."""
+    cfg = load_config(_config(tmp_path, tiny_mnist_dir))
+    (alone,) = estimate.estimate(cfg, [SECTIONS["b2.3"]], step_s=0.1)
+    upstream = [w for w in alone[2] if w.what.endswith("(b2.2's model)")]
+    assert [w.what[:len("train time-fm")] for w in upstream] == ["train time-fm"] and not upstream[0].cached
+    together = estimate.estimate(cfg, [SECTIONS["b2.2"], SECTIONS["b2.3"]], step_s=0.1)
+    assert together[1][2] == alone[2][:-1] == [w for w in alone[2] if w not in upstream]
+    assert alone[1] > together[1][1]

@@ -6,6 +6,7 @@ import os
 import subprocess
 import tarfile
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 
@@ -91,7 +92,8 @@ def test_an_imported_section_stays_fresh_when_the_code_changes_and_not_when_a_se
     monkeypatch.setattr(staleness, "code_hash", pulled)
     assert staleness.why(laptop, SECTIONS["b1.2"]) == "changed: the experiment code"
     monkeypatch.setattr(staleness, "code_hash", lambda section: today)
-    import_artifacts.import_artifacts(laptop, gpu.artifacts, log=quiet)  # made on the GPU machine, it does not
+    # made on the GPU machine (before the run here: so only with --force), it does not
+    import_artifacts.import_artifacts(laptop, gpu.artifacts, force=True, log=quiet)
     monkeypatch.setattr(staleness, "code_hash", pulled)
     assert staleness.status(laptop, SECTIONS["b1.2"]) == "fresh"
     assert pipeline.plan(laptop, [SECTIONS["b1.2"]], force=False) == []
@@ -117,6 +119,19 @@ def test_sections_whose_settings_differ_are_left_out_unless_forced(made, capsys,
     assert "b1.2     stale " in capsys.readouterr().out
     assert cli.main(["list"]) == 0
     assert "b1.2     stale    Noising MNIST digits  (imported from artifacts, made " in capsys.readouterr().out
+
+
+def test_a_run_here_newer_than_the_archives_is_kept_unless_forced(made, capsys, monkeypatch):
+    gpu, laptop = made
+    time.sleep(1.01)                                                 # manifests record whole seconds
+    pipeline.run_section(laptop, SECTIONS["b1.2"])                  # made here after the GPU machine's run
+    mine = (laptop.artifacts / "b1.2" / "manifest.json").read_bytes()
+    monkeypatch.chdir(laptop.root)
+    assert cli.main(["import", str(gpu.artifacts)]) == 2
+    assert "not imported: b1.2: the run here is newer than the archive's (--force replaces it)" in capsys.readouterr().out
+    assert (laptop.artifacts / "b1.2" / "manifest.json").read_bytes() == mine
+    assert cli.main(["import", str(gpu.artifacts), "--force"]) == 0
+    assert (laptop.artifacts / "b1.2" / "manifest.json").read_bytes() != mine
 
 
 @pytest.mark.parametrize("bad, said", [
