@@ -10,7 +10,9 @@ on the sample count. So beside the FD of the samples this reports
 - the kernel distance (KID, Bińkowski et al. 2018): an unbiased MMD^2 estimate, near 0 for real
   vs real at any sample count, so it can rank runs where FD cannot;
 - diversity: the mean distance between samples of the same digit over that of real digits (1 = as
-  varied as real handwriting, below 1 = more uniform), and the classifier's per-digit accuracy.
+  varied as real handwriting, below 1 = more uniform), and the classifier's per-digit accuracy;
+- FD's and KID's standard errors over the samples (jackknife): two runs, or two epochs of one run,
+  differ by more than noise only where their difference exceeds about twice the errors combined.
 """
 from __future__ import annotations
 
@@ -85,6 +87,14 @@ def matched_sets(real: torch.Tensor, real_labels: torch.Tensor, labels: torch.Te
     return [real[torch.cat([pools[d][k * c:(k + 1) * c] for d, c in counts.items()])] for k in range(draws)]
 
 
+def jackknife_se(stat, f: torch.Tensor) -> float:
+    """The standard error of stat(f) over the samples (rows of f), by the jackknife: how far the
+    number moves with the samples drawn, which a difference between two runs has to beat."""
+    n = len(f)
+    loo = torch.tensor([stat(torch.cat([f[:i], f[i + 1:]])) for i in range(n)], dtype=torch.float64)  # (n,)
+    return float(((n - 1) / n * (loo - loo.mean()).pow(2).sum()).sqrt())
+
+
 def sample_quality(classifier, samples: torch.Tensor, labels: torch.Tensor, real: torch.Tensor,
                    real_labels: torch.Tensor, seed: int) -> dict:
     """Accuracy (overall, per digit), FD and KID of the samples against a class-matched real set,
@@ -106,6 +116,8 @@ def sample_quality(classifier, samples: torch.Tensor, labels: torch.Tensor, real
             "fd": fd_mean + fd_cov, "fd_mean_term": fd_mean, "fd_cov_term": fd_cov,
             "fd_real": float(fd_real.mean()), "fd_real_sd": float(fd_real.std()) if len(pairs) > 1 else 0.0,
             "kid": kernel_distance(f_s, f_r[0]), "kid_real": float(kid_real.mean()),
+            "kid_se": jackknife_se(lambda f: kernel_distance(f, f_r[0]), f_s),
+            "fd_se": jackknife_se(lambda f: frechet_distance(f, f_r[0]), f_s),
             "kid_real_sd": float(kid_real.std()) if len(pairs) > 1 else 0.0,
             "diversity": within_class_spread(f_s, labels) / within_class_spread(f_r[0], real_lab),
             "n": len(samples), "real_draws": len(pairs)}
@@ -185,7 +197,8 @@ def quality_metrics(q: dict, name: str, epoch: int) -> list[tuple[tuple, float]]
     """Manifest metrics of one run at one epoch as (path, value), measure then run then epoch, plus
     the real-vs-real floor (the same for every row) under the measure beside the runs."""
     out = [((k, name, epoch), round(q[k], r)) for k, r in
-           (("accuracy", 4), ("fd", 2), ("fd_mean_term", 2), ("fd_cov_term", 2), ("kid", 4), ("diversity", 3))]
+           (("accuracy", 4), ("fd", 2), ("fd_se", 2), ("fd_mean_term", 2), ("fd_cov_term", 2), ("kid", 4),
+            ("kid_se", 4), ("diversity", 3))]
     floor = [(("fd", "real_vs_real"), round(q["fd_real"], 2)), (("fd", "real_vs_real_sd"), round(q["fd_real_sd"], 2)),
              (("kid", "real_vs_real"), round(q["kid_real"], 4)), (("kid", "real_vs_real_sd"), round(q["kid_real_sd"], 4))]
     return out + floor

@@ -160,3 +160,10 @@ def test_random_strokes_floor_can_fail_where_uniform_noise_cannot():
     assert 0 <= strokes.min() and strokes.max() <= 1 and (strokes.flatten(1).amax(1) > 0.9).all()  # ink in each
     assert legibility(judge, torch.rand(300, 1, 28, 28, generator=torch.Generator().manual_seed(0))) == 0
     assert 0.02 < legibility(judge, strokes) < 0.5
+
+
+def test_jackknife_standard_error_of_a_mean_is_the_textbook_one():
+    from generator.metrics import jackknife_se
+    f = torch.randn(40, 3, generator=torch.Generator().manual_seed(0)).double()
+    se = jackknife_se(lambda g: float(g[:, 0].mean()), f)
+    assert se == pytest.approx(float(f[:, 0].std() / 40 ** 0.5), rel=1e-9)

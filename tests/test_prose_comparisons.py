@@ -29,8 +29,10 @@ def _render(tmp_path, section: str, metrics: dict | None = None) -> str:
     return re.sub(r"\s+", " ", html)
 
 
-# b2.6: KID's floor spread 0.03 -> two KIDs count as different beyond 2.83 x 0.03 = 0.085
-FLOOR = {("kid", "real_vs_real"): -0.13, ("kid", "real_vs_real_sd"): 0.03}
+# b2.6: every KID's standard error 0.03 -> two KIDs count as different beyond 2 sqrt(2) 0.03 = 0.085 (FD: 42.7 -> 121)
+SE = {(f"{m}_se", run, e): v for m, v in (("kid", 0.03), ("fd", 42.7)) for run in ("scheduled", CONSTANT_RATE)
+      for e in (1, 5, 10)}
+FLOOR = {("kid", "real_vs_real"): -0.13, ("kid", "real_vs_real_sd"): 0.03, **SE}
 
 
 @pytest.mark.parametrize("constant, phrase", [
@@ -253,3 +255,12 @@ def test_b23_says_what_autoguidance_did_from_the_counts(tmp_path, guided, phrase
                                             (30.0, "PSNR to the original does not fall from $t = 250$ to $t = 750$.")])
 def test_a13_says_whether_the_estimate_loses_the_original_with_more_noise(tmp_path, at_750, phrase):
     assert phrase in _render(tmp_path, "a1.3", {("psnr_db", "one_step", "750"): at_750})
+
+
+def test_b26_run_comparison_is_judged_against_the_samples_standard_errors(tmp_path):
+    """The samples' own spread (jackknife), not two real sets', decides: with errors of 0.5 a gap of 1 is noise."""
+    wide = {**FLOOR, **{k: 0.5 for k in SE if k[0] == "kid_se"}}
+    page = _render(tmp_path, "b2.6", {**wide, ("kid", "scheduled", 10): 1.0, ("kid", CONSTANT_RATE, 10): 2.0})
+    assert "two runs end level: their difference is within what drawing other samples could change" in page
+    page = _render(tmp_path, "b2.6", {**FLOOR, ("kid", "scheduled", 10): 1.0, ("kid", CONSTANT_RATE, 10): 2.0})
+    assert "scheduled run ends the closer of the two" in page

@@ -172,7 +172,8 @@ _PSNR_AT_T = {"noisy": "PSNR of x_t at t = {}", "blur": "PSNR after Gaussian blu
               "one_step": "PSNR of the one-step estimate, t = {}"}
 _READS_AS = {"input": "the input's digit", "target1": "the first target's digit", "target2": "the second target's digit"}
 _QUALITY = {"accuracy": "read as the requested digit", "fd": "Fréchet distance", "fd_mean_term": "FD mean term",
-            "fd_cov_term": "FD covariance term", "kid": "kernel distance", "diversity": "diversity"}
+            "fd_cov_term": "FD covariance term", "kid": "kernel distance", "diversity": "diversity",
+            "fd_se": "Fréchet distance's standard error over its samples", "kid_se": "kernel distance's standard error over its samples"}
 _ILLUSION = {"success": "read as intended", "success_rate": "share read as intended", "margin": "margin over real digits",
              "far_ok": "low band read as the far digit", "near_ok": "image read as the near digit",
              "far_wins": "read as the far digit at both distances"}
