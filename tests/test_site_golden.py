@@ -42,7 +42,7 @@ def site(tmp_path_factory):
     return cfg.site
 
 
-@pytest.mark.parametrize("page", ["index.html", "part-a.html", "part-b.html"])
+@pytest.mark.parametrize("page", ["index.html", "part-a.html", "part-b.html", "notes.html"])  # notes: an own page
 def test_page_matches_golden(site, page, snapshot):
     assert (site / page).read_text(encoding="utf-8") == snapshot(extension_class=GoldenHtml)
 
