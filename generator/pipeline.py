@@ -181,17 +181,18 @@ def plan(cfg: WriteupConfig, sections: list[Section], force: bool) -> list[Secti
 
 def dry_run(cfg, sections: list, force: bool = False, log=print) -> None:
     """`writeup run --dry-run`: what would run, why, and about how long; runs nothing."""
-    from generator import estimate
+    from generator import devices, estimate, staleness
     todo = plan(cfg, sections, force)
     from generator.models.backends import preflight
     preflight(cfg, todo)  # the run would refuse to start: say so here too
     if not todo:
         log("nothing to run: every section asked for is fresh (use --force to re-run)")
         return
+    devices.pick(cfg.device)  # a device that is not here: its one-line error before any plan is printed
     reasons = {}
     for s in todo:
         state = status(cfg, s)
-        reasons[s.id] = {"missing": "never ran", "stale": "inputs changed"}.get(state, "forced")
+        reasons[s.id] = "forced" if state == "fresh" else staleness.why(cfg, s)  # in the words of `list --why`
         if s not in sections and state != "fresh":
             reasons[s.id] += ", needed upstream"
     log(f"would run {len(todo)} section(s), preset {cfg.preset}, device {cfg.device}:")

@@ -87,8 +87,21 @@ def test_dry_run_lists_runs_nothing(tmp_path, tiny_mnist_dir, capsys):
     assert main(["--config", str(path), "run", "b2.3", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would run 2 section(s)" in out and "b2.2" in out and "needed upstream" in out
+    assert "[never run, needed upstream]" in out and "[never run]" in out   # the words of `writeup list --why`
     assert re.search(r"b2\.2 .*train time-fm D=8: [\d,]+ steps x 64", out) and "total" in out  # steps, not epochs
     assert not (tmp_path / "artifacts").exists()
+
+
+def test_dry_run_on_a_device_that_is_not_here_is_one_line_before_any_plan(tmp_path, tiny_mnist_dir, capsys,
+                                                                          monkeypatch):
+    from generator.cli import main
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    path = tmp_path / "writeup.toml"
+    path.write_text(f'preset = "smoke"\ndevice = "cuda"\n[data]\nmnist_dir = "{tiny_mnist_dir}"\ndownload = false\n',
+                    encoding="utf-8")
+    assert main(["--config", str(path), "run", "b1.2", "--force", "--dry-run"]) == 2
+    out, err = capsys.readouterr()
+    assert "would run" not in out and "device = 'cuda'" in err and len(err.strip().splitlines()) == 1
 
 
 def test_the_shipped_recipe_takes_the_same_steps_on_any_data_count():
