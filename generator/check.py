@@ -89,7 +89,7 @@ def content_warnings(cfg: WriteupConfig) -> list[str]:
             elif p.name != "media":
                 out += [_misnamed(q, q.stem + ".md") for q in sorted(p.iterdir())
                         if q.is_file() and not LITTER.search(q.name) and q.suffix != ".md"
-                        and q.suffix in (".markdown", ".mdown", ".mkd", ".txt")]
+                        and q.suffix.lower() in (".md", ".markdown", ".mdown", ".mkd", ".txt")]
         elif p.name not in known:
             stem = p.name
             for ext in (".markdown", ".mdown", ".mkd", ".txt", ".md"):
@@ -100,7 +100,9 @@ def content_warnings(cfg: WriteupConfig) -> list[str]:
             if stem.lower() in ("notes", "note"):  # notes of no section: any section's name would be a guess
                 out.append(_misnamed(p, "SECTION.notes.md (e.g. b2.6.notes.md)"))
                 continue
-            out.append(_misnamed(p, stem + ".md" if stem + ".md" in known else _near(p.name, known)))
+            lower = {k.lower(): k for k in known}  # A1.2.md, b2.6.notes.MD: the case is all that is wrong
+            out.append(_misnamed(p, stem + ".md" if stem + ".md" in known else lower.get(p.name.lower())
+                                 or lower.get(stem.lower() + ".md") or _near(p.name, known)))
     return out
 
 
@@ -117,9 +119,22 @@ def _misnamed(p: Path, right: str, kind: str = "file") -> str:
     return f"{shown}: the build reads no {kind} of this name{hint}"
 
 
+def own_content(cfg: WriteupConfig) -> None:
+    """The author's notes, sections and pages as the build reads them (names, front matter, `after:`),
+    so a mistake there fails here too and not only in `writeup build`."""
+    from generator.site import own
+    from generator.site.prose import ProseError
+    content = cfg.root / "content"
+    try:
+        own.notes_files(content), own.sections(content), own.pages(content)
+    except ProseError as e:
+        raise UserError(str(e)) from None
+
+
 def check(cfg: WriteupConfig, log=print) -> list[str]:
     """Every check; logs each warning and returns them (an error raises)."""
     settings(cfg)
+    own_content(cfg)
     warnings = content_warnings(cfg)
     for w in warnings:
         log(f"warning: {w}")

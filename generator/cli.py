@@ -84,19 +84,41 @@ def cmd_publish(args) -> None:
             allow_stale=args.allow_stale, force_branch=args.force_branch)
 
 
+def _pdf_target_ok(out) -> None:
+    """--out names a .pdf file, never a folder, and replaces only an earlier PDF (not, say, README.md)."""
+    if out.suffix.lower() != ".pdf":
+        raise UserError(f"--out {out}: name a .pdf file")
+    if out.is_dir():
+        raise UserError(f"--out {out}: is a folder; name a .pdf file")
+    if out.exists():
+        try:
+            with open(out, "rb") as f:
+                pdf = f.read(5) == b"%PDF-"
+        except OSError as e:
+            raise UserError(f"--out {out}: cannot be read ({e.strerror or e})") from None
+        if not pdf:
+            raise UserError(f"--out {out}: exists and is not a PDF; it is kept (name another file)")
+
+
 def cmd_pdf(args) -> None:
     from pathlib import Path
 
+    from generator.site import checks
     from generator.site.browser import find_chromium, write_pdf
-    from generator.site.build import ensure_built
+    from generator.site.build import SIZE_LIMIT, ensure_built
     cfg = _cfg(args)
+    out = Path(args.out) if args.out else cfg.root / "pdf" / "writeup.pdf"
+    _pdf_target_ok(out)
     if not (cfg.site / "index.html").is_file():
         raise UserError(f"{cfg.site} has no index.html: run `writeup build` first")
     if find_chromium() is None:
         raise UserError("the PDF is printed by headless Chromium and there is none on PATH "
                         "(Debian: apt-get install chromium)")
     ensure_built(cfg)  # never print yesterday's pages
-    out = Path(args.out) if args.out else cfg.root / "pdf" / "writeup.pdf"
+    # the pages are opened from disk with scripts on: what publish refuses could print this machine's files
+    problems = checks.refusals(cfg.site, SIZE_LIMIT[cfg.preset], cfg.allow_scripts)
+    if problems:
+        raise UserError(f"pdf refused: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     try:
         print(write_pdf(cfg.site, out, cfg.title))
     except (OSError, RuntimeError, TimeoutError, ConnectionError) as e:
@@ -121,8 +143,14 @@ def cmd_pretrain(args) -> None:
 def cmd_clean(args) -> None:
     import shutil
     cfg = _cfg(args)
-    for path in (cfg.site, *( [cfg.artifacts] if args.artifacts else [])):
-        shutil.rmtree(path, ignore_errors=True)
+    for path in (cfg.site, *([cfg.artifacts] if args.artifacts else [])):
+        if not path.exists():
+            print(f"{path}: not there, nothing to remove")
+            continue
+        try:
+            shutil.rmtree(path)
+        except OSError as e:
+            raise UserError(f"cannot remove {path}: {e.strerror or e}") from None
         print(f"removed {path}")
 
 
@@ -139,8 +167,11 @@ class _Help(argparse.HelpFormatter):
 def parser() -> argparse.ArgumentParser:
     # allow_abbrev off: `clean --artifact` must be an error, not --artifacts
     p = argparse.ArgumentParser(prog="writeup", description=__doc__, allow_abbrev=False)
-    fmt = {"formatter_class": _Help, "allow_abbrev": False}
     p.add_argument("--config", default="writeup.toml", help="settings file")
+    # --config after the command too (`writeup list --config F`); SUPPRESS: unset there, the top one holds
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("--config", default=argparse.SUPPRESS, help="settings file (default: writeup.toml)")
+    fmt = {"formatter_class": _Help, "allow_abbrev": False, "parents": [config]}
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("run", **fmt, help="run experiments and write artifacts/<section>/")
@@ -222,6 +253,7 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("clean", **fmt, help="remove site/ (and artifacts/ with --artifacts)")
     c.add_argument("--artifacts", action="store_true", help="also remove artifacts/ (every section's results)")
     c.set_defaults(func=cmd_clean)
+    p.commands = sub.choices  # each command's own parser, for main's error on a mistyped option
     return p
 
 
@@ -230,7 +262,10 @@ def _stop(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args, extra = p.parse_known_args(argv)
+    if extra:  # a mistyped option of a command: that command's usage, not the top-level one
+        p.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     if "LOCAL_RANK" in os.environ:  # one of `accelerate launch`'s processes: it must not outlive the launcher
         from generator.parallel import die_with
         die_with(os.getppid())

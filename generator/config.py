@@ -112,8 +112,9 @@ class WriteupConfig:
         return self
 
     def _check_folders(self, where: str) -> None:
-        """The output folders are replaced and removed whole: each must be a folder of its own,
-        never the project, a folder above it, one of its own folders or files, or another's."""
+        """The output folders are replaced and removed whole: each must be a folder of its own inside
+        the project (through any symlink: a clone's `site` may be a link to another folder), never
+        the project, one of its own folders or files, or another's."""
         root = self.root.resolve()
         own = [root / name for name in PROJECT_FOLDERS]
         folders = {"artifacts_dir": self.artifacts_dir, "site_dir": self.site_dir, "data.cache_dir": self.data.cache_dir}
@@ -121,6 +122,7 @@ class WriteupConfig:
         for key, value in folders.items():
             p = self.path(value).resolve()
             bad = ("the project's folder" if p == root else "a folder above the project" if p in root.parents
+                   else f"outside the project ({p})" if not p.is_relative_to(root)
                    else f"the project's {p.relative_to(root).parts[0]}/ or in it" if any(p == o or o in p.parents for o in own)
                    else "the settings file" if p == (root / self.config_name).resolve()
                    else "an existing file" if p.is_file() else "")

@@ -15,6 +15,16 @@ from pathlib import Path
 from generator.errors import UserError
 
 
+def _file_mode() -> int:
+    """The mode open() gives a new file under this process's umask (mkstemp's own is 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()  # read once, at import: os.umask can only be read by setting it
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temp path beside `path`; when the block ends without error it replaces `path`.
@@ -25,6 +35,7 @@ def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, FILE_MODE)  # a site copied to a web server keeps the modes: readable, as any new file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -89,9 +100,10 @@ def _alive(pid: int) -> bool:
 
 def read_text(path: Path, error: type[Exception] = UserError) -> str:
     """A UTF-8 text file of the project (content/, a manifest), or one line saying why it cannot be
-    read: not UTF-8, a folder, a symlink loop, no permission. A missing file is FileNotFoundError."""
+    read: not UTF-8, a folder, a symlink loop, no permission. A missing file is FileNotFoundError.
+    A byte-order mark (Windows editors write one) is dropped: front matter starts at the first byte."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise
     except UnicodeDecodeError as e:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from generator import manifest
 from generator.config import WriteupConfig
+from generator.errors import UserError
 from generator.sections import FILE_SETTINGS, SECTIONS, Section
 
 PACKAGE = Path(__file__).resolve().parent
@@ -139,13 +140,42 @@ def input_record(cfg: WriteupConfig, section: Section, code: str) -> dict:
     return {"code": code, "settings": {k: _digest(v) for k, v in i["settings"].items()}, "needs": i["needs"]}
 
 
-def imported(folder: Path) -> dict | None:
-    """The record `writeup import` left in a section's folder (where and with which code it was made), or None."""
+RECORDS = ("manifest.json", INPUTS_FILE, IMPORTED_FILE)  # what a section's folder says of its run
+
+
+def outside(folder: Path, name: str) -> bool:
+    """Whether `folder/name` resolves (through a symlink) out of the section's folder: results from
+    elsewhere may hold such a link, and what it points at (a file of this machine) is never read."""
+    path = folder / name
     try:
-        record = json.loads((folder / IMPORTED_FILE).read_text(encoding="utf-8"))
+        return (path.exists() or path.is_symlink()) and folder.resolve() not in path.resolve().parents
+    except (OSError, RuntimeError):  # RuntimeError: pathlib's "Symlink loop"
+        return True
+
+
+def check_records(cfg: WriteupConfig) -> None:
+    """Refuse, naming it, a section record that is a symlink out of its folder (as collect refuses a figure)."""
+    for s in SECTIONS.values():
+        for name in RECORDS:
+            if outside(cfg.artifacts / s.id, name):
+                raise UserError(f"{cfg.artifacts / s.id / name}: resolves outside {cfg.artifacts / s.id} (a symlink?); "
+                                f"remove it, or `writeup run {s.id}` makes it again")
+
+
+def _record(folder: Path, name: str) -> dict | None:
+    """A JSON object beside a section's manifest, or None: missing, unreadable, not an object, or outside."""
+    if outside(folder, name):
+        return None
+    try:
+        record = json.loads((folder / name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
+
+
+def imported(folder: Path) -> dict | None:
+    """The record `writeup import` left in a section's folder (where and with which code it was made), or None."""
+    return _record(folder, IMPORTED_FILE)
 
 
 def made_with(folder: Path, section: Section) -> str:
@@ -176,6 +206,8 @@ def why(cfg: WriteupConfig, section: Section, folder: Path | None = None) -> str
     folder = folder or cfg.artifacts / section.id
     if not (folder / "manifest.json").exists():
         return "never run"
+    if outside(folder, "manifest.json"):
+        return f"its manifest is broken ({folder / 'manifest.json'} resolves outside {folder})"
     try:
         m = manifest.read(folder)
     except manifest.ManifestError as e:
@@ -185,12 +217,9 @@ def why(cfg: WriteupConfig, section: Section, folder: Path | None = None) -> str
     code = made_with(folder, section)  # the code its inputs.json is compared with
     if m["preset"] != cfg.preset:
         return f"made with {m['preset']}; {cfg.config_name} says {cfg.preset}"
-    try:
-        old = json.loads((folder / INPUTS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        old = None
-    if not isinstance(old, dict):
-        return "its inputs changed"  # made before per-input digests were kept
+    old = _record(folder, INPUTS_FILE)
+    if old is None or not all(isinstance(old.get(k, {}), dict) for k in ("settings", "needs")):
+        return "its inputs changed"  # made before per-input digests were kept, or the record is damaged
     now = input_record(cfg, section, code)
     changed = [k for k in now["settings"] if old.get("settings", {}).get(k) != now["settings"][k]]
     changed += [f"section {n} (stale)" for n in now["needs"] if old.get("needs", {}).get(n) != now["needs"][n]]

@@ -108,6 +108,13 @@ def test_options_are_not_abbreviated(project, capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["clean", "--artifact"])
     assert e.value.code == 2 and (project / "artifacts").exists()
+    assert capsys.readouterr().err.startswith("usage: writeup clean ")   # the command's usage, not writeup's
+
+
+def test_config_can_follow_the_command(project, capsys):
+    (project / "other.toml").write_text("sead = 1\n")
+    assert one_line_error(capsys, cli.main(["list", "--config", "other.toml"])).startswith(
+        "writeup: error: other.toml: unknown key 'sead'")
 
 
 def test_config_errors_name_the_file_given(project, capsys):
@@ -303,3 +310,13 @@ def test_full_disk_while_saving_a_checkpoint_is_one_line_and_keeps_the_old_file(
         train._atomic_save({"step": 2}, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temp file left behind
+
+
+def test_clean_says_what_it_removed_and_what_was_not_there(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "writeup.toml").write_text('preset = "smoke"\n')
+    (tmp_path / "site").mkdir()
+    assert cli.main(["clean", "--artifacts"]) == 0
+    out = capsys.readouterr().out
+    assert "removed site\n" in out and "artifacts: not there, nothing to remove" in out
+    assert not (tmp_path / "site").exists()

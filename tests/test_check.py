@@ -86,3 +86,29 @@ def test_good_settings_pass_and_misnamed_content_is_named_with_the_right_name(pr
     assert cli.main(["list"]) == 0  # warnings, not errors; on stderr, so list's output stays clean
     captured = capsys.readouterr()
     assert "warning: content/section/" in captured.err and "warning" not in captured.out
+
+
+@pytest.mark.parametrize("rel, text, said", [
+    ("pages/My Page.md", "---\ntitle: x\n---\nhi\n", "name it with lower-case letters"),
+    ("pages/demo.md", "---\ntitle: x\n---\nhi\n", "demo.html is the write-up's in-browser demo page"),
+    ("sections/bad.md", "---\ntitle: x\nafter: b9.9\n---\nhi\n", "after: 'b9.9' is not a section"),
+    ("sections/plain.md", "hi\n", "needs front matter"),
+])
+def test_check_fails_on_own_content_the_build_would_fail_on(project, capsys, rel, text, said):
+    (project / "writeup.toml").write_text('preset = "smoke"\n')
+    (project / "content" / rel).parent.mkdir(parents=True, exist_ok=True)
+    (project / "content" / rel).write_text(text)
+    assert cli.main(["check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err and len(err.splitlines()) == 1
+
+
+def test_an_upper_case_suffix_or_section_is_named_with_the_right_case(project, capsys):
+    (project / "writeup.toml").write_text('preset = "smoke"\n')
+    (project / "content" / "pages").mkdir(parents=True, exist_ok=True)
+    (project / "content" / "pages" / "notes.MD").write_text("---\ntitle: x\n---\nhi\n")
+    (project / "content" / "A1.2.md").write_text("x")
+    assert cli.main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "content/pages/notes.MD: the build reads no file of this name; did you mean content/pages/notes.md?" in out
+    assert "content/A1.2.md: the build reads no file of this name; did you mean content/a1.2.md?" in out

@@ -231,3 +231,19 @@ def test_grid_columns_widen_for_labels_wider_than_their_images():
     black = np.flatnonzero((px[-10:-6] == 0).all(0))            # columns crossing the tiles
     assert len(black) == 2 * 16                                 # both tiles pasted whole, none overlapping
     assert black[16] - black[15] > 100                          # the wide label pushed the second one right
+
+
+def test_atomic_writes_get_the_mode_of_any_new_file(tmp_path):
+    """mkstemp makes its files 0600; a written file (the site, a manifest) gets the mode open() would
+    give it under the umask, so a site copied to a web server can be served."""
+    import os
+    import stat
+
+    from generator.fsutil import write_atomic
+    (tmp_path / "plain.html").write_bytes(b"")                          # as open() makes a file here
+    write_atomic(tmp_path / "page.html", b"<p>x</p>")
+    mode = stat.S_IMODE((tmp_path / "page.html").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.html").stat().st_mode)   # the umask's, not mkstemp's 0600
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert mask & 0o044 or mode & 0o044 == 0o044                            # readable by all where the umask allows

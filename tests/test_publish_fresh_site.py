@@ -15,7 +15,8 @@ def _later(cfg, path):
     """`path` edited after the build, whatever the file system's clock resolution: the build is
     dated ten seconds back, the edit now."""
     now = time.time()
-    for p in [cfg.root / "writeup.toml", *cfg.artifacts.glob("*/manifest.json"), *(cfg.root / "content").rglob("*")]:
+    for p in [cfg.root / "writeup.toml", cfg.artifacts, *cfg.artifacts.glob("*/"), *cfg.artifacts.glob("*/manifest.json"),
+              cfg.root / "content", *(cfg.root / "content").rglob("*")]:
         os.utime(p, (now - 20, now - 20))
     os.utime(cfg.site / ".nojekyll", (now - 10, now - 10))
     assert site_build.newer_source(cfg) is None
@@ -35,6 +36,26 @@ def test_publish_after_an_edit_without_build_publishes_the_new_pages(project, so
     assert site_build.newer_source(cfg) is None
     if source.startswith("content"):
         assert "A sentence written after the build." in git("show", f"{commit}:part-a.html", cwd=cfg.root)
+
+
+@pytest.mark.parametrize("how", ["delete", "rename"])
+def test_publish_after_a_page_is_deleted_or_renamed_ships_no_old_page(project, how):  # noqa: F811
+    """Deleting or renaming (mv keeps the file's mtime) changes only the folder's mtime: it counts."""
+    cfg, bare = project
+    page = cfg.root / "content" / "pages" / "draft.md"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text("---\ntitle: A draft\nnav: Draft\n---\nNot for readers yet.\n")
+    site_build.build(cfg, log=quiet)
+    assert (cfg.site / "draft.html").is_file()
+    _later(cfg, cfg.root / "writeup.toml")
+    os.utime(cfg.root / "writeup.toml", (time.time() - 20, time.time() - 20))   # nothing newer but the move
+    if how == "delete":
+        page.unlink()
+    else:
+        page.rename(page.with_name("later.md"))
+    commit = publish(cfg, allow_stale=True, push=False, log=quiet)
+    shipped = git("ls-tree", "--name-only", commit, cwd=cfg.root).split()
+    assert "draft.html" not in shipped and ("later.html" in shipped) == (how == "rename")
 
 
 def test_pdf_after_an_edit_without_build_builds_first(project, monkeypatch, tmp_path, capsys):  # noqa: F811
@@ -61,3 +82,17 @@ def test_allow_stale_publishes_no_stale_badges(project):  # noqa: F811
         assert 'class="badge stale"' not in html and 'class="badge missing"' not in html
         assert not [x for x in html.split('class="fig ')[1:] if " stale" in x.split('"')[0]]
     assert "<p>stale</p>" == strip_badges("<p>stale</p>")  # only the badges go, not the word
+
+
+@pytest.mark.parametrize("out, said", [("README.md", "name a .pdf file"), ("folder.pdf", "is a folder"),
+                                       ("notes.pdf", "exists and is not a PDF; it is kept")])
+def test_pdf_never_writes_over_what_is_not_an_earlier_pdf(project, capsys, out, said):  # noqa: F811
+    cfg, bare = project
+    (cfg.root / "folder.pdf").mkdir()
+    (cfg.root / "notes.pdf").write_text("my notes")
+    (cfg.root / "README.md").write_text("# mine")
+    before = {p: p.read_bytes() for p in (cfg.root / "notes.pdf", cfg.root / "README.md")}
+    assert cli.main(["--config", str(cfg.root / "writeup.toml"), "pdf", "--out", str(cfg.root / out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err and len(err.splitlines()) == 1
+    assert {p: p.read_bytes() for p in before} == before

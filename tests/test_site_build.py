@@ -166,32 +166,30 @@ def test_prose_change_rerenders_its_page(cfg):
     assert "New words about" in (cfg.site / "part-b.html").read_text()
 
 
-def test_prose_rendered_once_is_read_from_the_build_state_next_time(cfg, monkeypatch):
-    """The prose cache is the build's: saved with its state and loaded by the next build, which then
-    renders no Markdown it has seen (prose.render failing proves it), and forgets a text no page holds."""
+def test_prose_rendered_once_is_remembered_by_the_process_not_the_state(cfg, monkeypatch):
+    """A second build in one process (serve --watch) renders no Markdown it has seen (prose.render
+    failing proves it); the build state on disk holds no HTML, so a copied one cannot choose a page's."""
     site_build.build(cfg, log=quiet)
-    saved = set(site_build._load_state(cfg)["prose"])
 
     def refuse(text, where="prose"):
         raise AssertionError(f"{where} rendered again")
 
     monkeypatch.setattr(prose, "render", refuse)
-    site_build.build(cfg, log=quiet)
-    monkeypatch.undo()
-    (cfg.root / "content/b1.2.1.md").write_text("Other words.")
-    site_build.build(cfg, log=quiet)
-    now = set(site_build._load_state(cfg)["prose"])
-    assert saved and len(now - saved) == 1 and len(saved - now) >= 1
+    site_build.build(cfg, force=True, log=quiet)
+    assert "prose" not in site_build._load_state(cfg) and "<p>" not in json.dumps(site_build._load_state(cfg))
 
 
-def test_the_prose_cache_renders_each_text_once_and_saves_what_was_used(monkeypatch):
+def test_the_prose_cache_renders_each_text_once_and_forgets_what_no_build_used(monkeypatch):
     calls = []
     monkeypatch.setattr(prose, "render", lambda text, where="prose": calls.append(text) or f"<p>{text}</p>")
-    cache = prose.ProseCache({"stale": "<p>gone</p>"})
+    monkeypatch.setattr(prose.ProseCache, "_memory", {})
+    cache = prose.ProseCache()
     assert cache.render("a", "x") == cache.render("a", "y") == "<p>a</p>" and calls == ["a"]
-    again = prose.ProseCache(cache.to_save())
-    assert again.render("a", "x") == "<p>a</p>" and calls == ["a"]
-    assert list(again.to_save().values()) == ["<p>a</p>"]  # "stale" was not used: not saved
+    cache.finish()
+    again = prose.ProseCache()
+    assert again.render("b", "x") == "<p>b</p>" and calls == ["a", "b"]
+    again.finish()                                                   # "a" was not used by this build
+    assert prose.ProseCache().render("a", "x") == "<p>a</p>" and calls == ["a", "b", "a"]
 
 
 def test_build_is_deterministic(cfg, tmp_path):
@@ -272,10 +270,17 @@ def test_every_prose_file_of_the_write_up_renders():
         assert "<p>" in prose.render(before, str(f)) + prose.render(after, str(f)), f"{f.name}: no prose"
 
 
-def test_size_limit_is_checked(cfg):
+def test_size_limit_is_checked_on_what_the_write_up_makes_not_the_authors_media(cfg, monkeypatch):
     site_build.build(cfg, log=quiet)
+    made = checks.site_bytes(cfg.site)
     assert checks.check_site(cfg.site, max_bytes=10_000) == [
-        f"site is {checks.site_bytes(cfg.site) / 1e6:.1f} MB, over the 0.01 MB limit"]
+        f"site is {made / 1e6:.1f} MB without your media/, over the 0.01 MB limit"]
+    (cfg.site / "media").mkdir(exist_ok=True)
+    (cfg.site / "media" / "photo.jpg").write_bytes(b"\0" * 200_000)     # the author's own pictures
+    assert checks.check_site(cfg.site, max_bytes=made + 1) == []
+    monkeypatch.setattr(checks, "PAGES_BYTES", made + 100_000)           # but GitHub Pages' limit counts them
+    assert checks.check_site(cfg.site, max_bytes=made + 1) == [
+        f"site is {(made + 200_000) / 1e6:.0f} MB, over GitHub Pages' {(made + 100_000) / 1e9:g} GB"]
 
 
 def test_a_template_change_rerenders_every_page(cfg, tmp_path, monkeypatch):

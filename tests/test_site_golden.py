@@ -32,12 +32,21 @@ class GoldenHtml(GoldenText):
     file_extension = "html"
 
 
+OWN = {"sections/sampler.md": "---\ntitle: A section of the author's own\nafter: b1.2.1\n---\nWords of the author's own "
+                               "after b1.2.1, with a number from its run (epochs: {{ runs[\"b1.2.1\"].params.epochs }}).\n",
+       "pages/notes.md": "---\ntitle: The author's notes\nnav: Notes\n---\nA page of the author's own, with *Markdown* "
+                         "and $x_t$.\n"}
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("golden")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("generator.site.assets._ffmpeg", lambda: None)  # GIFs stay GIFs on every machine
         cfg = load_config(fixture_site.make(root))
+        for rel, text in OWN.items():  # an own section and an own page: page.html and the menus under snapshot
+            (cfg.root / "content" / rel).parent.mkdir(parents=True, exist_ok=True)
+            (cfg.root / "content" / rel).write_text(text, encoding="utf-8")
         site_build.build(cfg, log=lambda *a: None)
     return cfg.site
 

@@ -1,6 +1,7 @@
 """Figure files for the site: where each goes, its pixel size, and GIF -> MP4 where a converter exists and it pays."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -9,6 +10,7 @@ import struct
 import threading
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from PIL import Image, UnidentifiedImageError
 from generator.errors import UserError
 from generator.fsutil import atomic_path
 
+VIDEOS, THUMBS = "site-video", "site-thumbs"  # the builder's folders in the cache: what it made from figures
+CACHE_FOLDERS = (VIDEOS, THUMBS)
 PIXEL_ART_WIDTH = 400  # narrower images (28 px digits, 64 px IF, small grids) are enlarged towards this
                        # many CSS pixels by a whole factor, with sharp pixels
 
@@ -45,10 +49,17 @@ def pixel_size(path: Path) -> tuple[int, int]:
         if m is None or 0 in (size := (int(m.group(1)), int(m.group(2)))):
             raise UserError(f"{path}: not an SVG drawing with a width and height in pixels; re-run its section")
         return size
+    with decoding(path), Image.open(path) as im:
+        return im.size
+
+
+@contextlib.contextmanager
+def decoding(path: Path) -> Iterator[None]:
+    """Reading figure `path` (an artifact): a file that does not decode (cut short, damaged) is one
+    line naming it, not a traceback."""
     try:
-        with Image.open(path) as im:
-            return im.size
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+        yield
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError, EOFError) as e:
         raise UserError(f"{path}: not a readable image ({e.__class__.__name__}); re-run its section") from None
 
 
@@ -134,9 +145,38 @@ def onnx_ok(path: Path) -> bool:
 
 
 def cached_ok(path: Path) -> bool:
-    """A file the builder made into its cache is whole (checked by kind); anything else just exists."""
+    """A file the builder made into its cache is whole (checked by kind) and a plain file (a symlink
+    may lead out of the project); anything else just exists."""
+    if path.is_symlink() or not path.is_file():
+        return False
     suffix = path.suffix.lower()
-    return mp4_ok(path) if suffix == ".mp4" else image_ok(path) if suffix == ".png" else path.is_file()
+    return mp4_ok(path) if suffix == ".mp4" else image_ok(path) if suffix == ".png" else True
+
+
+def _remove(path: Path) -> None:
+    """Remove what is at `path`: a symlink itself (never what it points at), a file, or a folder."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _clear(path: Path) -> None:
+    """A cache may come from elsewhere: a symlink in it (to a file outside the project, whose bytes
+    would be published), or anything else that is not a plain file, is damaged and removed (the
+    link, never what it points at), so the file is made again."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        _remove(path)
+
+
+def _slot(cache: Path, folder: str, name: str) -> Path:
+    """Where the builder keeps a file it made: `cache`/`folder`/`name`, in a plain folder, with
+    nothing but a plain file (or nothing) there."""
+    home = cache / folder
+    if home.is_symlink() or (home.exists() and not home.is_dir()):
+        _remove(home)
+    _clear(home / name)
+    return home / name
 
 
 def display_width(width: int) -> int | None:
@@ -164,7 +204,7 @@ def _ffmpeg() -> str | None:
 
 def gif_to_mp4(gif: Path, cache: Path, digest=file_digest) -> Path | None:
     """An H.264 MP4 of `gif` (cached by the GIF's hash), or None without a converter or on failure."""
-    out = cache / "site-video" / f"{digest(gif)[:24]}.mp4"
+    out = _slot(cache, VIDEOS, f"{digest(gif)[:24]}.mp4")
     if mp4_ok(out):
         return out
     out.unlink(missing_ok=True)  # cut or damaged: made again from the GIF
@@ -174,6 +214,7 @@ def gif_to_mp4(gif: Path, cache: Path, digest=file_digest) -> Path | None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.mp4")  # unique: conversions run in parallel;
     # not fsutil.atomic_path: ffmpeg picks the container from the file name's extension
+    _clear(tmp)  # ffmpeg -y would write through a symlink planted there
     # even sizes for yuv420p; nearest-neighbour keeps pixel art sharp; no metadata so bytes are stable
     cmd = [exe, "-y", "-loglevel", "error", "-i", str(gif), "-vf",
            "scale=trunc(iw/2)*2:trunc(ih/2)*2:flags=neighbor", "-c:v", "libx264", "-pix_fmt", "yuv420p",
@@ -188,12 +229,14 @@ def gif_to_mp4(gif: Path, cache: Path, digest=file_digest) -> Path | None:
 
 def poster_from_gif(gif: Path, cache: Path, digest=file_digest) -> Path:
     """The GIF's last frame as a PNG (the finished result is the useful still), cached by hash."""
-    out = cache / "site-video" / f"{digest(gif)[:24]}.poster.png"
+    out = _slot(cache, VIDEOS, f"{digest(gif)[:24]}.poster.png")
     if not image_ok(out):  # missing or damaged: made again from the GIF
         out.parent.mkdir(parents=True, exist_ok=True)
-        with Image.open(gif) as im, atomic_path(out) as tmp:
+        with decoding(gif), Image.open(gif) as im:
             im.seek(im.n_frames - 1)
-            im.convert("RGB").save(tmp, format="PNG")
+            last = im.convert("RGB")
+        with atomic_path(out) as tmp:
+            last.save(tmp, format="PNG")
     return out
 
 
@@ -203,9 +246,9 @@ def tiles_only(png: Path, cache: Path, digest=file_digest) -> Path:
     and unreadable. The labels sit on a transparent margin and the tiles are opaque, so the crop keeps
     the columns, then the rows, that are mostly opaque. Cached by hash; a picture without such a
     margin comes back whole."""
-    out = cache / "site-thumbs" / f"{digest(png)[:24]}.tiles.png"
+    out = _slot(cache, THUMBS, f"{digest(png)[:24]}.tiles.png")
     if not image_ok(out):
-        with Image.open(png) as im:
+        with decoding(png), Image.open(png) as im:
             im = im.convert("RGBA")
         alpha = im.getchannel("A").point(lambda a: 255 if a > 200 else 0)
         w, h = im.size
@@ -248,7 +291,7 @@ def gif_steps(gif: Path) -> Steps:
     """The distinct steps of a sampling GIF: every frame, less the reversed half of a boomerang
     (frames k and n - k equal) that only replays them; and when each is shown."""
     frames, delays = [], []
-    with Image.open(gif) as im:
+    with decoding(gif), Image.open(gif) as im:
         for k in range(im.n_frames):
             im.seek(k)
             frames.append(im.convert("RGB"))
@@ -291,8 +334,9 @@ def frame_strip(gif: Path, cache: Path, digest=file_digest) -> Strip:
     """The GIF's steps stacked top to bottom in one PNG (at the size before nearest-neighbour
     enlargement), for the step slider beside an animation, with when the animation shows each
     (the player's label follows it). Cached by the GIF's hash."""
-    out = cache / "site-video" / f"{digest(gif)[:24]}.frames.png"
+    out = _slot(cache, VIDEOS, f"{digest(gif)[:24]}.frames.png")
     about = out.with_suffix(".txt")  # JSON: count, timeline, loop_ms
+    _clear(about)
     strip = _strip_ok(out, about)
     if strip is None:  # missing, or a damaged strip or record: made again from the GIF
         steps = gif_steps(gif)
@@ -308,14 +352,11 @@ def frame_strip(gif: Path, cache: Path, digest=file_digest) -> Strip:
         # of RGB; for grey it costs at most a grey level); colour photographs stay RGB
         if colors and (len(colors) <= 256 or all(max(c) - min(c) <= 8 for _, c in colors)):
             sheet = sheet.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.png")
-        sheet.save(tmp, format="PNG")
         strip = Strip(out, len(frames), steps.timeline(), sum(steps.delays))
-        record = about.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.txt")
-        record.write_text(json.dumps({"count": strip.count, "timeline": strip.timeline, "loop_ms": strip.loop_ms}))
-        record.replace(about)
-        tmp.replace(out)
+        # the record first, then the strip: a strip is only ever read with a record that fits it
+        with atomic_path(out, ".png") as tmp, atomic_path(about) as record:
+            sheet.save(tmp, format="PNG")
+            record.write_text(json.dumps({"count": strip.count, "timeline": strip.timeline, "loop_ms": strip.loop_ms}))
     return strip
 
 

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator import staleness
 from generator.config import WriteupConfig
 from generator.errors import UserError
 from generator.fsutil import copy_atomic, remove_leftovers, swap_dir
@@ -81,8 +82,20 @@ def _load_state(cfg: WriteupConfig) -> dict:
         state = json.loads(_state_path(cfg).read_text(encoding="utf-8"))
     except (OSError, ValueError):  # missing, unreadable, not UTF-8 or not JSON
         return {}
-    roots = (cfg.root.resolve(), cfg.artifacts.resolve(), cfg.cache.resolve(), TEMPLATES.resolve())
-    return state if _state_ok(state, roots) else {}
+    return state if _state_ok(state, _source_roots(cfg)) else {}
+
+
+def _source_roots(cfg: WriteupConfig) -> tuple[Path, ...]:
+    """The folders a page's files come from (render.render_page): figures from the artifacts, the
+    videos, strips and thumbnails the builder makes into its cache, and the author's media."""
+    return (cfg.artifacts.resolve(), *((cfg.cache / f).resolve() for f in assets.CACHE_FOLDERS),
+            (cfg.root / "content" / "media").resolve(), TEMPLATES.resolve())
+
+
+def _site_path_ok(rel: str) -> bool:
+    """`rel` names a file inside the site: a plain relative POSIX path, nothing that climbs out."""
+    parts = rel.split("/")
+    return "\\" not in rel and "\0" not in rel and all(p not in ("", ".", "..") for p in parts)
 
 
 def _strs(d, depth: int = 1) -> bool:
@@ -99,15 +112,24 @@ def _parsed_ok(v) -> bool:
 
 
 def _state_ok(state, roots: tuple[Path, ...]) -> bool:
-    """The shapes _write_pages and build read, and every file a page took from inside the project or
-    the templates (the build copies them onto the site)."""
+    """The shapes _write_pages and build read; every file a page took is one the builder itself
+    would take (from `roots`) and goes to a path inside the site (the build copies one to the other)."""
     if not (isinstance(state, dict) and isinstance(state.get("maker", ""), str)
-            and all(_strs(state.get(k, {})) for k in ("pages", "assets", "prose", "files"))
+            and all(_strs(state.get(k, {})) for k in ("pages", "assets", "files"))
             and _strs(state.get("page_files", {}), 2) and isinstance(state.get("parsed", {}), dict)
             and all(_parsed_ok(v) for v in state.get("parsed", {}).values())):
         return False
-    srcs = [Path(src).resolve() for files in state.get("page_files", {}).values() for src in files.values()]
-    return all(any(src.is_relative_to(root) for root in roots) for src in srcs)
+    files = [(rel, Path(src).resolve()) for page in state.get("page_files", {}).values() for rel, src in page.items()]
+    return all(_site_path_ok(rel) and any(src.is_relative_to(root) for root in roots) for rel, src in files)
+
+
+def _check_media(col: collect.Collected) -> None:
+    """Refuse a file in content/media of a kind that is not on checks.MEDIA_FILES, naming it."""
+    for src in sorted({src for page in col.pages for rel, src in page.files.items() if rel.startswith("media/")}):
+        if src.suffix.lower() not in checks.MEDIA_FILES:
+            raise UserError(f"{src}: content/media holds pictures, PDFs, video, sound and text "
+                            f"({' '.join(sorted(checks.MEDIA_FILES))}), not {src.suffix or 'a file without a suffix'}: "
+                            "a browser could run what it holds (pages belong in content/pages)")
 
 
 def _claim(tmp: Path, rel: str) -> Path:
@@ -142,7 +164,7 @@ def _write_pages(tmp: Path, cfg: WriteupConfig, col: collect.Collected, state: d
     changed = [p for p in col.pages if old_pages.get(p.file) != p.digest or p.file not in old_files]
     gifs = [f for p in changed for sv in p.sections for f in sv.figures if f.kind == "animation" and f.src.suffix == ".gif"]
     assets.convert_all([f.src for f in gifs], {f.src for f in gifs if "video" not in f.extra}, cfg.cache, digest)
-    env = render.environment(TEMPLATES, cfg.cache / "site-jinja")
+    env = render.environment(TEMPLATES)
     pages_state, files = {}, {}
     for page in col.pages:
         if (page.file not in {p.file for p in changed} and (cfg.site / page.file).is_file()  # old HTML and files still hold
@@ -200,14 +222,15 @@ def _log(report: BuildReport, site: Path, log) -> None:
 
 def newer_source(cfg: WriteupConfig) -> Path | None:
     """A source the built site is older than (content/, templates/, a manifest, the settings), or None.
-    The build writes site/.nojekyll anew every time, so its mtime is when site/ was last built."""
+    The build writes site/.nojekyll anew every time, so its mtime is when site/ was last built. The
+    folders count too: deleting or renaming a file (`mv` keeps its mtime) changes its folder's."""
     try:
         built = (cfg.site / ".nojekyll").stat().st_mtime_ns
     except OSError:
         return cfg.site / ".nojekyll"
-    sources = [cfg.root / cfg.config_name, *cfg.artifacts.glob("*/manifest.json")]
+    sources = [cfg.root / cfg.config_name, cfg.artifacts, *cfg.artifacts.glob("*/"), *cfg.artifacts.glob("*/manifest.json")]
     for folder in (cfg.root / "content", TEMPLATES):
-        sources += [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+        sources += [folder, *folder.rglob("*")] if folder.is_dir() else []
     for p in sources:
         try:
             if p.stat().st_mtime_ns > built:
@@ -242,14 +265,16 @@ def build(cfg: WriteupConfig, strict: bool = False, force: bool = False, log=pri
     if state.get("maker") != maker:  # new templates, builder code or libraries: nothing old is reused
         state = {"files": state.get("files", {})}
     digest = _Digests(state.get("files", {}))
-    cache = prose.ProseCache(state.get("prose", {}))  # Markdown rendered by earlier builds
+    cache = prose.ProseCache()  # Markdown rendered by earlier builds of this process
 
     # 1. read and validate everything; nothing is written before this succeeds
+    staleness.check_records(cfg)
     try:
         col = collect.collect(cfg, maker, digest, cache)
     except (ManifestError, prose.ProseError) as e:
         raise UserError(str(e)) from None
     report.missing, report.warnings = col.missing, col.warnings
+    _check_media(col)
     report.stale = {sv.section.id: sv.why for p in col.pages for sv in p.sections if sv.why}
 
     # 2. write the new site beside the old one, check it, swap it in
@@ -282,7 +307,8 @@ def build(cfg: WriteupConfig, strict: bool = False, force: bool = False, log=pri
     write_atomic(_state_path(cfg), dumps({
         "maker": maker, "pages": {f: v["digest"] for f, v in pages_state.items()},
         "page_files": {f: v["files"] for f, v in pages_state.items()}, "assets": files_state, "parsed": parsed,
-        "prose": cache.to_save(), "files": digest.now}))
+        "files": digest.now}))
+    cache.finish()  # its HTML is this process's only: a state file never chooses a page's HTML
     report.seconds = time.perf_counter() - t0
     _log(report, cfg.site, log)
     return report

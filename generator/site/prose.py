@@ -116,22 +116,24 @@ def render(text: str, where: str = "prose") -> str:
 
 
 class ProseCache:
-    """render(), remembered by the text's sha256 (LaTeX to MathML is the slow part). One build owns
-    one: it is loaded from the previous build's state and saves only what this build used, so a
-    text no page holds any more is forgotten."""
+    """render(), remembered by the text's sha256 (LaTeX to MathML is the slow part) in this process
+    only, so `serve --watch` re-renders just what changed. Never on disk: a build state copied from
+    elsewhere would choose a page's HTML. One build owns one; finish() ends it, and the next build of
+    this process starts from what it used (a text no page holds any more is forgotten)."""
 
-    def __init__(self, saved: dict[str, str] | None = None):
-        self._saved = saved or {}           # sha256 -> HTML, from the previous build
-        self._used: dict[str, str] = {}     # the same, of this build's texts
+    _memory: dict[str, str] = {}  # sha256 -> HTML, of the last build this process finished
+
+    def __init__(self):
+        self._used: dict[str, str] = {}  # this build's texts
 
     def render(self, text: str, where: str) -> str:
         key = hashlib.sha256(text.encode()).hexdigest()
         if key not in self._used:
-            self._used[key] = self._saved[key] if key in self._saved else render(text, where)
+            self._used[key] = ProseCache._memory[key] if key in ProseCache._memory else render(text, where)
         return self._used[key]
 
-    def to_save(self) -> dict[str, str]:
-        return dict(self._used)
+    def finish(self) -> None:
+        ProseCache._memory = dict(self._used)
 
 
 def split_figures(text: str) -> tuple[str, str]:

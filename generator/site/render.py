@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import jinja2
@@ -30,13 +31,10 @@ PHONE_SCALE = 0.8
 WIDE = 460  # file px: 366 / PHONE_SCALE
 
 
-def environment(templates: Path, cache: Path | None = None) -> jinja2.Environment:
-    """Autoescaping Jinja; compiled templates are kept in `cache` (compiling costs more than rendering)."""
-    bytecode = None
-    if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        bytecode = jinja2.FileSystemBytecodeCache(str(cache))
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), autoescape=True, bytecode_cache=bytecode,
+def environment(templates: Path) -> jinja2.Environment:
+    """Autoescaping Jinja. No bytecode cache on disk: jinja reads one back with pickle, so a cache
+    from elsewhere could run code; the site's templates compile in well under a second."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.filters["value"] = show_value
@@ -164,7 +162,26 @@ def _demo_problem(kind: str, f: Path, folder: Path, keys: tuple[str, ...]) -> st
         return "is not an ONNX model (empty, cut or damaged)"
     if kind == "meta" and not (isinstance(meta := _json(f), dict) and all(k in meta for k in keys)):
         return f"is not a JSON object with {', '.join(keys)}"
+    for key in keys if kind == "meta" else ():
+        ok, what = DEMO_VALUES[key]
+        if not ok(meta[key], meta):
+            return f"has {key} = {json.dumps(meta[key])[:40]}, not {what}"
     return ""
+
+
+def _whole(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# what demo.html needs of each setting (it loops over them, prints them, indexes one by the other):
+# a check of (value, the whole settings), and the words for what it must be
+DEMO_VALUES = {
+    "steps": (lambda v, m: _whole(v) and v >= 1, "a whole number of steps, 1 or more"),
+    "gamma": (lambda v, m: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v), "a number"),
+    "timesteps": (lambda v, m: isinstance(v, list) and len(v) > 0 and all(map(_whole, v)), "a list of whole timesteps"),
+    "i_starts": (lambda v, m: isinstance(v, list) and all(_whole(i) and 0 <= i < len(m["timesteps"]) for i in v),
+                 "a list of positions in timesteps"),
+}
 
 
 def _json(path: Path):
@@ -234,7 +251,7 @@ def render_page(env: jinja2.Environment, page: PageView, cfg: WriteupConfig,
                     thumb |= {"src": f"{thumb['src'][:-4]}.tiles.png", "shown_width": width, "shown_height": height}
                     files[thumb["src"]] = tiles
         cards.append({"file": c["file"], "title": c["title"], "thumb": thumb,
-                      "sections": [{"id": v.section.id, "title": v.section.title, "anchor": v.section.anchor}
+                      "sections": [{"id": v.section.id, "title": v.section.title, "anchor": v.section.anchor, "own": v.own}
                                    for v in c["sections"]]})
     box = differs.page_box([(sv.section.id, sv.manifest["preset"], sv.differs_items)
                             for sv in page.sections if sv.manifest is not None],

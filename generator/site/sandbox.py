@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 import re
 import sys
 import time
@@ -23,6 +24,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 MAX_CHARS = 2_000_000  # any one string a template makes, and its whole output: prose is kilobytes
 TIME_LIMIT_S = 3.0     # default prose renders in milliseconds
+MAX_INT_BITS = 10_000  # the largest number a template may make (3,000 digits): big-number arithmetic runs
+                      # in C, where the time limit's tracer cannot stop it
+MAX_WRAP_LINES = 200_000  # wordwrap's work grows with its lines (a 1,000,000-character word at width 1: 30 s)
 _WIDE_FORMAT = re.compile(r"\d{7,}|\*")  # "%10000000s", "{:>10000000}", "%*s": padding to any width
 
 
@@ -97,8 +101,11 @@ def _check(name: str, receiver, args, kwargs) -> None:
         n = next(a for a in values if isinstance(a, int))
         if max(map(_size, values)) * abs(n) > MAX_CHARS:
             raise SandboxLimit(f"a repeat of more than {MAX_CHARS:,} characters (output limit)")
-    if name == "**" and isinstance(values[-1], int) and abs(values[-1]) > 1000:
-        raise SandboxLimit("a power over 1000 (output limit)")
+    if name in ("*", "**") and len(values) == 2 and all(isinstance(v, int) for v in values):
+        if _int_bits(name, *values) > MAX_INT_BITS:
+            raise SandboxLimit(f"a number of more than {MAX_INT_BITS:,} bits (output limit)")
+    if name == "wordwrap":
+        _check_wrap(receiver, args, kwargs)
     if name == "replace" and len(values) > 1:  # every match may become `new`
         grown = _size(receiver) * max(1, _size(values[1]))
     elif name == "join" and values:  # sep.join(items), the items made a list first (see _sized)
@@ -107,6 +114,25 @@ def _check(name: str, receiver, args, kwargs) -> None:
         return
     if grown > MAX_CHARS:
         raise SandboxLimit(f"{name}() would make over {MAX_CHARS:,} characters (output limit)")
+
+
+def _int_bits(operator: str, a: int, b: int) -> float:
+    """About how many bits a * b or a ** b has, found without computing it."""
+    if operator == "*":
+        return a.bit_length() + b.bit_length()
+    return 0 if b <= 0 or abs(a) <= 1 else b * math.log2(abs(a))  # a negative power is a float: cheap
+
+
+def _check_wrap(text, args, kwargs) -> None:
+    """wordwrap(width, break_long_words, wrapstring): a line holds at least half its width of the text
+    (a whole word, or a piece of a long one), so it makes at most 2 * len / width + 1 lines."""
+    width = kwargs.get("width", args[0] if args else 79)
+    wrapstring = kwargs.get("wrapstring", args[2] if len(args) > 2 else None)
+    if not isinstance(width, int) or width < 1:
+        return  # wordwrap refuses it itself
+    lines = 2 * _size(text) / width + 1
+    if lines > MAX_WRAP_LINES or lines * _size(wrapstring) > MAX_CHARS:
+        raise SandboxLimit(f"wordwrap() into more than {MAX_WRAP_LINES:,} lines or {MAX_CHARS:,} characters (output limit)")
 
 
 def _sized(items):
