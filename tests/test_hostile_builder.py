@@ -345,8 +345,10 @@ def test_demo_settings_of_the_wrong_type_are_one_line(cfg, capsys, settings, say
 
 def test_good_demo_settings_build(cfg):
     _local_demo(cfg, {})
-    build(cfg, log=quiet)
+    assert "demo.html" in build(cfg, log=quiet).rendered
     assert "(t = 960)" in (cfg.site / "demo.html").read_text()
+    again = build(cfg, log=quiet)                     # nothing changed: the demo page counts as unchanged too
+    assert again.rendered == [] and "demo.html" in again.reused
 
 
 @pytest.mark.parametrize("settings, says", [({"steps": 0}, "has steps = 0"), ({"steps": "50"}, 'has steps = "50"'),

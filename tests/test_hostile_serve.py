@@ -84,3 +84,11 @@ def test_a_bad_port_is_one_line(site, port, tmp_path, capsys):
     assert cli.main(["--config", str(tmp_path / "writeup.toml"), "serve", "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("writeup: error: --port")
+
+
+def test_a_port_in_use_or_a_host_not_here_says_which(site, server):
+    port = server.server_address[1]
+    with pytest.raises(UserError, match="try another --port"):
+        make_server(site, port)
+    with pytest.raises(UserError, match="--host must be an address of this machine"):
+        make_server(site, 0, "999.1.1.1")

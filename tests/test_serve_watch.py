@@ -57,3 +57,16 @@ def test_without_watch_nothing_is_injected_and_host_is_an_option(project):  # no
     args = cli.parser().parse_args(["serve", "--watch", "--host", "0.0.0.0"])
     assert (args.host, args.watch) == ("0.0.0.0", True)
     assert cli.parser().parse_args(["serve"]).host == "127.0.0.1"
+
+
+def test_watch_with_no_site_yet_builds_it_first(project, monkeypatch):  # noqa: F811
+    """`serve --watch` builds anyway: with no site/ yet it builds one instead of refusing."""
+    import shutil
+
+    from generator.site import serve
+    cfg, _ = project
+    shutil.rmtree(cfg.site)
+    monkeypatch.setattr(serve.http.server.ThreadingHTTPServer, "serve_forever",
+                        lambda self: (_ for _ in ()).throw(KeyboardInterrupt))  # stop at once
+    serve.serve(cfg, port=0, watch=True)
+    assert (cfg.site / "index.html").is_file()

@@ -183,8 +183,10 @@ def _write_pages(tmp: Path, cfg: WriteupConfig, col: collect.Collected, state: d
         pages_state[page.file] = {"digest": page.digest, "files": {rel: str(src) for rel, src in needed.items()}}
     demo = render.render_demo(env, cfg, col.pages, TEMPLATES)  # small: rendered every build
     if demo is not None:
-        write_atomic(_claim(tmp, "demo.html"), demo[0].encode("utf-8"))
-        report.rendered.append("demo.html")
+        html = demo[0].encode("utf-8")
+        write_atomic(_claim(tmp, "demo.html"), html)
+        old = cfg.site / "demo.html"  # the report counts it as rendered only where it changed
+        (report.reused if old.is_file() and old.read_bytes() == html else report.rendered).append("demo.html")
         files |= demo[1]
     return pages_state, files
 

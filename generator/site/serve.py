@@ -9,6 +9,7 @@ rebuild. The script is added to the response only, never to the built files.
 """
 from __future__ import annotations
 
+import errno
 import functools
 import http.server
 import io
@@ -97,6 +98,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             pass
         self.close_connection = True
 
+    def log_error(self, fmt, *args):  # send_error logs here and then as the request: one line is enough
+        pass
+
     def log_message(self, fmt, *args):  # quieter than the default: one short line per request
         shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in getattr(self, "path", "")[:200])
         print(f"  {self.command or '-'} {shown} -> {args[1] if len(args) > 1 else ''}")
@@ -111,7 +115,10 @@ def make_server(site: Path, port: int, host: str = "127.0.0.1") -> http.server.T
     try:
         return http.server.ThreadingHTTPServer((host, port), handler)
     except OSError as e:
-        raise UserError(f"cannot listen on {host}:{port} ({e.strerror}); try --port") from None
+        hint = ("try another --port" if e.errno == errno.EADDRINUSE
+                else "--port under 1024 needs root; try 8000" if e.errno == errno.EACCES
+                else "--host must be an address of this machine (127.0.0.1, 0.0.0.0, or one of its own)")
+        raise UserError(f"cannot listen on {host}:{port} ({e.strerror}); {hint}") from None
 
 
 def _with_reload(html: bytes, version: int) -> bytes:
@@ -171,6 +178,9 @@ def start_watch(cfg: WriteupConfig, server, interval: float = 0.5, log=print) ->
 def serve(cfg: WriteupConfig, port: int = 8000, host: str = "127.0.0.1", watch: bool = False) -> None:
     """Serve until Ctrl-C; the site is re-read on every request, so a rebuild shows on reload
     (with `watch`, the rebuild and the reload happen by themselves)."""
+    if watch and not (cfg.site / "index.html").is_file():  # --watch builds anyway: the first build too
+        from generator.site.build import build
+        build(cfg)
     server = make_server(cfg.site, port, host)
     host, real_port = server.server_address[:2]
     print(f"serving {cfg.site} on http://{host}:{real_port}/ and http://{host}:{real_port}"
