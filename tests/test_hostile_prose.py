@@ -35,7 +35,7 @@ def test_prose_cannot_read_or_write_files_or_see_paths(ctx, tmp_path):
     _refused("{{ settings.cache.resolve() }}", c, "content/a1.1.md:1")
     assert not target.exists()
     # what writeup.toml says is still there, as plain values
-    assert prose.bind("{{ settings.title }} {{ settings.data.cache_dir }}", c, "x") == "Fixture <Write-up> .cache"
+    assert prose.bind("{{ settings.title }} {{ settings.data.cache_dir }}", c, "x") == "Fixture &lt;Write-up&gt; .cache"  # as text
 
 
 def test_prose_cannot_change_the_shared_manifests(ctx):
@@ -85,3 +85,13 @@ def test_a_refusal_fails_the_build_in_one_line(tmp_path):
     with pytest.raises(UserError, match=f"a1.1.md:{n}: ") as e:
         build(cfg, log=lambda *a: None)
     assert "\n" not in str(e.value) and not cfg.site.exists()
+
+
+def test_a_manifest_string_prints_as_text_never_as_markup(ctx):
+    """Manifests may come from elsewhere: what {{ }} prints is text; the author's own markup is not touched."""
+    cfg, runs, c = ctx
+    c = {**c, "m": {**c["m"], "title": '<iframe src="file:///etc/passwd"></iframe> & <b>bold</b>'}}
+    text = prose.bind('<p class="mine">{{ m.title }}</p>', c, "content/a1.1.md")
+    assert text == '<p class="mine">&lt;iframe src="file:///etc/passwd"&gt;&lt;/iframe&gt; &amp; &lt;b&gt;bold&lt;/b&gt;</p>'
+    html = prose.render(text, "content/a1.1.md")
+    assert "<iframe" not in html and "&lt;iframe" in html

@@ -45,9 +45,18 @@ def _percent(v, digits: int = 0) -> str:
     return f"{float(v) * 100:.{digits}f}%"
 
 
+def _inert(value):
+    """What a {{ }} prints: a string's <, > and & as text, never markup. Manifests and settings may
+    come from elsewhere (a pull request, a Colab run); the author's own markup is the template's
+    literal text, which this leaves alone (autoescape would also turn quotes into entities, which
+    Markdown shows as such inside `code` and $math$)."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") if isinstance(value, str) else value
+
+
 def _jinja() -> sandbox.ProseSandbox:
     # the sandbox: prose reads copies of the manifests and settings, changes nothing, touches no file
-    env = sandbox.ProseSandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env = sandbox.ProseSandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                               finalize=_inert)
     env.add_filters(num=_num, duration=words.duration, percent=_percent, source=vocabulary.source_words,
                     device=words.device_words, model=words.model_words, view=lambda v: vocabulary.VIEWS.get(v, v))
     return env
