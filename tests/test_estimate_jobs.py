@@ -96,3 +96,15 @@ def test_a_section_run_without_its_upstream_counts_the_upstream_model_it_trains(
     together = estimate.estimate(cfg, [SECTIONS["b2.2"], SECTIONS["b2.3"]], step_s=0.1)
     assert together[1][2] == alone[2][:-1] == [w for w in alone[2] if w not in upstream]
     assert alone[1] > together[1][1]
+
+
+def test_the_count_by_hand_for_quick_b22(tmp_path, tiny_mnist_dir):
+    """One row worked by hand, so a wrong cost formula cannot pass by being copied into the test:
+    quick's b2.2 trains D = 16 (width (16/32)^1.5 = 0.354) for its optimizer steps at batch 32."""
+    cfg = load_config(_config(tmp_path, tiny_mnist_dir, "quick"))
+    (work,) = estimate.section_work(cfg, SECTIONS["b2.2"])[0]
+    g = settings(cfg).time
+    steps = steps_per_epoch(300, g.epoch_images, 32) * g.epochs
+    assert (g.D, g.batch_size) == (16, 32)
+    assert work.what == f"train time-fm D=16: {steps} steps x 32" and steps == 2000   # epoch_images fixes it
+    assert work.passes == pytest.approx(steps * 32 * 0.35355, rel=1e-4)
