@@ -192,12 +192,17 @@ def test_pdf_refuses_a_page_that_would_print_a_local_file(cfg, monkeypatch, caps
         m["figures"][0]["alt"] = payload
         path.write_text(json.dumps(m))
     monkeypatch.setattr("generator.site.browser.find_chromium", lambda: "/bin/false")
-    monkeypatch.setattr("generator.site.browser.write_pdf", lambda *a: pytest.fail("printed"))
+    printed = []
+    monkeypatch.setattr("generator.site.browser.write_pdf", lambda site, out, title: printed.append(out) or out)
     build(cfg, log=quiet)
+    if where == "manifest":  # what {{ }} prints is text: no iframe at all, and the page prints as it is
+        assert "&lt;iframe" in (cfg.site / "part-a.html").read_text()
+        assert main(["--config", str(cfg.root / "writeup.toml"), "pdf"]) == 0 and printed
+        return
     assert main(["--config", str(cfg.root / "writeup.toml"), "pdf"]) == 2
     err = capsys.readouterr().err
     assert err == ("writeup: error: pdf refused: part-a.html: <iframe src> loads 'file:///etc/passwd' "
-                   "from outside the site\n")
+                   "from outside the site\n") and not printed
 
 
 # 3. a build state never chooses a page's HTML
@@ -380,3 +385,24 @@ def test_a_record_behind_a_symlink_out_of_its_folder_is_refused(cfg, capsys, nam
                                "remove it, or `writeup run a1.1` makes it again\n")
     rc, out, err = _cli(cfg, capsys, "list", "--why")
     assert rc == 0 and (name != "manifest.json" or "resolves outside" in out)
+
+
+@pytest.mark.parametrize("page, svg", [
+    ('<meta http-equiv="refresh" http-equiv="x" content="0;url=file:///etc/passwd">', None),   # a browser takes the first
+    ('<style>@import/**/"file:///etc/passwd";</style>', None),                                  # a comment hides nothing
+    ('<iframe src="media/x.svg"></iframe>', '<svg xmlns="http://www.w3.org/2000/svg"><image href="file:///etc/hostname"/></svg>'),
+])
+def test_checks_see_through_repeats_comments_and_svg_files(tmp_path, page, svg):
+    from generator.site import checks
+    (tmp_path / "index.html").write_text(f"<html><body>{page}</body></html>")
+    if svg:
+        (tmp_path / "media").mkdir()
+        (tmp_path / "media" / "x.svg").write_text(svg)
+    assert checks.check_site(tmp_path) != []
+
+
+def test_a_colon_after_the_path_is_no_scheme(tmp_path):
+    from generator.site import checks
+    (tmp_path / "a.png").write_bytes(b"x")
+    (tmp_path / "index.html").write_text('<html><body><img src="a.png?v=1:2"><a href="#nope:1">x</a></body></html>')
+    assert checks.check_site(tmp_path) == ["index.html: broken link '#nope:1': missing anchor #nope:1"]

@@ -264,3 +264,26 @@ def test_b26_run_comparison_is_judged_against_the_samples_standard_errors(tmp_pa
     assert "two runs end level: their difference is within what drawing other samples could change" in page
     page = _render(tmp_path, "b2.6", {**FLOOR, ("kid", "scheduled", 10): 1.0, ("kid", CONSTANT_RATE, 10): 2.0})
     assert "scheduled run ends the closer of the two" in page
+
+
+def _bind(tmp_path, section: str, m: dict, runs: dict | None = None) -> str:
+    html = prose.bind((REPO / "content" / f"{section}.md").read_text(),
+                      collect.context(WriteupConfig(root=tmp_path), {section: m, **(runs or {})}, m), section)
+    return re.sub(r"\s+", " ", html)
+
+
+def test_b26_without_standard_errors_judges_by_two_real_sets_and_says_so(tmp_path):
+    """A run recorded before kid_se / fd_se: the bound is the real sets' spread, and the words say that."""
+    m = json.loads((SAVED / "b2.6.json").read_text())
+    del m["metrics"]["kid_se"], m["metrics"]["fd_se"]
+    page = _bind(tmp_path, "b2.6", m)
+    assert "two real sets differ by about" in page and "drawing other samples" not in page
+    del m["metrics"]["fd"]["real_vs_real_sd"]                     # no bound for FD at all: no verdict by it
+    assert "moved further by FD" not in _bind(tmp_path, "b2.6", m)
+
+
+def test_a16_renders_for_a_run_recorded_before_gamma_and_ink(tmp_path):
+    m = json.loads((SAVED / "a1.6.json").read_text())
+    del m["params"]["gamma"], m["metrics"]["ink"]
+    page = _bind(tmp_path, "a1.6", m, {"a1.5": json.loads((SAVED / "a1.5.json").read_text())})
+    assert "the guided run's $\\gamma$" in page and "ink" not in page

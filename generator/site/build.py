@@ -127,7 +127,7 @@ def _check_media(col: collect.Collected) -> None:
     """Refuse a file in content/media of a kind that is not on checks.MEDIA_FILES, naming it."""
     for src in sorted({src for page in col.pages for rel, src in page.files.items() if rel.startswith("media/")}):
         if src.suffix.lower() not in checks.MEDIA_FILES:
-            raise UserError(f"{src}: content/media holds pictures, PDFs, video, sound and text "
+            raise UserError(f"{src}: content/media holds pictures, PDFs, video, sound, text and downloads "
                             f"({' '.join(sorted(checks.MEDIA_FILES))}), not {src.suffix or 'a file without a suffix'}: "
                             "a browser could run what it holds (pages belong in content/pages)")
 

@@ -17,6 +17,7 @@ PAGES_BYTES = 1_000_000_000  # GitHub Pages' limit on a published site, the auth
 _CSS_URL = re.compile(r"""(?:url|src)\(\s*(["']?)(.*?)\1\s*\)|@import\s*(["'])(.*?)\3""", re.I | re.S)
 _CSS_SET = re.compile(r"image-set\(([^)]*)\)", re.I | re.S)
 _CSS_STRING = re.compile(r"""(["'])(.*?)\1""", re.S)
+_CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.S)
 _CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})\s?|(.))", re.S)
 
 
@@ -30,7 +31,7 @@ def _unescape(m: re.Match) -> str:
 def css_urls(css: str) -> list[str]:
     """Every URL a piece of CSS (a <style> block or a style= attribute) loads, its escapes decoded
     first (`\\75 rl(` is `url(` to a browser)."""
-    css = _CSS_ESCAPE.sub(_unescape, css)
+    css = _CSS_COMMENT.sub(" ", _CSS_ESCAPE.sub(_unescape, css))  # @import/**/"x" is @import "x"
     urls = [m.group(2) if m.group(2) is not None else m.group(4) for m in _CSS_URL.finditer(css)]
     return urls + [s.group(2) for m in _CSS_SET.finditer(css) for s in _CSS_STRING.finditer(m.group(1))]
 
@@ -48,7 +49,8 @@ class _Page(HTMLParser):
     def handle_starttag(self, tag, attrs):
         self._style = tag == "style"
         a = dict(attrs)
-        if tag == "meta" and (a.get("http-equiv") or "").strip().lower() == "refresh":
+        # any http-equiv that says refresh: a browser takes the first of repeated attributes, dict() the last
+        if tag == "meta" and any(k == "http-equiv" and (v or "").strip().lower() == "refresh" for k, v in attrs):
             self.urls.append((tag, "http-equiv", a.get("content") or ""))
         for k, v in attrs:
             if k in ("id", "name") and v:
@@ -69,9 +71,9 @@ class _Page(HTMLParser):
 
 
 def parse_page(path: Path) -> tuple[list[str], list[list[str]]]:
-    """(ids, [tag, attribute, url] per URL) of one HTML page."""
+    """(ids, [tag, attribute, url] per URL) of one HTML page or SVG drawing."""
     p = _Page()
-    p.feed(path.read_text(encoding="utf-8"))
+    p.feed(path.read_text(encoding="utf-8", errors="replace"))  # an author's SVG need not be UTF-8
     return sorted(p.ids), [list(u) for u in p.urls]
 
 
@@ -84,10 +86,11 @@ def check_site(site: Path, max_bytes: int = MAX_BYTES, parsed: dict | None = Non
     problems: list[str] = []
     parsed = {} if parsed is None else parsed
     files = {p.relative_to(site).as_posix() for p in site.rglob("*")}
-    for name in sorted(f for f in files if f.endswith(".html")):
+    documents = sorted(f for f in files if f.endswith((".html", ".svg")))  # an SVG loads URLs as a page does
+    for name in documents:
         if name not in parsed:
             parsed[name] = parse_page(site / name)
-    for name in sorted(f for f in files if f.endswith(".html")):
+    for name in documents:
         for tag, attr, url in parsed[name][1]:
             problem = _url_problem(name, tag, attr, url, files, parsed)
             if problem:
@@ -157,15 +160,20 @@ SITE_SCRIPTS = {"static/site.js", "static/demo.js", "static/demo-ui.js"}
 ACTIVE_FILES = (".html", ".htm", ".xhtml", ".svg", ".xml")  # files a browser runs scripts in
 # What content/media may hold: kinds a browser shows and runs nothing in (an SVG is judged by
 # active_content). Anything else (.xht, .rss, .xsl, .mhtml, ... pages by other names) could run scripts.
-MEDIA_FILES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".avif", ".svg",
-               ".pdf", ".mp4", ".webm", ".mp3", ".ogg", ".wav", ".txt", ".csv"}
+MEDIA_FILES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".avif", ".ico", ".tif", ".tiff", ".svg",
+               ".pdf", ".mp4", ".webm", ".mov", ".mp3", ".ogg", ".wav", ".txt", ".csv", ".json", ".zip", ".npz",
+               ".ipynb"}
 _SAFE_DATA = ("data:,", "data:image/png", "data:image/jpeg", "data:image/gif", "data:image/webp")
 
 
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:")
+
+
 def _scheme(url: str) -> str:
-    """The URL's scheme as a browser reads it: tabs, newlines and spaces inside are dropped."""
-    squeezed = "".join(ch for ch in url if ord(ch) > 32).lower()
-    return squeezed.split(":", 1)[0] + ":" if ":" in squeezed.split("/", 1)[0] else ""
+    """The URL's scheme as a browser reads it (tabs, newlines and spaces inside dropped), or "":
+    letters first, then letters, digits, + . -, then a colon (`a.png?v=1:2` has none)."""
+    m = _SCHEME.match("".join(ch for ch in url if ord(ch) > 32).lower())
+    return m.group(0) if m else ""
 
 
 _URL_ATTRS = URL_ATTRS | {"formaction", "xlink:href", "background", "cite", "ping", "manifest", "codebase", "srcset"}

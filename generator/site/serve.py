@@ -98,8 +98,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             pass
         self.close_connection = True
 
-    def log_error(self, fmt, *args):  # send_error logs here and then as the request: one line is enough
-        pass
+    def log_error(self, fmt, *args):  # send_error logs its code here, then again as the request: once is enough
+        if not fmt.startswith("code %d"):
+            self.log_message(fmt, *args)
 
     def log_message(self, fmt, *args):  # quieter than the default: one short line per request
         shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in getattr(self, "path", "")[:200])

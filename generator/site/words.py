@@ -244,7 +244,8 @@ METRICS = {
     "ink": lambda: "ink (share of pixels brighter than mid-grey)",
     "test_mse": lambda epoch: f"test MSE after epoch {epoch}",
     "mse_to_mean": lambda epoch: f"MSE to the mean digit after epoch {epoch}",
-    "legible": lambda what, epoch=None: {"real": "legible, real test digits", "strokes": "legible, random pen strokes"}.get(
+    "legible": lambda what, epoch=None: {"real": "legible, real test digits", "strokes": "legible, random pen strokes",
+                                                   "noise": "legible, uniform noise"}.get(
         what, f"legible after epoch {epoch}" + (", guided" if what == "guided" else "")),
     "most_read_share": lambda what, epoch: f"share of the most read digit after epoch {epoch}"
                                            + (", guided" if what == "guided" else ""),
