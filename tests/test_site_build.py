@@ -293,3 +293,12 @@ def test_a_template_change_rerenders_every_page(cfg, tmp_path, monkeypatch):
     (templates / "base.html").write_text((templates / "base.html").read_text().replace("Skip to the content", "Skip"))
     assert site_build.build(cfg, log=quiet).rendered == ["index.html", "part-a.html", "part-b.html"]
     assert ">Skip</a>" in (cfg.site / "part-b.html").read_text()
+
+
+def test_a_problem_on_an_own_page_names_its_markdown_file(cfg):
+    pages = cfg.root / "content" / "pages"
+    pages.mkdir(parents=True, exist_ok=True)
+    (pages / "reflection.md").write_text("---\ntitle: R\n---\n![x](media/missing.png)\n")
+    report = site_build.build(cfg, log=quiet)
+    assert ("reflection.html: broken link 'media/missing.png' (no file media/missing.png) "
+            "(written in content/pages/reflection.md)") in report.problems

@@ -123,6 +123,20 @@ def _state_ok(state, roots: tuple[Path, ...]) -> bool:
     return all(_site_path_ok(rel) and any(src.is_relative_to(root) for root in roots) for rel, src in files)
 
 
+def _sourced(problems: list[str], cfg: WriteupConfig) -> list[str]:
+    """Each problem of an own page names its Markdown file too: the author fixes the source, not the
+    built page."""
+    from generator.site import own
+    one = {f"{p.slug}.html": p.path for p in own.pages(cfg.root / "content")}
+    out = []
+    for problem in problems:
+        page = problem.split(": ", 1)[0]
+        src = one.get(page)
+        out.append(f"{problem} (written in {src.relative_to(cfg.root) if src.is_relative_to(cfg.root) else src})"
+                   if src else problem)
+    return out
+
+
 def _check_media(col: collect.Collected) -> None:
     """Refuse a file in content/media of a kind that is not on checks.MEDIA_FILES, naming it."""
     for src in sorted({src for page in col.pages for rel, src in page.files.items() if rel.startswith("media/")}):
@@ -292,7 +306,7 @@ def build(cfg: WriteupConfig, strict: bool = False, force: bool = False, log=pri
         pages_state, files = _write_pages(tmp, cfg, col, state, digest, report)
         files_state = _write_files(tmp, cfg.site, files, state, digest, report)
         parsed = {f: v for f, v in state.get("parsed", {}).items() if f in report.reused}
-        report.problems = checks.check_site(tmp, SIZE_LIMIT[cfg.preset], parsed)  # adds the new pages to parsed
+        report.problems = _sourced(checks.check_site(tmp, SIZE_LIMIT[cfg.preset], parsed), cfg)  # adds new pages to parsed
         report.bytes = checks.site_bytes(tmp)
         failures = [f"not run yet: {', '.join(report.missing)} (run `writeup run all`)"] if report.missing else []
         if strict and failures + report.warnings + report.problems:
