@@ -143,9 +143,10 @@ def input_record(cfg: WriteupConfig, section: Section, code: str) -> dict:
 RECORDS = ("manifest.json", INPUTS_FILE, IMPORTED_FILE)  # what a section's folder says of its run
 
 
-def outside(folder: Path, name: str) -> bool:
-    """Whether `folder/name` resolves (through a symlink) out of the section's folder: results from
-    elsewhere may hold such a link, and what it points at (a file of this machine) is never read."""
+def outside(folder: Path, name: str | Path) -> bool:
+    """Whether `folder/name` resolves (through a symlink) out of `folder` (a section's, or artifacts/):
+    results from elsewhere may hold such a link, and what it points at (a file of this machine) is
+    never read or published."""
     path = folder / name
     try:
         return (path.exists() or path.is_symlink()) and folder.resolve() not in path.resolve().parents

@@ -123,20 +123,6 @@ def _state_ok(state, roots: tuple[Path, ...]) -> bool:
     return all(_site_path_ok(rel) and any(src.is_relative_to(root) for root in roots) for rel, src in files)
 
 
-def _sourced(problems: list[str], cfg: WriteupConfig) -> list[str]:
-    """Each problem of an own page names its Markdown file too: the author fixes the source, not the
-    built page."""
-    from generator.site import own
-    one = {f"{p.slug}.html": p.path for p in own.pages(cfg.root / "content")}
-    out = []
-    for problem in problems:
-        page = problem.split(": ", 1)[0]
-        src = one.get(page)
-        out.append(f"{problem} (written in {src.relative_to(cfg.root) if src.is_relative_to(cfg.root) else src})"
-                   if src else problem)
-    return out
-
-
 def _check_media(col: collect.Collected) -> None:
     """Refuse a file in content/media of a kind that is not on checks.MEDIA_FILES, naming it."""
     for src in sorted({src for page in col.pages for rel, src in page.files.items() if rel.startswith("media/")}):
@@ -236,18 +222,23 @@ def _log(report: BuildReport, site: Path, log) -> None:
         f"in {report.seconds:.2f} s")
 
 
+def sources(cfg: WriteupConfig) -> list[Path]:
+    """What a build reads: the settings, the manifests, content/ and templates/, their folders too
+    (deleting or renaming a file, which `mv` does keeping its mtime, changes only its folder's)."""
+    out = [cfg.root / cfg.config_name, cfg.artifacts, *cfg.artifacts.glob("*/"), *cfg.artifacts.glob("*/manifest.json")]
+    for folder in (cfg.root / "content", TEMPLATES):
+        out += [folder, *folder.rglob("*")] if folder.is_dir() else []
+    return out
+
+
 def newer_source(cfg: WriteupConfig) -> Path | None:
-    """A source the built site is older than (content/, templates/, a manifest, the settings), or None.
-    The build writes site/.nojekyll anew every time, so its mtime is when site/ was last built. The
-    folders count too: deleting or renaming a file (`mv` keeps its mtime) changes its folder's."""
+    """A source the built site is older than, or None. The build writes site/.nojekyll anew every
+    time, so its mtime is when site/ was last built."""
     try:
         built = (cfg.site / ".nojekyll").stat().st_mtime_ns
     except OSError:
         return cfg.site / ".nojekyll"
-    sources = [cfg.root / cfg.config_name, cfg.artifacts, *cfg.artifacts.glob("*/"), *cfg.artifacts.glob("*/manifest.json")]
-    for folder in (cfg.root / "content", TEMPLATES):
-        sources += [folder, *folder.rglob("*")] if folder.is_dir() else []
-    for p in sources:
+    for p in sources(cfg):
         try:
             if p.stat().st_mtime_ns > built:
                 return p
@@ -306,7 +297,8 @@ def build(cfg: WriteupConfig, strict: bool = False, force: bool = False, log=pri
         pages_state, files = _write_pages(tmp, cfg, col, state, digest, report)
         files_state = _write_files(tmp, cfg.site, files, state, digest, report)
         parsed = {f: v for f, v in state.get("parsed", {}).items() if f in report.reused}
-        report.problems = _sourced(checks.check_site(tmp, SIZE_LIMIT[cfg.preset], parsed), cfg)  # adds new pages to parsed
+        written_in = {p.file: os.path.relpath(p.source, cfg.root) for p in col.pages if p.source is not None}
+        report.problems = checks.check_site(tmp, SIZE_LIMIT[cfg.preset], parsed, written_in)  # adds new pages to parsed
         report.bytes = checks.site_bytes(tmp)
         failures = [f"not run yet: {', '.join(report.missing)} (run `writeup run all`)"] if report.missing else []
         if strict and failures + report.warnings + report.problems:

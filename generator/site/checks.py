@@ -77,12 +77,15 @@ def parse_page(path: Path) -> tuple[list[str], list[list[str]]]:
     return sorted(p.ids), [list(u) for u in p.urls]
 
 
-def check_site(site: Path, max_bytes: int = MAX_BYTES, parsed: dict | None = None) -> list[str]:
+def check_site(site: Path, max_bytes: int = MAX_BYTES, parsed: dict | None = None,
+               written_in: dict[str, str] | None = None) -> list[str]:
     """Every problem found in `site`, one line each naming the page and the URL; [] when clean.
 
     `parsed` maps page names to parse_page() results already known (pages unchanged since the
-    last build); pages missing from it are parsed and added to it.
+    last build); pages missing from it are parsed and added to it. `written_in` maps a page to the
+    file its author writes (an own page's Markdown), which its problems name too.
     """
+    written_in = written_in or {}
     problems: list[str] = []
     parsed = {} if parsed is None else parsed
     files = {p.relative_to(site).as_posix() for p in site.rglob("*")}
@@ -94,7 +97,7 @@ def check_site(site: Path, max_bytes: int = MAX_BYTES, parsed: dict | None = Non
         for tag, attr, url in parsed[name][1]:
             problem = _url_problem(name, tag, attr, url, files, parsed)
             if problem:
-                problems.append(f"{name}: {problem}")
+                problems.append(f"{name}: {problem}" + (f" (written in {written_in[name]})" if name in written_in else ""))
     for p in site.rglob("*"):
         if p.is_symlink():
             problems.append(f"{p.relative_to(site)}: a symlink (publishing would copy what it points at)")

@@ -72,6 +72,7 @@ class PageView:
     files: dict[str, Path] = field(default_factory=dict)  # site path -> source of the page's own files
     smoke: bool = False                # a run it shows was made with the smoke preset: the page says so
     preset: str = ""                   # the preset its runs were made with where they agree, else writeup.toml's
+    source: Path | None = None         # an own page's Markdown file: its problems name it
 
 
 @dataclass
@@ -87,7 +88,7 @@ def _prose(path: Path) -> str:
 
 def _inside(path: Path, root: Path, where: str) -> Path:
     """`path`, refused when it (through a symlink) lands outside `root`: only artifacts are published."""
-    if root.resolve() not in path.resolve().parents:
+    if staleness.outside(root, path.relative_to(root)):
         raise manifest.ManifestError(f"{where}: {path.name} resolves outside {root} (a symlink?)")
     return path
 
@@ -316,7 +317,7 @@ def collect(cfg: WriteupConfig, template_digest: str, file_digest: Callable[[Pat
         ctx = context(cfg, runs)
         body = bound(p.path, ctx, warnings, cache, p.body, p.first_line)
         pages.append(PageView(f"{p.slug}.html", p.title, "".join(body), [], shared, nav=nav,
-                              template="page.html", files=media, smoke=smoke(None), preset=ctx["preset"]))
+                              template="page.html", files=media, smoke=smoke(None), preset=ctx["preset"], source=p.path))
     for page in pages:
         if page.template != "page.html" and media:
             page.files = media  # the author's images may be linked from any prose

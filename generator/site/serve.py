@@ -129,13 +129,10 @@ def _with_reload(html: bytes, version: int) -> bytes:
 
 
 def _sources(cfg: WriteupConfig) -> dict[str, tuple[int, int]]:
-    """(mtime, size) of everything a build reads: a change in any of them means rebuild."""
-    from generator.site.build import TEMPLATES
-    paths = [cfg.root / cfg.config_name, *cfg.artifacts.glob("*/manifest.json")]
-    for folder in (cfg.root / "content", TEMPLATES):
-        paths += [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+    """(mtime, size) of everything a build reads (build.sources): a change in any of them means rebuild."""
+    from generator.site.build import sources
     out = {}
-    for p in paths:
+    for p in sources(cfg):
         try:
             st = p.stat()
         except OSError:  # removed meanwhile: the next look sees it gone
